@@ -1,0 +1,172 @@
+"""Physiology analyzer: ECG beats and EDA level -> heart rate, HRV, arousal, stress.
+
+First version of the physiology path: streaming R-peaks (`rpeaks`), heart rate
+and RMSSD over sliding windows, skin-conductance level and SCR rate, a resting
+baseline from the first `calibration_s` seconds, and arousal/stress from the
+baseline-relative features with a fixed logistic rule (weights below,
+documented, not fitted). The trained stress model and personal baselines that
+persist come with the physiology work (issue 7) and replace `_score`.
+Accepts ECG (µV), EDA (µS), HR (bpm) and RR (s) messages; emits at most one
+estimate per `emit_every_s`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+
+import numpy as np
+from scipy.signal import find_peaks
+
+from edge.analyzers.base import Analyzer
+from edge.analyzers.rpeaks import StreamingRPeakDetector
+from edge.messages import BioSamples, ModalityEstimate, SourceItem
+
+_HR_WINDOW_S = 10.0
+_HRV_WINDOW_S = 60.0
+_EDA_WINDOW_S = 60.0
+_SCL_WINDOW_S = 10.0
+
+
+class PhysioAnalyzer(Analyzer):
+    name = "physio"
+    modality = "physio"
+
+    def __init__(self, calibration_s: float = 60.0, emit_every_s: float = 1.0) -> None:
+        self.calibration_s = calibration_s
+        self.emit_every_s = emit_every_s
+        self.reset()
+
+    def reset(self) -> None:
+        self._det: StreamingRPeakDetector | None = None
+        self._ecg_t = 0.0  # seconds of ECG received
+        self._beats: deque[float] = deque(maxlen=400)
+        self._rr: deque[tuple[float, float]] = deque(maxlen=400)  # (time, rr s)
+        self._hr_notes: deque[tuple[float, float]] = deque(maxlen=120)
+        self._eda: deque[float] = deque()
+        self._eda_fs = 0.0
+        self._eda_t = 0.0  # seconds of EDA received
+        self._t = 0.0  # seconds of signal seen (longest channel)
+        self._last_emit = -1e9
+        self._calib: dict[str, list[float]] = {"hr": [], "rmssd": [], "scl": [], "scr": []}
+        self._baseline: dict[str, float] | None = None
+
+    # -- ingestion ---------------------------------------------------------
+    def _ingest(self, s: BioSamples) -> None:
+        if s.kind == "ecg":
+            if self._det is None or self._det.fs != s.fs:
+                self._det = StreamingRPeakDetector(s.fs)
+                self._ecg_t = 0.0
+            for b in self._det.process(s.values):
+                if self._beats and 0.25 < b - self._beats[-1] < 2.5:
+                    self._rr.append((b, b - self._beats[-1]))
+                self._beats.append(b)
+            self._ecg_t += s.values.size / s.fs
+            self._t = max(self._t, self._ecg_t)
+        elif s.kind == "eda":
+            if s.fs != self._eda_fs:
+                self._eda = deque(maxlen=int(_EDA_WINDOW_S * s.fs) + 1)
+                self._eda_fs = s.fs
+            self._eda.extend(np.asarray(s.values, dtype=float).tolist())
+            self._eda_t += s.values.size / s.fs
+            self._t = max(self._t, self._eda_t)
+        elif s.kind == "hr":
+            for v in s.values:
+                self._t += 1.0 if s.fs == 0 else 1.0 / s.fs
+                self._hr_notes.append((self._t, float(v)))
+        elif s.kind == "rr":
+            for rr in s.values:
+                t = (self._rr[-1][0] if self._rr else self._t) + float(rr)
+                self._rr.append((t, float(rr)))
+                self._t = max(self._t, t)
+
+    # -- features ------------------------------------------------------------
+    def _features(self) -> dict[str, float]:
+        f: dict[str, float] = {}
+        now = self._t
+        rr = np.array([r for t, r in self._rr if now - t <= _HRV_WINDOW_S])
+        if rr.size:
+            med = np.median(rr)
+            good = rr[np.abs(rr - med) < 0.25 * med]  # drop ectopic/missed-beat intervals
+            f["rr_valid"] = good.size / rr.size
+            recent = np.array([r for t, r in self._rr if now - t <= _HR_WINDOW_S])
+            if recent.size:
+                rmed = np.median(recent)
+                recent = recent[np.abs(recent - rmed) < 0.25 * rmed]
+            if recent.size:
+                f["hr_bpm"] = 60.0 / float(np.mean(recent))
+            if good.size > 5:
+                f["rmssd_ms"] = float(np.sqrt(np.mean(np.diff(good) ** 2)) * 1e3)
+        elif self._hr_notes:
+            f["hr_bpm"] = float(np.mean([v for t, v in self._hr_notes if now - t <= _HR_WINDOW_S]
+                                        or [self._hr_notes[-1][1]]))
+            f["rr_valid"] = 1.0
+        if len(self._eda) >= max(2, int(2 * self._eda_fs)):
+            eda = np.asarray(self._eda)
+            n_scl = int(_SCL_WINDOW_S * self._eda_fs)
+            f["scl_us"] = float(np.median(eda[-n_scl:]))
+            peaks, _ = find_peaks(eda, prominence=0.05, distance=max(1, int(self._eda_fs)))
+            f["scr_per_min"] = peaks.size * 60.0 / (eda.size / self._eda_fs)
+            f["eda_contact"] = float(f["scl_us"] > 0.05)
+        return f
+
+    def _score(self, f: dict[str, float], base: dict[str, float]) -> tuple[float, float]:
+        """Fixed logistic rule on baseline-relative features -> (arousal, stress)."""
+        z = 0.0
+        n = 0
+        if "hr_bpm" in f and "hr_bpm" in base:
+            z += (f["hr_bpm"] - base["hr_bpm"]) / max(5.0, 0.08 * base["hr_bpm"])
+            n += 1
+        if "rmssd_ms" in f and base.get("rmssd_ms", 0) > 0:
+            z += -math.log(max(f["rmssd_ms"], 1.0) / base["rmssd_ms"]) / 0.4
+            n += 1
+        if "scl_us" in f and "scl_us" in base:
+            z += (f["scl_us"] - base["scl_us"]) / max(0.3, 0.2 * base["scl_us"])
+            n += 1
+        if "scr_per_min" in f and "scr_per_min" in base:
+            z += (f["scr_per_min"] - base["scr_per_min"]) / 3.0
+            n += 1
+        z /= max(1, n)
+        arousal = math.tanh(0.8 * z)
+        stress = 1.0 / (1.0 + math.exp(-(2.0 * z - 1.5)))
+        return arousal, stress
+
+    def _quality(self, f: dict[str, float]) -> float:
+        parts = []
+        if "rr_valid" in f:
+            parts.append(f["rr_valid"])
+        if "eda_contact" in f:
+            parts.append(f["eda_contact"])
+        return float(np.clip(np.mean(parts), 0.0, 1.0)) if parts else 0.0
+
+    # -- main entry ------------------------------------------------------------
+    def process(self, item: SourceItem) -> list[ModalityEstimate]:
+        if not isinstance(item, BioSamples):
+            return []
+        self._ingest(item)
+        if self._t - self._last_emit < self.emit_every_s:
+            return []
+        self._last_emit = self._t
+        f = self._features()
+        if not f:
+            return []
+        if self._baseline is None:
+            for key, name in (("hr", "hr_bpm"), ("rmssd", "rmssd_ms"), ("scl", "scl_us"),
+                              ("scr", "scr_per_min")):
+                if name in f:
+                    self._calib[key].append(f[name])
+            if self._t >= self.calibration_s:
+                self._baseline = {name: float(np.median(self._calib[key]))
+                                  for key, name in (("hr", "hr_bpm"), ("rmssd", "rmssd_ms"),
+                                                    ("scl", "scl_us"), ("scr", "scr_per_min"))
+                                  if self._calib[key]}
+        metrics = {k: round(v, 2) for k, v in f.items()
+                   if k in ("hr_bpm", "rmssd_ms", "scl_us", "scr_per_min")}
+        quality = self._quality(f)
+        if self._baseline is None:
+            # Calibrating: report measurements but no arousal/stress judgement yet.
+            return [ModalityEstimate("physio", item.ts, quality * 0.2, metrics=metrics,
+                                     count=len(self._beats))]
+        arousal, stress = self._score(f, self._baseline)
+        return [ModalityEstimate("physio", item.ts, quality, arousal=arousal, stress=stress,
+                                 metrics=metrics, count=len(self._beats))]

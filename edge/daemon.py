@@ -1,0 +1,161 @@
+"""The daemon: wires sources, analyzers, fusion and the MQTT publisher, and runs
+the heartbeat loop that publishes `state` and `stats` and feeds the systemd watchdog.
+
+The heartbeat only sends WATCHDOG=1 while no pipeline stage is stalled, so a
+hung analyzer or camera read makes systemd restart the service; if a stall
+lasts three stall timeouts the daemon exits with status 70 itself, so the
+service restarts even without a watchdog.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from types import FrameType
+
+from edge import __version__
+from edge.analyzers.base import Analyzer
+from edge.config import ConfigError
+from edge.fusion import LateFusion
+from edge.messages import MODALITIES
+from edge.notify import Notifier
+from edge.pipeline import Pipeline
+from edge.privacy import PrivacySwitch
+from edge.procstats import CpuMeter, cpu_temp_c, rss_mb
+from edge.publish.mqtt import MqttPublisher
+from edge.publish.payloads import SCHEMA_VERSION, state_payload
+from edge.settings import Settings
+from edge.sources import Source, build_sources
+
+log = logging.getLogger(__name__)
+EXIT_STALLED = 70
+
+
+def build_analyzer(source: Source, settings: Settings) -> Analyzer:
+    """The analyzer for a source's modality."""
+    if source.modality == "physio":
+        from edge.analyzers.physio import PhysioAnalyzer
+
+        return PhysioAnalyzer(settings.physio.calibration_s)
+    key = "camera.enabled" if source.modality == "face" else "microphone.enabled"
+    raise ConfigError(key, f"no {source.modality} analyzer is installed in this version; "
+                      "disable it or install a release with the model")
+
+
+class Daemon:
+    """One running affectd instance; `run()` blocks until `request_stop()` or a signal."""
+
+    def __init__(self, settings: Settings, notifier: Notifier | None = None,
+                 pairs: list[tuple[Source, Analyzer]] | None = None) -> None:
+        self.s = settings
+        self.notifier = notifier or Notifier()
+        self.privacy = PrivacySwitch(settings.device.state_dir)
+        if pairs is None:
+            pairs = [(src, build_analyzer(src, settings)) for src in build_sources(settings)]
+        enabled = tuple(m for m in MODALITIES if any(src.modality == m for src, _ in pairs))
+        self.fusion = LateFusion(settings.fusion, enabled)
+        self.pipeline = Pipeline(pairs, self.fusion, settings.runtime, lambda: self.privacy.on)
+        self.publisher = MqttPublisher(settings, self._set_privacy, lambda: self.privacy.on)
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._cpu = CpuMeter()
+        self._started = time.monotonic()
+        self.exit_code = 0
+        self.states_published = 0
+
+    # -- control ---------------------------------------------------------------
+    def _set_privacy(self, on: bool) -> None:
+        if self.privacy.set(on):
+            log.info("privacy pause %s", "ON" if on else "OFF")
+            self.fusion.reset()
+        self.publisher.publish_privacy_state()
+        self._wake.set()  # publish a state reflecting the switch right away
+
+    def request_stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+    def install_signal_handlers(self) -> None:
+        def handler(signum: int, _frame: FrameType | None) -> None:
+            log.info("signal %d: stopping", signum)
+            self.request_stop()
+
+        signal.signal(signal.SIGTERM, handler)
+        signal.signal(signal.SIGINT, handler)
+
+    # -- payloads ----------------------------------------------------------------
+    def stats_payload(self, now: float) -> dict[str, object]:
+        faults = [f"{name}: stalled" for name in self.pipeline.stalled(now)]
+        faults += [f"{r.stats.name}: {r.last_error}"[:200] for r in self.pipeline.runners
+                   if r.state == "backoff" and r.last_error]
+        if self.privacy.fault:
+            faults.append(self.privacy.fault[:200])
+        if not self.publisher.connected:
+            faults.append("mqtt: disconnected")
+        models = []
+        for r in self.pipeline.analyzers:
+            models += [{"id": m, "version": v} for m, v in
+                       (mid.split("@", 1) if "@" in mid else (mid, "0") for mid in
+                        r.analyzer.model_ids())]
+        return {
+            "schema": SCHEMA_VERSION, "ts": round(time.time(), 3),
+            "uptime_s": round(now - self._started, 1), "paused": self.privacy.on,
+            "stages": self.pipeline.stage_stats(now), "mqtt": self.publisher.counters(),
+            "cpu_percent": self._cpu.percent(), "rss_mb": round(rss_mb(), 1),
+            "cpu_temp_c": cpu_temp_c(), "faults": faults[:16], "models": models[:16],
+        }
+
+    # -- main loop ----------------------------------------------------------------
+    def run(self, duration_s: float | None = None,
+            on_tick: Callable[[Daemon], None] | None = None) -> int:
+        self.notifier.status("starting")
+        self.publisher.start()
+        self.pipeline.start()
+        self.notifier.ready()
+        self.notifier.status("running")
+        interval = self.s.publish.interval_s
+        next_state = time.monotonic() + interval
+        next_stats = time.monotonic() + min(5.0, self.s.publish.stats_interval_s)
+        stalled_since: float | None = None
+        end = None if duration_s is None else time.monotonic() + duration_s
+        try:
+            while not self._stop.is_set():
+                now = time.monotonic()
+                if end is not None and now >= end:
+                    break
+                if now >= next_state or self._wake.is_set():
+                    self._wake.clear()
+                    state = self.fusion.fuse(now, paused=self.privacy.on)
+                    if self.publisher.publish("state", self.publisher.topics.state,
+                                              state_payload(state)):
+                        self.states_published += 1
+                    next_state = max(next_state + interval, now + 0.5 * interval)
+                if now >= next_stats:
+                    self.publisher.publish("stats", self.publisher.topics.stats,
+                                           self.stats_payload(now), buffer=False)
+                    next_stats = now + self.s.publish.stats_interval_s
+                stalled = self.pipeline.stalled(now)
+                if not stalled:
+                    stalled_since = None
+                    self.notifier.watchdog()
+                else:
+                    stalled_since = stalled_since or now
+                    if now - stalled_since > 3 * self.s.runtime.stall_timeout_s:
+                        log.error("stages stalled for too long: %s; exiting", ", ".join(stalled))
+                        self.exit_code = EXIT_STALLED
+                        break
+                if on_tick is not None:
+                    on_tick(self)
+                self._wake.wait(min(1.0, max(0.0, min(next_state, next_stats) - time.monotonic())))
+        finally:
+            self.notifier.stopping()
+            self.pipeline.stop()
+            self.publisher.stop()
+        return self.exit_code
+
+
+def version() -> str:
+    return __version__

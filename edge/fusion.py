@@ -1,0 +1,131 @@
+"""Late fusion: combine the fresh per-modality estimates into one smoothed state.
+
+Rule (first implementation; the fitted combination comes with issue 8): every
+estimate younger than `max_age_s` gets the weight
+    w = prior(modality) * quality * exp(-age / age_decay_s).
+Emotion probabilities, valence, arousal and stress are each the weighted mean
+over the modalities that provide them (any subset works; a quantity nobody
+provides is None). Confidence is the noisy-or of the weights clipped to [0, 1],
+times the top probability when probabilities exist. Values are smoothed with
+an exponential moving average of time constant `time_constant_s`, and the
+emitted emotion is the argmax of the smoothed probabilities.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+
+from edge.messages import EMOTIONS, MODALITIES, FusedState, ModalityEstimate, ModalityStatus
+from edge.settings import FusionSettings
+
+
+class LateFusion:
+    """Thread-safe: analyzers call `update`, the publisher calls `fuse`."""
+
+    def __init__(self, settings: FusionSettings, enabled: tuple[str, ...] = MODALITIES) -> None:
+        self.settings = settings
+        self.enabled = enabled
+        self._lock = threading.Lock()
+        self._latest: dict[str, ModalityEstimate] = {}
+        self._smooth: dict[str, float] = {}
+        self._smooth_probs: list[float] | None = None
+        self._last_fuse: float | None = None
+
+    def _prior(self, modality: str) -> float:
+        return float(getattr(self.settings, f"weight_{modality}"))
+
+    def update(self, estimate: ModalityEstimate) -> None:
+        with self._lock:
+            self._latest[estimate.modality] = estimate
+
+    def reset(self) -> None:
+        with self._lock:
+            self._latest.clear()
+            self._smooth.clear()
+            self._smooth_probs = None
+            self._last_fuse = None
+
+    def _ema(self, key: str, value: float | None, alpha: float) -> float | None:
+        if value is None:
+            self._smooth.pop(key, None)
+            return None
+        prev = self._smooth.get(key)
+        new = value if prev is None else prev + alpha * (value - prev)
+        self._smooth[key] = new
+        return new
+
+    def fuse(self, now: float | None = None, wall: float | None = None,
+             paused: bool = False) -> FusedState:
+        """The fused state at monotonic time `now` (wall-clock `wall` goes in `ts`)."""
+        now = time.monotonic() if now is None else now
+        wall = time.time() if wall is None else wall
+        with self._lock:
+            status: dict[str, ModalityStatus] = {}
+            weights: dict[str, float] = {}
+            for m in self.enabled:
+                est = self._latest.get(m)
+                if est is None or paused:
+                    status[m] = ModalityStatus(False, 0.0, None)
+                    continue
+                age = max(0.0, now - est.ts)
+                fresh = age <= self.settings.max_age_s
+                status[m] = ModalityStatus(fresh, round(est.quality, 3), round(age, 2),
+                                           est.count if m == "face" else None)
+                if fresh:
+                    w = self._prior(m) * est.quality * math.exp(-age / self.settings.age_decay_s)
+                    if w > 0:
+                        weights[m] = w
+            if paused:
+                self._smooth.clear()
+                self._smooth_probs = None
+                self._last_fuse = now
+                return FusedState(wall, True, None, None, None, None, None, 0.0, status)
+            dt = 0.0 if self._last_fuse is None else max(0.0, now - self._last_fuse)
+            self._last_fuse = now
+            tau = self.settings.time_constant_s
+            alpha = 1.0 if tau <= 0 or dt == 0 else 1.0 - math.exp(-dt / tau)
+            if not self._smooth and self._smooth_probs is None:
+                alpha = 1.0
+            ests = {m: self._latest[m] for m in weights}
+            values: dict[str, float | None] = {}
+            for key in ("valence", "arousal", "stress"):
+                pairs = [(weights[m], getattr(e, key)) for m, e in ests.items()
+                         if getattr(e, key) is not None]
+                total = sum(w for w, _ in pairs)
+                values[key] = self._ema(key, sum(w * v for w, v in pairs) / total
+                                        if total > 0 else None, alpha)
+            prob_pairs = [(weights[m], e.probs) for m, e in ests.items() if e.probs is not None]
+            probs: dict[str, float] | None = None
+            emotion: str | None = None
+            top = 1.0
+            if prob_pairs:
+                total = sum(w for w, _ in prob_pairs)
+                mixed = [sum(w * p[i] for w, p in prob_pairs) / total for i in range(len(EMOTIONS))]
+                if self._smooth_probs is None:
+                    self._smooth_probs = mixed
+                else:
+                    self._smooth_probs = [a + alpha * (b - a)
+                                          for a, b in zip(self._smooth_probs, mixed, strict=True)]
+                s = sum(self._smooth_probs) or 1.0
+                probs = {k: round(v / s, 4) for k, v in zip(EMOTIONS, self._smooth_probs,
+                                                            strict=True)}
+                emotion = max(probs, key=lambda k: probs[k])
+                top = probs[emotion]
+            else:
+                self._smooth_probs = None
+            reliability = 1.0 - math.prod(1.0 - min(1.0, w) for w in weights.values())
+            metrics: dict[str, float] = {}
+            for e in ests.values():
+                metrics.update(e.metrics)
+            return FusedState(
+                ts=wall, paused=False,
+                valence=_round(values["valence"]), arousal=_round(values["arousal"]),
+                stress=_round(values["stress"]), emotion=emotion, probs=probs,
+                confidence=round(reliability * top, 4), modalities=status, metrics=metrics,
+            )
+
+
+def _round(x: float | None) -> float | None:
+    return None if x is None else round(max(-1.0, min(1.0, x)), 4)

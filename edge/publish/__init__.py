@@ -1,0 +1,1 @@
+"""Publishers: the only way anything leaves the process (MQTT), behind the payload gate."""

@@ -1,0 +1,189 @@
+"""MQTT publisher over paho-mqtt 2.x: availability with last will, reconnect with
+backoff, a bounded offline buffer, Home Assistant discovery and the privacy switch.
+
+paho's network thread (`loop_start`) does the I/O and reconnects by itself with
+`reconnect_delay_set` backoff. While disconnected, messages go to a bounded
+deque; when it is full the oldest is dropped and counted. On every (re)connect
+the device announces `online`, re-publishes discovery and the privacy state,
+then flushes the buffer in order. All payloads pass `PayloadGate` first.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from edge.config import mqtt_password
+from edge.publish.gate import PayloadGate, PayloadRefused
+from edge.publish.payloads import Topics, discovery_payload
+from edge.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class MqttPublisher:
+    """Publishes the daemon's messages; calls `on_privacy(bool)` for `privacy/set` commands."""
+
+    def __init__(self, settings: Settings, on_privacy: Callable[[bool], None],
+                 privacy_on: Callable[[], bool]) -> None:
+        self.s = settings
+        self.topics = Topics.from_settings(settings)
+        self.gate = PayloadGate()
+        self._on_privacy = on_privacy
+        self._privacy_on = privacy_on
+        self._lock = threading.Lock()
+        self._buffer: deque[tuple[str, bytes, int, bool]] = deque()
+        self._connected = threading.Event()
+        self.sent = 0
+        self.dropped = 0
+        self.reconnects = 0
+        self.bad_commands = 0
+        self._stopping = False
+        self._client = self._make_client()
+
+    # -- setup -----------------------------------------------------------------
+    def _make_client(self) -> mqtt.Client:
+        m = self.s.mqtt
+        protocol = mqtt.MQTTv5 if m.protocol == "5" else mqtt.MQTTv311
+        client = mqtt.Client(CallbackAPIVersion.VERSION2,
+                             client_id=m.client_id or f"affectd-{self.s.device.id}",
+                             protocol=protocol)
+        client.will_set(self.topics.availability, self.gate.check("availability", "offline"),
+                        qos=1, retain=True)
+        if m.username:
+            client.username_pw_set(m.username, mqtt_password(self.s))
+        if m.tls:
+            client.tls_set(ca_certs=str(m.ca_file) if m.ca_file else None,
+                           certfile=str(m.cert_file) if m.cert_file else None,
+                           keyfile=str(m.key_file) if m.key_file else None,
+                           cert_reqs=ssl.CERT_REQUIRED)
+        client.reconnect_delay_set(max(1, int(m.reconnect_min_s)), max(1, int(m.reconnect_max_s)))
+        client.max_queued_messages_set(max(1, m.offline_buffer))
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        return client
+
+    def start(self) -> None:
+        m = self.s.mqtt
+        self._client.connect_async(m.host, m.port, keepalive=m.keepalive_s)
+        self._client.loop_start()
+
+    def stop(self, timeout: float = 3.0) -> None:
+        """Announce `offline` (best effort) and disconnect."""
+        if self._connected.is_set():
+            try:
+                info = self._client.publish(self.topics.availability,
+                                            self.gate.check("availability", "offline"),
+                                            qos=1, retain=True)
+                info.wait_for_publish(timeout)
+            except (RuntimeError, ValueError):
+                pass
+        self._stopping = True
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    def wait_connected(self, timeout: float) -> bool:
+        return self._connected.wait(timeout)
+
+    # -- callbacks (paho's network thread) ---------------------------------------
+    def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        if getattr(reason, "is_failure", False):
+            log.warning("MQTT connection refused: %s", reason)
+            return
+        log.info("MQTT connected to %s:%s", self.s.mqtt.host, self.s.mqtt.port)
+        client.subscribe(self.topics.privacy_set, qos=1)
+        if self.s.mqtt.discovery:
+            client.subscribe(self.topics.ha_status, qos=1)
+        self._raw_publish(self.topics.availability, self.gate.check("availability", "online"),
+                          1, True)
+        self.publish_privacy_state()
+        if self.s.mqtt.discovery:
+            self.publish_discovery()
+        with self._lock:
+            self._connected.set()
+            pending = list(self._buffer)
+            self._buffer.clear()
+        for topic, raw, qos, retain in pending:
+            self._raw_publish(topic, raw, qos, retain)
+
+    def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        if self._connected.is_set() and not self._stopping:
+            self.reconnects += 1
+            log.warning("MQTT disconnected (%s); buffering up to %d messages",
+                        reason, self.s.mqtt.offline_buffer)
+        self._connected.clear()
+
+    def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        try:
+            text = msg.payload.decode("ascii").strip().upper()
+        except UnicodeDecodeError:
+            text = ""
+        if msg.topic == self.topics.ha_status:
+            if text == "ONLINE" and self.s.mqtt.discovery:
+                self.publish_discovery()
+            return
+        if msg.topic == self.topics.privacy_set and text in ("ON", "OFF"):
+            self._on_privacy(text == "ON")
+            return
+        self.bad_commands += 1
+        log.warning("ignored command on %s (%d bytes)", msg.topic, len(msg.payload))
+
+    # -- publishing ----------------------------------------------------------------
+    def _raw_publish(self, topic: str, raw: bytes, qos: int, retain: bool) -> None:
+        info = self._client.publish(topic, raw, qos=qos, retain=retain)
+        if info.rc == mqtt.MQTT_ERR_SUCCESS:
+            self.sent += 1
+        elif info.rc == mqtt.MQTT_ERR_QUEUE_SIZE:
+            self.dropped += 1
+
+    def publish(self, kind: str, topic: str, payload: Any, retain: bool = False,
+                buffer: bool = True) -> bool:
+        """Gate and send; while offline, buffer (bounded, drop-oldest) when `buffer`."""
+        try:
+            raw = self.gate.check(kind, payload)
+        except PayloadRefused:
+            return False
+        qos = self.s.mqtt.qos
+        with self._lock:
+            if not self._connected.is_set():
+                if buffer and self.s.mqtt.offline_buffer > 0:
+                    if len(self._buffer) >= self.s.mqtt.offline_buffer:
+                        self._buffer.popleft()
+                        self.dropped += 1
+                    self._buffer.append((topic, raw, qos, retain))
+                else:
+                    self.dropped += 1
+                return False
+        self._raw_publish(topic, raw, qos, retain)
+        return True
+
+    def publish_discovery(self) -> None:
+        payload = discovery_payload(self.s, self.topics)
+        try:
+            raw = self.gate.check("discovery", payload)
+        except PayloadRefused:
+            return
+        self._raw_publish(self.topics.discovery, raw, 1, True)
+
+    def publish_privacy_state(self) -> None:
+        raw = self.gate.check("privacy_state", "ON" if self._privacy_on() else "OFF")
+        self._raw_publish(self.topics.privacy_state, raw, 1, True)
+
+    def counters(self) -> dict[str, int]:
+        with self._lock:
+            buffered = len(self._buffer)
+        return {"sent": self.sent, "buffered": buffered, "dropped": self.dropped,
+                "refused": self.gate.refused, "reconnects": self.reconnects,
+                "bad_commands": self.bad_commands}
