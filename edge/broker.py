@@ -37,12 +37,13 @@ class MosquittoBroker:
     """A mosquitto child process on 127.0.0.1:`port` with a generated config."""
 
     def __init__(self, port: int | None = None, extra_conf: str = "",
-                 binary: str | None = None) -> None:
+                 binary: str | None = None, persistent: bool = False) -> None:
         self.port = port or free_port()
         self.binary = binary or shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         self._dir = tempfile.TemporaryDirectory(prefix="affectd-mosq-")
         self.conf = Path(self._dir.name) / "mosquitto.conf"
         self.extra_conf = extra_conf
+        self.persistent = persistent
         self.proc: subprocess.Popen[bytes] | None = None
 
     @staticmethod
@@ -50,8 +51,12 @@ class MosquittoBroker:
         return bool(shutil.which("mosquitto") or Path("/usr/sbin/mosquitto").exists())
 
     def start(self) -> MosquittoBroker:
-        lines = [f"listener {self.port} 127.0.0.1", "allow_anonymous true",
-                 "persistence false", "log_dest stderr", "log_type error", self.extra_conf]
+        if self.persistent:  # mosquitto started as root drops to its own user: let it write
+            Path(self._dir.name).chmod(0o777)
+        persistence = (f"persistence true\npersistence_location {self._dir.name}/"
+                       if self.persistent else "persistence false")
+        lines = [f"listener {self.port} 127.0.0.1", "allow_anonymous true", persistence,
+                 "log_dest stderr", "log_type error", self.extra_conf]
         self.conf.write_text("\n".join(lines) + "\n")
         self.proc = subprocess.Popen([self.binary, "-c", str(self.conf)],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

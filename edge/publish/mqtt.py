@@ -65,7 +65,8 @@ class MqttPublisher:
                            keyfile=str(m.key_file) if m.key_file else None,
                            cert_reqs=ssl.CERT_REQUIRED)
         client.reconnect_delay_set(max(1, int(m.reconnect_min_s)), max(1, int(m.reconnect_max_s)))
-        client.max_queued_messages_set(max(1, m.offline_buffer))
+        # paho's own queue holds what is in flight; room for a full flush plus announcements.
+        client.max_queued_messages_set(2 * m.offline_buffer + 64)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message

@@ -1,0 +1,1 @@
+"""Float -> full-int8 TFLite conversion with calibration and parity reports."""
