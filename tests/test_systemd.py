@@ -1,0 +1,112 @@
+"""systemd integration: the unit verifies, and the notify protocol is driven through a
+real NOTIFY_SOCKET datagram socket: READY after start-up, WATCHDOG pings that stop
+while a pipeline stage is stalled and resume when it recovers, STOPPING at the end."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from edge.analyzers.physio import PhysioAnalyzer
+from edge.broker import MosquittoBroker
+from edge.config import parse_settings
+from edge.daemon import Daemon
+from edge.messages import ModalityEstimate, SourceItem
+from edge.notify import Notifier
+from edge.settings import PhysioSettings
+from edge.sources.physio import SyntheticPhysioSource
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_unit_verifies(tmp_path: Path) -> None:
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        pytest.skip("systemd-analyze not installed (script/test installs systemd)")
+    exe = shutil.which("affectd") or str(ROOT / ".venv" / "bin" / "affectd")
+    unit = (ROOT / "systemd" / "affectd.service").read_text()
+    assert "Type=notify" in unit and "WatchdogSec=" in unit and "NoNewPrivileges=yes" in unit
+    local = tmp_path / "affectd.service"
+    local.write_text(unit.replace("/opt/affectd/.venv/bin/affectd", exe))
+    res = subprocess.run([analyze, "verify", str(local)], capture_output=True, text=True,
+                         timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert res.stderr.strip() == "", res.stderr
+
+
+class StallablePhysio(PhysioAnalyzer):
+    """The real physio analyzer, with a gate the test closes to simulate a hang."""
+
+    def __init__(self) -> None:
+        super().__init__(calibration_s=5.0)
+        self.gate = threading.Event()
+        self.gate.set()
+
+    def process(self, item: SourceItem) -> list[ModalityEstimate]:
+        self.gate.wait()
+        return super().process(item)
+
+
+def test_notify_ready_watchdog_and_stall(broker: MosquittoBroker, tmp_path: Path) -> None:
+    sock_path = str(tmp_path / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(sock_path)
+    sock.settimeout(0.2)
+    got: list[tuple[float, str]] = []
+    done = threading.Event()
+
+    def listen() -> None:
+        while not done.is_set():
+            try:
+                data = sock.recv(4096)
+            except TimeoutError:
+                continue
+            got.append((time.monotonic(), data.decode()))
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    settings = parse_settings({
+        "device": {"id": "wd", "state_dir": str(tmp_path / "state")},
+        "mqtt": {"host": "127.0.0.1", "port": broker.port},
+        "publish": {"interval_s": 0.2},
+        "runtime": {"stall_timeout_s": 1.0},
+    })
+    analyzer = StallablePhysio()
+    source = SyntheticPhysioSource(PhysioSettings(chunk_s=0.1))
+    daemon = Daemon(settings, Notifier(sock_path), pairs=[(source, analyzer)])
+    runner = threading.Thread(target=daemon.run, daemon=True)
+    runner.start()
+    try:
+        time.sleep(2.0)
+        analyzer.gate.clear()  # the analyzer hangs inside process()
+        t_stall = time.monotonic()
+        time.sleep(3.5)
+        stalled_stats = daemon.stats_payload(time.monotonic())
+        analyzer.gate.set()
+        t_resume = time.monotonic()
+        time.sleep(2.0)
+    finally:
+        daemon.request_stop()
+        runner.join(10)
+        done.set()
+        listener.join(2)
+        sock.close()
+    msgs = [m for _, m in got]
+    assert msgs[0] == "STATUS=starting"
+    assert "READY=1" in msgs
+    assert msgs[-1] == "STOPPING=1"
+    pings = [t for t, m in got if m == "WATCHDOG=1"]
+    before = [t for t in pings if t < t_stall]
+    during = [t for t in pings if t_stall + 1.3 < t < t_resume]
+    after = [t for t in pings if t > t_resume + 0.5]
+    assert len(before) >= 3
+    assert during == [], "watchdog must not be fed while a stage is stalled"
+    assert len(after) >= 3
+    assert "physio: stalled" in stalled_stats["faults"]  # type: ignore[operator]
+    assert daemon.exit_code == 0
