@@ -97,7 +97,7 @@ class AmqttBroker:
         self._broker: Any = None
 
     def start(self) -> AmqttBroker:
-        from amqtt.broker import Broker  # type: ignore[import-untyped]
+        from amqtt.broker import Broker
 
         config = {
             "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{self.port}"}},

@@ -124,7 +124,8 @@ def _cross_check(s: Settings) -> None:
     for key in ("ca_file", "cert_file", "key_file", "password_file"):
         _check_readable(f"mqtt.{key}", getattr(s.mqtt, key))
     if s.mqtt.password_env and s.mqtt.password_env not in os.environ:
-        raise ConfigError("mqtt.password_env", f"environment variable {s.mqtt.password_env} is not set")
+        raise ConfigError("mqtt.password_env",
+                          f"environment variable {s.mqtt.password_env} is not set")
     if s.physio.enabled and s.physio.source in ("e4", "neurokit_csv"):
         if s.physio.path is None:
             raise ConfigError("physio.path", f'required for source "{s.physio.source}"')

@@ -46,7 +46,10 @@ def run_demo(seconds: float | None = None, port: int | None = None) -> int:
 
     sub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="affectd-demo-sub")
     sub.on_message = on_message
-    sub.on_connect = lambda c, *_: (c.subscribe("affectd/#"), c.subscribe("homeassistant/#"))
+    def on_connect(client: mqtt.Client, *_: Any) -> None:
+        client.subscribe([("affectd/#", 0), ("homeassistant/#", 0)])
+
+    sub.on_connect = on_connect
     sub.connect("127.0.0.1", broker.port)
     sub.loop_start()
     with tempfile.TemporaryDirectory(prefix="affectd-demo-") as tmp:

@@ -8,6 +8,7 @@ working in memory and is reported as a fault.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -52,8 +53,6 @@ class PrivacySwitch:
             except OSError as exc:
                 self.fault = f"state_dir not writable: {exc.strerror or exc}"
                 log.error("cannot persist privacy switch: %s", exc)
-                try:
+                with contextlib.suppress(OSError):
                     tmp.unlink(missing_ok=True)
-                except OSError:
-                    pass
             return changed

@@ -90,7 +90,7 @@ def test_settings_are_frozen_and_typed(tmp_path: Path) -> None:
 
 def test_password_from_env_must_exist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AFFECTD_TEST_PW", raising=False)
-    with pytest.raises(ConfigError, match="mqtt.password_env"):
+    with pytest.raises(ConfigError, match=r"mqtt\.password_env"):
         parse_settings({"mqtt": {"password_env": "AFFECTD_TEST_PW"}})
     cfg = tmp_path / "c.toml"
     pw = tmp_path / "pw"

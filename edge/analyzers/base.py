@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 
-from edge.messages import ModalityEstimate, Modality, SourceItem
+from edge.messages import Modality, ModalityEstimate, SourceItem
 
 
 class Analyzer(abc.ABC):
@@ -17,7 +17,7 @@ class Analyzer(abc.ABC):
     def process(self, item: SourceItem) -> list[ModalityEstimate]:
         """Analyze one item; return zero or more estimates."""
 
-    def reset(self) -> None:
+    def reset(self) -> None:  # noqa: B027 - optional hook, stateless analyzers keep it
         """Forget short-term state (after a source restart or a privacy pause)."""
 
     def model_ids(self) -> list[str]:

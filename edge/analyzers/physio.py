@@ -23,7 +23,7 @@ from edge.analyzers.rpeaks import StreamingRPeakDetector
 from edge.messages import BioSamples, ModalityEstimate, SourceItem
 
 _HR_WINDOW_S = 10.0
-_HRV_WINDOW_S = 60.0
+_HRV_WINDOW_S = 30.0
 _EDA_WINDOW_S = 60.0
 _SCL_WINDOW_S = 10.0
 

@@ -34,11 +34,11 @@ class StreamingRPeakDetector:
         # The band-pass delays the QRS by its group delay near 10 Hz; beats are reported
         # at the true R time by subtracting it.
         self._delay = float(group_delay((b, a), w=[10.0], fs=fs)[1][0]) / fs
-        self._win = max(1, int(round(0.150 * fs)))
-        self._look = max(1, int(round(0.200 * fs)))
-        self._refractory = int(round(0.250 * fs))
-        self._twave = int(round(0.360 * fs))
-        keep = int(round(3.0 * fs)) + self._win + self._look
+        self._win = max(1, round(0.150 * fs))
+        self._look = max(1, round(0.200 * fs))
+        self._refractory = round(0.250 * fs)
+        self._twave = round(0.360 * fs)
+        keep = round(3.0 * fs) + self._win + self._look
         self._bp: deque[float] = deque(maxlen=keep)
         self._mwi: deque[float] = deque(maxlen=keep)
         self._sq_tail = np.zeros(self._win - 1)
@@ -47,7 +47,7 @@ class StreamingRPeakDetector:
         self._next = 0  # next absolute index to examine as a candidate centre
         self._spk = 0.0
         self._npk = 0.0
-        self._learning = int(round(2.0 * fs))
+        self._learning = round(2.0 * fs)
         self._last_beat = -(10**9)
         self._last_slope = 0.0
         self._rr: deque[int] = deque(maxlen=8)

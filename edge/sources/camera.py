@@ -88,7 +88,7 @@ class Picamera2Camera(_CappedSource):
 
     def open(self) -> None:
         try:
-            from picamera2 import Picamera2  # type: ignore[import-not-found]
+            from picamera2 import Picamera2
         except ImportError as exc:
             raise SourceError(f"{self.name}: picamera2 is not installed ({exc})") from None
         try:

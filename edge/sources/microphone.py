@@ -56,7 +56,7 @@ class PyAudioMicrophone(Source):
 
     def open(self) -> None:
         try:
-            import pyaudio  # type: ignore[import-not-found]
+            import pyaudio
         except ImportError as exc:
             raise SourceError(f"{self.name}: pyaudio is not installed ({exc})") from None
         pa = pyaudio.PyAudio()

@@ -92,7 +92,7 @@ class _ReplaySource(Source):
         now = self._pacer.wait(t1)
         out: list[SourceItem] = []
         for kind, fs, values in self._channels:
-            part = values[int(round(t0 * fs)):int(round(t1 * fs))]
+            part = values[round(t0 * fs):round(t1 * fs)]
             if part.size:
                 out.append(BioSamples(now, kind, fs, part, self.name))
         return out

@@ -1,0 +1,63 @@
+"""Late fusion: any subset of modalities, weights by quality and age, smoothing."""
+
+from __future__ import annotations
+
+from edge.fusion import LateFusion
+from edge.messages import EMOTIONS, ModalityEstimate
+from edge.settings import FusionSettings
+
+
+def probs(label: str, p: float = 0.9) -> tuple[float, ...]:
+    rest = (1 - p) / (len(EMOTIONS) - 1)
+    return tuple(p if e == label else rest for e in EMOTIONS)
+
+
+def test_no_estimates_gives_nulls_and_zero_confidence() -> None:
+    f = LateFusion(FusionSettings())
+    s = f.fuse(now=100.0, wall=1.0)
+    assert s.valence is None and s.stress is None and s.probs is None and s.emotion is None
+    assert s.confidence == 0.0
+    assert not any(m.present for m in s.modalities.values())
+
+
+def test_weighting_by_quality_and_missing_values() -> None:
+    f = LateFusion(FusionSettings(time_constant_s=0.0))
+    f.update(ModalityEstimate("face", 10.0, 0.9, probs=probs("happy"), valence=0.8, arousal=0.4))
+    f.update(ModalityEstimate("voice", 10.0, 0.3, probs=probs("sad"), valence=-0.6, arousal=-0.2))
+    f.update(ModalityEstimate("physio", 10.0, 1.0, arousal=0.5, stress=0.7))
+    s = f.fuse(now=10.0, wall=1.0)
+    assert s.emotion == "happy"
+    assert s.valence is not None and abs(s.valence - (0.9 * 0.8 - 0.3 * 0.6) / 1.2) < 1e-3
+    assert s.stress == 0.7  # only physio gives stress
+    assert s.arousal is not None and abs(s.arousal - (0.9 * 0.4 - 0.3 * 0.2 + 0.5) / 2.2) < 1e-3
+    top = (0.9 * 0.9 + 0.3 * 0.1 / 6) / 1.2  # reliability is 1 (physio quality 1) x top prob
+    assert s.modalities["physio"].present and abs(s.confidence - top) < 1e-3
+
+
+def test_stale_estimates_decay_then_drop_out() -> None:
+    cfg = FusionSettings(time_constant_s=0.0, max_age_s=5.0, age_decay_s=1.0)
+    f = LateFusion(cfg)
+    f.update(ModalityEstimate("face", 0.0, 1.0, probs=probs("angry"), valence=-0.5))
+    f.update(ModalityEstimate("voice", 3.0, 1.0, probs=probs("happy"), valence=0.7))
+    s = f.fuse(now=3.0, wall=1.0)
+    assert s.emotion == "happy"  # the face estimate is 3 s old: weight e^-3
+    s = f.fuse(now=6.0, wall=2.0)
+    assert not s.modalities["face"].present and s.modalities["voice"].present
+    assert s.valence == 0.7
+
+
+def test_smoothing_follows_time_constant() -> None:
+    f = LateFusion(FusionSettings(time_constant_s=2.0))
+    f.update(ModalityEstimate("physio", 0.0, 1.0, stress=0.0))
+    assert f.fuse(now=0.0, wall=0.0).stress == 0.0
+    f.update(ModalityEstimate("physio", 2.0, 1.0, stress=1.0))
+    s = f.fuse(now=2.0, wall=2.0)
+    assert s.stress is not None and abs(s.stress - (1 - 2.718281828 ** -1)) < 1e-3
+
+
+def test_paused_state_carries_nothing() -> None:
+    f = LateFusion(FusionSettings())
+    f.update(ModalityEstimate("face", 0.0, 1.0, probs=probs("happy"), valence=0.5, count=2))
+    s = f.fuse(now=0.1, wall=1.0, paused=True)
+    assert s.paused and s.valence is None and s.probs is None and s.confidence == 0.0
+    assert not s.modalities["face"].present

@@ -1,0 +1,114 @@
+"""Physiology path: streaming R-peaks (chunk-size invariant, real MIT-BIH when present)
+and the analyzer's response to the synthetic wearer's stress schedule."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edge.analyzers.physio import PhysioAnalyzer
+from edge.analyzers.rpeaks import StreamingRPeakDetector
+from edge.settings import PhysioSettings
+from edge.sources.physio import E4ReplaySource, SyntheticPhysioSource
+from edge.synthetic import SyntheticPhysio
+
+
+def synthetic_ecg(seconds: int, seed: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    g = SyntheticPhysio(seed=seed)
+    parts, beats = [], set()
+    for k in range(seconds):
+        parts.append(g.ecg(float(k), 130))
+        beats.update(g._beats)
+    return np.concatenate(parts), np.array(sorted(beats))
+
+
+def detect(x: np.ndarray, fs: float, chunk: int) -> np.ndarray:
+    d = StreamingRPeakDetector(fs)
+    out: list[float] = []
+    for i in range(0, len(x), chunk):
+        out += d.process(x[i:i + chunk])
+    return np.array(out)
+
+
+def score(found: np.ndarray, truth: np.ndarray, tol: float = 0.15) -> tuple[float, float]:
+    tp = sum(bool(found.size) and np.min(np.abs(found - t)) <= tol for t in truth)
+    return tp / len(truth), tp / max(1, len(found))
+
+
+@pytest.mark.parametrize("chunk", [1, 13, 130, 1300, 7800])
+def test_rpeaks_chunk_size_invariant(chunk: int) -> None:
+    x, _ = synthetic_ecg(90)
+    reference = detect(x, 130.0, 65)
+    np.testing.assert_allclose(detect(x, 130.0, chunk), reference)
+
+
+def test_rpeaks_find_synthetic_beats_at_130hz() -> None:
+    x, truth = synthetic_ecg(120)
+    found = detect(x, 130.0, 65)
+    truth = truth[(truth > 2.5) & (truth < 119.5)]
+    found = found[(found > 2.5) & (found < 119.5)]
+    se, ppv = score(found, truth)
+    assert se == 1.0 and ppv == 1.0
+    err = [np.min(np.abs(found - t)) for t in truth]
+    assert float(np.median(err)) < 0.02
+
+
+def test_rpeaks_on_mit_bih_record_100(shared_data: Path) -> None:
+    wfdb = pytest.importorskip("wfdb")
+    from scipy.signal import resample_poly
+
+    rec = str(shared_data / "physio" / "mitdb" / "100")
+    record = wfdb.rdrecord(rec, channels=[0])
+    ann = wfdb.rdann(rec, "atr")
+    beat_symbols = set("NLRBAaJSVrFejnE/fQ")
+    ann_samples = np.array([s for s, sym in zip(ann.sample, ann.symbol, strict=True)
+                            if sym in beat_symbols])
+    x = resample_poly(record.p_signal[:, 0] * 1000.0, 13, 36)  # mV at 360 Hz -> µV at 130 Hz
+    found = detect(x, 130.0, 130)
+    truth = ann_samples / record.fs
+    truth = truth[(truth > 3.0) & (truth < len(x) / 130.0 - 1.0)]
+    found = found[(found > 3.0) & (found < len(x) / 130.0 - 1.0)]
+    se, ppv = score(found, truth)
+    assert se >= 0.99 and ppv >= 0.99, (se, ppv)
+
+
+def test_analyzer_tracks_stress_schedule() -> None:
+    settings = PhysioSettings(realtime=False, calibration_s=30.0, chunk_s=0.5)
+    src = SyntheticPhysioSource(settings)
+    src.open()
+    an = PhysioAnalyzer(settings.calibration_s)
+    rest, stress = [], []
+    last_stress = -1e9
+    for _ in range(2 * 240):
+        for item in src.read():
+            for est in an.process(item):
+                level = src._gen.stress_at(src._t)
+                if level > 0:
+                    last_stress = src._t
+                if est.stress is None:
+                    continue
+                if level > 0.99:
+                    stress.append(est.stress)
+                elif src._t - last_stress > 30.0:  # rest, once the body has recovered
+                    rest.append(est.stress)
+    assert len(rest) > 10 and len(stress) > 10
+    assert np.median(stress) > np.median(rest) + 0.3
+
+
+def test_e4_replay_source_and_analyzer(shared_data: Path) -> None:
+    folder = shared_data / "physio" / "empatica_e4"
+    src = E4ReplaySource(PhysioSettings(source="e4", path=folder, realtime=False, loop=False,
+                                        chunk_s=5.0))
+    src.open()
+    an = PhysioAnalyzer(calibration_s=60.0)
+    ests = []
+    for _ in range(120):
+        for item in src.read():
+            ests += an.process(item)
+    assert ests, "no estimate from ten minutes of E4 data"
+    last = ests[-1]
+    assert 0.05 < last.metrics["scl_us"] < 60
+    assert 30 < last.metrics["hr_bpm"] < 200
+    assert last.stress is not None and 0.0 <= last.stress <= 1.0
