@@ -46,17 +46,23 @@ class MosquittoBroker:
         self.persistent = persistent
         self.proc: subprocess.Popen[bytes] | None = None
 
+    @property
+    def workdir(self) -> Path:
+        """The broker's own folder (readable by the mosquitto user): put its TLS files here."""
+        return Path(self._dir.name)
+
     @staticmethod
     def available() -> bool:
         return bool(shutil.which("mosquitto") or Path("/usr/sbin/mosquitto").exists())
 
     def start(self) -> MosquittoBroker:
-        if self.persistent:  # mosquitto started as root drops to its own user: let it write
-            Path(self._dir.name).chmod(0o777)
+        # mosquitto started as root drops to its own user: let it read (and, persistent, write)
+        Path(self._dir.name).chmod(0o777 if self.persistent else 0o755)
         persistence = (f"persistence true\npersistence_location {self._dir.name}/"
                        if self.persistent else "persistence false")
-        lines = [f"listener {self.port} 127.0.0.1", "allow_anonymous true", persistence,
-                 "log_dest stderr", "log_type error", self.extra_conf]
+        lines = ["per_listener_settings false", "allow_anonymous true", persistence,
+                 "log_dest stderr", "log_type error", f"listener {self.port} 127.0.0.1",
+                 self.extra_conf]
         self.conf.write_text("\n".join(lines) + "\n")
         self.proc = subprocess.Popen([self.binary, "-c", str(self.conf)],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

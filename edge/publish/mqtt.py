@@ -46,6 +46,7 @@ class MqttPublisher:
         self.reconnects = 0
         self.bad_commands = 0
         self._stopping = False
+        self.connect_failures = 0
         self._client = self._make_client()
 
     # -- setup -----------------------------------------------------------------
@@ -69,6 +70,7 @@ class MqttPublisher:
         client.max_queued_messages_set(2 * m.offline_buffer + 64)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
+        client.on_connect_fail = self._on_connect_fail
         client.on_message = self._on_message
         return client
 
@@ -118,6 +120,13 @@ class MqttPublisher:
             self._buffer.clear()
         for topic, raw, qos, retain in pending:
             self._raw_publish(topic, raw, qos, retain)
+
+    def _on_connect_fail(self, _c: mqtt.Client, _u: Any) -> None:
+        self.connect_failures += 1
+        if self.connect_failures in (1, 10) or self.connect_failures % 100 == 0:
+            log.warning("MQTT connection to %s:%s failed (%d tries; TLS, credentials or "
+                        "network); retrying with backoff", self.s.mqtt.host, self.s.mqtt.port,
+                        self.connect_failures)
 
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
         if self._connected.is_set() and not self._stopping:
