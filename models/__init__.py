@@ -1,0 +1,1 @@
+"""affectd models: training recipes, the committed int8 files and their manifest."""

@@ -1,0 +1,1 @@
+"""Training scripts for the models affectd ships (need the `train` extra and ../shared data)."""

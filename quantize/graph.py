@@ -1,0 +1,183 @@
+"""Rebuild a float TFLite graph as a Keras model, weights copied from the file.
+
+The dependable way to a full-int8 model from a float `.tflite` (see the trap
+notes in ../shared/README.md: ai-edge-quantizer and onnx2tf fail on the
+MediaPipe detectors) is to re-create the graph in Keras and run it through
+`tf.lite.TFLiteConverter` with a representative dataset. Operator options are
+read with the flatbuffer schema that ships with LiteRT
+(`ai_edge_litert.schema_py_generated`); constant tensors are read from the
+interpreter after one invoke, which resolves fp16 `DEQUANTIZE` and sparse
+`DENSIFY` weights to plain float32 arrays.
+
+Supported operators: CONV_2D, DEPTHWISE_CONV_2D, ADD, RELU, RELU6, PAD,
+MAX_POOL_2D, RESHAPE, CONCATENATION, RESIZE_BILINEAR, DEPTH_TO_SPACE, and the
+weight-only DEQUANTIZE/DENSIFY. Anything else raises `UnsupportedGraph`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+class UnsupportedGraph(ValueError):
+    """The graph uses an operator this rebuilder does not know."""
+
+
+def _builtin_names() -> dict[int, str]:
+    from ai_edge_litert import schema_py_generated as schema
+
+    return {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+
+
+def _opname(names: dict[int, str], model: Any, op: Any) -> str:
+    code = model.operatorCodes[op.opcodeIndex]
+    # Old files keep the code in the deprecated int8 field; new ones in builtinCode.
+    return names[max(int(code.builtinCode), int(code.deprecatedBuiltinCode))]
+
+
+def _constants(path: Path, model: Any) -> dict[int, np.ndarray]:
+    """Float values of every constant tensor (plain buffers, fp16 and sparse weights)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    from ai_edge_litert import schema_py_generated as schema
+
+    g = model.subgraphs[0]
+    names = _builtin_names()
+    out: dict[int, np.ndarray] = {}
+    for i, t in enumerate(g.tensors):
+        buf = model.buffers[t.buffer].data if t.buffer < len(model.buffers) else None
+        if buf is not None and len(buf) and t.sparsity is None:
+            dtype = {schema.TensorType.FLOAT32: np.float32, schema.TensorType.FLOAT16: np.float16,
+                     schema.TensorType.INT32: np.int32, schema.TensorType.INT64: np.int64}.get(t.type)
+            if dtype is not None:
+                out[i] = np.frombuffer(bytes(buf), dtype=dtype).reshape(t.shape).astype(
+                    np.float32 if dtype in (np.float32, np.float16) else dtype)
+    weight_ops = [op for op in g.operators
+                  if _opname(names, model, op) in ("DEQUANTIZE", "DENSIFY")]
+    if weight_ops:
+        from ai_edge_litert.interpreter import OpResolverType
+
+        # Without the default XNNPACK delegate, which would fold the weights away.
+        it = Interpreter(model_path=str(path), experimental_preserve_all_tensors=True,
+                         experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+        it.allocate_tensors()
+        for d in it.get_input_details():
+            it.set_tensor(d["index"], np.zeros(d["shape"], d["dtype"]))
+        it.invoke()
+        for op in weight_ops:
+            idx = int(op.outputs[0])
+            out[idx] = np.asarray(it.get_tensor(idx), dtype=np.float32)
+    return out
+
+
+def _act(code: int) -> str | None:
+    return {0: None, 1: "relu", 3: "relu6"}.get(code, "unsupported")
+
+
+def rebuild_keras(path: Path) -> Any:
+    """Return a Keras model computing the same function as the float TFLite file."""
+    import tensorflow as tf
+    from tensorflow import keras
+
+    from ai_edge_litert import schema_py_generated as schema
+
+    model = schema.ModelT.InitFromPackedBuf(Path(path).read_bytes(), 0)
+    g = model.subgraphs[0]
+    names = _builtin_names()
+    consts = _constants(Path(path), model)
+    L = keras.layers
+    values: dict[int, Any] = {}
+    inputs = []
+    for i in g.inputs:
+        t = g.tensors[i]
+        inp = keras.Input(tuple(int(s) for s in t.shape[1:]), name=t.name.decode())
+        values[int(i)] = inp
+        inputs.append(inp)
+
+    def activation(x: Any, code: int) -> Any:
+        a = _act(code)
+        if a == "unsupported":
+            raise UnsupportedGraph(f"fused activation {code}")
+        if a == "relu":
+            return L.ReLU()(x)
+        if a == "relu6":
+            return L.ReLU(6.0)(x)
+        return x
+
+    for op in g.operators:
+        kind = _opname(names, model, op)
+        ins = [int(i) for i in op.inputs]
+        out_idx = int(op.outputs[0])
+        opt = op.builtinOptions
+        if kind in ("DEQUANTIZE", "DENSIFY"):
+            if out_idx not in consts:
+                raise UnsupportedGraph(f"{kind} of a non-constant tensor")
+            continue
+        x = values.get(ins[0])
+        if kind == "CONV_2D":
+            w = consts[ins[1]]  # (O, H, W, I)
+            b = consts.get(ins[2]) if len(ins) > 2 and ins[2] >= 0 else None
+            layer = L.Conv2D(w.shape[0], w.shape[1:3], strides=(opt.strideH, opt.strideW),
+                             padding="same" if opt.padding == schema.Padding.SAME else "valid",
+                             dilation_rate=(opt.dilationHFactor, opt.dilationWFactor),
+                             use_bias=b is not None)
+            y = layer(x)
+            layer.set_weights([w.transpose(1, 2, 3, 0)] + ([b] if b is not None else []))
+            y = activation(y, opt.fusedActivationFunction)
+        elif kind == "DEPTHWISE_CONV_2D":
+            w = consts[ins[1]]  # (1, H, W, C*M)
+            b = consts.get(ins[2]) if len(ins) > 2 and ins[2] >= 0 else None
+            c_in = int(g.tensors[ins[0]].shape[-1])
+            mult = w.shape[3] // c_in
+            layer = L.DepthwiseConv2D(w.shape[1:3], strides=(opt.strideH, opt.strideW),
+                                      padding="same" if opt.padding == schema.Padding.SAME
+                                      else "valid", depth_multiplier=mult,
+                                      dilation_rate=(opt.dilationHFactor, opt.dilationWFactor),
+                                      use_bias=b is not None)
+            y = layer(x)
+            layer.set_weights([w[0].reshape(w.shape[1], w.shape[2], c_in, mult)]
+                              + ([b] if b is not None else []))
+            y = activation(y, opt.fusedActivationFunction)
+        elif kind == "ADD":
+            if all(i in values for i in ins[:2]):
+                y = L.Add()([values[ins[0]], values[ins[1]]])
+            else:  # tensor + constant
+                var, const = (ins[0], ins[1]) if ins[0] in values else (ins[1], ins[0])
+                y = L.Lambda(lambda t, c=consts[const]: t + c, name=f"addc_{out_idx}")(values[var])
+            y = activation(y, opt.fusedActivationFunction if opt is not None else 0)
+        elif kind == "RELU":
+            y = L.ReLU()(x)
+        elif kind == "RELU6":
+            y = L.ReLU(6.0)(x)
+        elif kind == "PAD":
+            pads = consts[ins[1]].astype(int).tolist()
+            y = L.Lambda(lambda t, p=pads: tf.pad(t, p), name=f"pad_{out_idx}")(x)
+        elif kind == "MAX_POOL_2D":
+            y = L.MaxPooling2D((opt.filterHeight, opt.filterWidth), (opt.strideH, opt.strideW),
+                               padding="same" if opt.padding == schema.Padding.SAME else "valid")(x)
+            y = activation(y, opt.fusedActivationFunction)
+        elif kind == "RESHAPE":
+            shape = [int(s) for s in g.tensors[out_idx].shape]
+            y = L.Reshape(tuple(shape[1:]))(x)
+        elif kind == "CONCATENATION":
+            axis = int(opt.axis)
+            y = L.Concatenate(axis=axis)([values[i] for i in ins])
+            y = activation(y, opt.fusedActivationFunction)
+        elif kind == "RESIZE_BILINEAR":
+            size = consts[ins[1]].astype(int).tolist()
+            align, half = bool(opt.alignCorners), bool(opt.halfPixelCenters)
+            y = L.Lambda(lambda t, s=size, a=align, h=half: tf.compat.v1.image.resize_bilinear(
+                t, s, align_corners=a, half_pixel_centers=h), name=f"resize_{out_idx}")(x)
+        elif kind == "DEPTH_TO_SPACE":
+            bs = int(opt.blockSize)
+            y = L.Lambda(lambda t, b=bs: tf.nn.depth_to_space(t, b), name=f"d2s_{out_idx}")(x)
+        else:
+            raise UnsupportedGraph(f"operator {kind} is not supported")
+        values[out_idx] = y
+    outputs = [values[int(i)] for i in g.outputs]
+    out_names = [g.tensors[int(i)].name.decode() for i in g.outputs]
+    named = [L.Identity(name=n)(o) for n, o in zip(out_names, outputs, strict=True)]
+    return keras.Model(inputs, named, name=Path(path).stem)
