@@ -40,9 +40,8 @@ def _opname(names: dict[int, str], model: Any, op: Any) -> str:
 
 def _constants(path: Path, model: Any) -> dict[int, np.ndarray]:
     """Float values of every constant tensor (plain buffers, fp16 and sparse weights)."""
-    from ai_edge_litert.interpreter import Interpreter
-
     from ai_edge_litert import schema_py_generated as schema
+    from ai_edge_litert.interpreter import Interpreter
 
     g = model.subgraphs[0]
     names = _builtin_names()
@@ -50,8 +49,9 @@ def _constants(path: Path, model: Any) -> dict[int, np.ndarray]:
     for i, t in enumerate(g.tensors):
         buf = model.buffers[t.buffer].data if t.buffer < len(model.buffers) else None
         if buf is not None and len(buf) and t.sparsity is None:
-            dtype = {schema.TensorType.FLOAT32: np.float32, schema.TensorType.FLOAT16: np.float16,
-                     schema.TensorType.INT32: np.int32, schema.TensorType.INT64: np.int64}.get(t.type)
+            types = {schema.TensorType.FLOAT32: np.float32, schema.TensorType.FLOAT16: np.float16,
+                     schema.TensorType.INT32: np.int32, schema.TensorType.INT64: np.int64}
+            dtype = types.get(t.type)
             if dtype is not None:
                 out[i] = np.frombuffer(bytes(buf), dtype=dtype).reshape(t.shape).astype(
                     np.float32 if dtype in (np.float32, np.float16) else dtype)
@@ -77,12 +77,39 @@ def _act(code: int) -> str | None:
     return {0: None, 1: "relu", 3: "relu6"}.get(code, "unsupported")
 
 
-def rebuild_keras(path: Path) -> Any:
-    """Return a Keras model computing the same function as the float TFLite file."""
-    import tensorflow as tf
-    from tensorflow import keras
+def _head_convs(g: Any, names: dict[int, str], model: Any, tensor: int) -> set[int]:
+    """Indices of the (depthwise) convolutions whose outputs reach `tensor` only through
+    RESHAPE, DEPTH_TO_SPACE and CONCATENATION (the heads of a detector)."""
+    producer = {int(o): k for k, op in enumerate(g.operators) for o in op.outputs}
+    found: set[int] = set()
+    stack = [tensor]
+    while stack:
+        k = producer.get(stack.pop())
+        if k is None:
+            continue
+        op = g.operators[k]
+        kind = _opname(names, model, op)
+        if kind in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+            found.add(k)
+        elif kind in ("RESHAPE", "DEPTH_TO_SPACE"):
+            stack.append(int(op.inputs[0]))
+        elif kind == "CONCATENATION":
+            stack.extend(int(i) for i in op.inputs)
+    return found
 
+
+def rebuild_keras(path: Path, output_clip: dict[str, float] | None = None) -> Any:
+    """Return a Keras model computing the same function as the float TFLite file.
+
+    `output_clip` ({output name: c}) bounds an output to [-c, c] in a way full-int8
+    conversion keeps precise: the head convolutions feeding it are scaled by 1/c and
+    clipped to [-1, 1] (fused as RELU_N1_TO_1), and the output is multiplied by c.
+    Without it, rare inputs (a uniform frame) stretch the calibrated range of a
+    detector's logits to tens of thousands and int8 keeps no resolution near 0.
+    """
+    import tensorflow as tf
     from ai_edge_litert import schema_py_generated as schema
+    from tensorflow import keras
 
     model = schema.ModelT.InitFromPackedBuf(Path(path).read_bytes(), 0)
     g = model.subgraphs[0]
@@ -93,7 +120,8 @@ def rebuild_keras(path: Path) -> Any:
     inputs = []
     for i in g.inputs:
         t = g.tensors[i]
-        inp = keras.Input(tuple(int(s) for s in t.shape[1:]), name=t.name.decode())
+        inp = keras.Input(tuple(int(s) for s in t.shape[1:]), batch_size=1,
+                          name=t.name.decode())
         values[int(i)] = inp
         inputs.append(inp)
 
@@ -107,7 +135,13 @@ def rebuild_keras(path: Path) -> Any:
             return L.ReLU(6.0)(x)
         return x
 
-    for op in g.operators:
+    clip_of_op: dict[int, float] = {}
+    for o in g.outputs:
+        c = (output_clip or {}).get(g.tensors[int(o)].name.decode())
+        if c:
+            for k in _head_convs(g, names, model, int(o)):
+                clip_of_op[k] = float(c)
+    for k_op, op in enumerate(g.operators):
         kind = _opname(names, model, op)
         ins = [int(i) for i in op.inputs]
         out_idx = int(op.outputs[0])
@@ -125,8 +159,15 @@ def rebuild_keras(path: Path) -> Any:
                              dilation_rate=(opt.dilationHFactor, opt.dilationWFactor),
                              use_bias=b is not None)
             y = layer(x)
+            c = clip_of_op.get(k_op)
+            if c is not None:
+                if opt.fusedActivationFunction != 0:
+                    raise UnsupportedGraph("output_clip on a head with an activation")
+                w, b = w / c, (b / c if b is not None else None)
             layer.set_weights([w.transpose(1, 2, 3, 0)] + ([b] if b is not None else []))
             y = activation(y, opt.fusedActivationFunction)
+            if c is not None:
+                y = L.Lambda(lambda t: tf.clip_by_value(t, -1.0, 1.0), name=f"clip_{out_idx}")(y)
         elif kind == "DEPTHWISE_CONV_2D":
             w = consts[ins[1]]  # (1, H, W, C*M)
             b = consts.get(ins[2]) if len(ins) > 2 and ins[2] >= 0 else None
@@ -138,9 +179,16 @@ def rebuild_keras(path: Path) -> Any:
                                       dilation_rate=(opt.dilationHFactor, opt.dilationWFactor),
                                       use_bias=b is not None)
             y = layer(x)
+            c = clip_of_op.get(k_op)
+            if c is not None:
+                if opt.fusedActivationFunction != 0:
+                    raise UnsupportedGraph("output_clip on a head with an activation")
+                w, b = w / c, (b / c if b is not None else None)
             layer.set_weights([w[0].reshape(w.shape[1], w.shape[2], c_in, mult)]
                               + ([b] if b is not None else []))
             y = activation(y, opt.fusedActivationFunction)
+            if c is not None:
+                y = L.Lambda(lambda t: tf.clip_by_value(t, -1.0, 1.0), name=f"clip_{out_idx}")(y)
         elif kind == "ADD":
             if all(i in values for i in ins[:2]):
                 y = L.Add()([values[ins[0]], values[ins[1]]])
@@ -177,7 +225,11 @@ def rebuild_keras(path: Path) -> Any:
         else:
             raise UnsupportedGraph(f"operator {kind} is not supported")
         values[out_idx] = y
-    outputs = [values[int(i)] for i in g.outputs]
     out_names = [g.tensors[int(i)].name.decode() for i in g.outputs]
+    outputs = []
+    for i, n in zip(g.outputs, out_names, strict=True):
+        c = (output_clip or {}).get(n)
+        y = values[int(i)]
+        outputs.append(L.Lambda(lambda t, c=c: t * c, name=f"scale_{n}")(y) if c else y)
     named = [L.Identity(name=n)(o) for n, o in zip(out_names, outputs, strict=True)]
     return keras.Model(inputs, named, name=Path(path).stem)

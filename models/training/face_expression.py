@@ -22,9 +22,9 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from models.training.data import FER_LABELS, cache_root, load_fer_split  # noqa: E402
+from models.training.data import FER_LABELS, cache_root, load_fer_split
 
 CROP = 44
 

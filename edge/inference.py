@@ -1,0 +1,120 @@
+"""One inference class over LiteRT: `ai_edge_litert`, else `tflite_runtime`.
+
+`TFLiteModel` loads a `.tflite` with a thread count, keeps XNNPACK (LiteRT's
+default CPU delegate, which runs both float and int8 kernels) or loads the
+Edge TPU delegate when asked and `libedgetpu` is present, quantizes float
+inputs and dequantizes outputs at the edges using the tensors' own scale and
+zero point, and times every invoke.
+"""
+
+from __future__ import annotations
+
+import ctypes.util
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+
+def interpreter_class() -> tuple[Any, Any, str]:
+    """(Interpreter class, load_delegate function, runtime name)."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter, load_delegate
+
+        return Interpreter, load_delegate, "ai_edge_litert"
+    except ImportError:
+        from tflite_runtime.interpreter import (  # type: ignore[no-redef,unused-ignore]
+            Interpreter,
+            load_delegate,
+        )
+
+        return Interpreter, load_delegate, "tflite_runtime"
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+    scale: float
+    zero_point: int
+
+    @property
+    def quantized(self) -> bool:
+        return self.scale != 0.0 and self.dtype in ("int8", "uint8", "int16")
+
+
+def _info(d: dict[str, Any]) -> TensorInfo:
+    scale, zp = d.get("quantization", (0.0, 0))
+    return TensorInfo(d["name"], tuple(int(s) for s in d["shape"]), np.dtype(d["dtype"]).name,
+                      float(scale), int(zp))
+
+
+class TFLiteModel:
+    """A loaded model; `run(x)` takes and returns float arrays whatever the I/O types."""
+
+    def __init__(self, path: Path, threads: int = 2, delegate: str = "cpu") -> None:
+        interpreter, load_delegate, self.runtime = interpreter_class()
+        delegates = []
+        if delegate == "edgetpu":
+            lib = ctypes.util.find_library("edgetpu") or "libedgetpu.so.1"
+            delegates.append(load_delegate(lib))
+        self.path = Path(path)
+        self.threads = threads
+        self._it = interpreter(model_path=str(path), num_threads=threads,
+                               experimental_delegates=delegates or None)
+        self._it.allocate_tensors()
+        self._in = self._it.get_input_details()
+        self._out = self._it.get_output_details()
+        self.inputs = [_info(d) for d in self._in]
+        self.outputs = [_info(d) for d in self._out]
+        self.latencies_ms: deque[float] = deque(maxlen=256)
+
+    def _quantize(self, x: npt.NDArray[Any], info: TensorInfo) -> npt.NDArray[Any]:
+        if info.quantized and x.dtype != np.dtype(info.dtype):
+            q = np.round(x / info.scale + info.zero_point)
+            lim = np.iinfo(np.dtype(info.dtype))
+            return np.clip(q, lim.min, lim.max).astype(info.dtype)
+        return x.astype(info.dtype, copy=False)
+
+    def run(self, *xs: npt.NDArray[Any]) -> list[npt.NDArray[np.float32]]:
+        """Invoke on float (or already quantized) inputs; return float outputs."""
+        for d, info, x in zip(self._in, self.inputs, xs, strict=True):
+            self._it.set_tensor(d["index"], self._quantize(np.asarray(x), info))
+        t0 = time.perf_counter()
+        self._it.invoke()
+        self.latencies_ms.append((time.perf_counter() - t0) * 1e3)
+        outs = []
+        for d, info in zip(self._out, self.outputs, strict=True):
+            y = self._it.get_tensor(d["index"])
+            if info.quantized:
+                y = (y.astype(np.float32) - info.zero_point) * info.scale
+            outs.append(y.astype(np.float32, copy=False))
+        return outs
+
+    @property
+    def last_ms(self) -> float:
+        return self.latencies_ms[-1] if self.latencies_ms else 0.0
+
+
+def time_model(path: Path, threads: int, runs: int = 50, warmup: int = 5) -> float:
+    """Median invoke latency in ms on random inputs (for reports and `affectd bench`)."""
+    m = TFLiteModel(path, threads)
+    rng = np.random.default_rng(0)
+    xs = []
+    for info in m.inputs:
+        if info.quantized:
+            lim = np.iinfo(np.dtype(info.dtype))
+            xs.append(rng.integers(lim.min, lim.max, info.shape).astype(info.dtype))
+        else:
+            xs.append(rng.uniform(-1, 1, info.shape).astype(info.dtype))
+    for _ in range(warmup):
+        m.run(*xs)
+    m.latencies_ms.clear()
+    for _ in range(runs):
+        m.run(*xs)
+    return float(np.median(m.latencies_ms))

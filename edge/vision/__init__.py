@@ -1,0 +1,1 @@
+"""The face path: detection, tracking, alignment, expression, smoothing, scene aggregate."""

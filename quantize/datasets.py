@@ -1,0 +1,86 @@
+"""Calibration and evaluation data for the recipes, read from ../shared at build time.
+
+Every function returns `(inputs, labels)`: a list of float32 arrays shaped like
+the model input (batch 1) and, where the task has them, integer labels. Nothing
+is written anywhere but the cache; nothing from here enters the repository.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from edge.vision.preprocess import letterbox, to_unit_range
+from models.training.data import data_root, load_fer_split
+
+Batch = tuple[list[npt.NDArray[np.float32]], list[int] | None]
+
+# Calibration and evaluation use different clips so the parity numbers are not
+# measured on the frames the quantization ranges were fitted to.
+_FACE_CLIPS = {
+    "calibration": ["WolfgangLanger_Pexels.mp4", "liveportrait_d3.mp4", "single_face.mp4",
+                    "noface_face.mov"],
+    "evaluation": ["liveportrait_d0.mp4", "face_noface.mov", "no_face.mp4"],
+}
+
+
+def _video_frames(path: Path, every: int) -> list[Any]:
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    frames, i = [], 0
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        if i % every == 0:
+            frames.append(frame)
+        i += 1
+    cap.release()
+    return frames
+
+
+def face_frames(split: str, samples: int, size: int) -> Batch:
+    """Letterboxed RGB frames in [-1, 1] from the real face clips (and stills)."""
+    root = data_root()
+    frames: list[Any] = []
+    for clip in _FACE_CLIPS[split]:
+        frames += _video_frames(root / "video" / clip, every=3)
+    if split == "evaluation":
+        import cv2
+
+        for p in sorted((root / "face" / "samples").glob("*.jpg")):
+            img = cv2.imread(str(p))
+            if img is not None:
+                frames.append(img)
+    # A blank frame (a fade to black) has no image statistics; in calibration it stretches
+    # every activation range and costs the int8 model its resolution.
+    frames = [f for f in frames if float(f.std()) > 2.0]
+    rng = np.random.default_rng(0)
+    idx = rng.permutation(len(frames))[:samples]
+    return [to_unit_range(letterbox(frames[i], size)[0])[None] for i in sorted(idx)], None
+
+
+def fer_crops(split: str, samples: int, size: int) -> Batch:
+    """FER2013 crops (centre size x size of the 48x48 faces), grey 0-255, with labels.
+    `calibration` draws from train (stratified), `evaluation` is the whole val split."""
+    x, y = load_fer_split("train" if split == "calibration" else "val")
+    if split == "calibration":
+        rng = np.random.default_rng(0)
+        per = max(1, samples // 7)
+        idx = np.concatenate([rng.permutation(np.flatnonzero(y == c))[:per] for c in range(7)])
+    else:
+        idx = np.arange(len(x))[:samples] if samples > 0 else np.arange(len(x))
+    o = (x.shape[1] - size) // 2
+    crops = x[idx, o:o + size, o:o + size].astype(np.float32)
+    return [c[None, :, :, None] for c in crops], [int(v) for v in y[idx]]
+
+
+DATASETS: dict[str, Callable[[str, int, int], Batch]] = {
+    "face_frames": face_frames,
+    "fer_crops": fer_crops,
+}

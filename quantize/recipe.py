@@ -1,0 +1,78 @@
+"""Recipes: one small TOML file per shipped model, enough to rebuild it exactly.
+
+    id = "face_detect_short"        # registry id
+    version = "1.0.0"
+    task = "face_detection"         # or "classification"
+    output = "face_detect_short.tflite"   # written into models/
+    labels = []                     # classification labels, in output order
+    [source]
+    kind = "tflite"                 # "tflite" (rebuilt with quantize.graph) or "keras"
+    path = "shared:models/source/face_detection_short_range.tflite"
+    origin = "..."; licence = "Apache-2.0"; attribution = "..."
+    training_data = "..."; data_terms = "..."
+    [io]
+    input_dtype = "int8"            # int8 | uint8 | float32
+    output_dtype = "float32"
+    [calibration]
+    dataset = "face_frames"; split = "calibration"; samples = 300
+    [evaluation]
+    dataset = "face_frames"; split = "evaluation"; samples = 200
+
+Paths starting with `shared:` are relative to the shared folder (the parent of
+AFFECTD_DATA); others are relative to the repository root.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from models.training.data import data_root
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    dataset: str
+    split: str
+    samples: int
+
+
+@dataclass(frozen=True)
+class Recipe:
+    path: Path
+    id: str
+    version: str
+    task: str
+    output: str
+    source: dict[str, Any]
+    input_dtype: str
+    output_dtype: str
+    calibration: DataSpec
+    evaluation: DataSpec
+    labels: list[str] = field(default_factory=list)
+
+    @property
+    def source_path(self) -> Path:
+        p = str(self.source["path"])
+        if p.startswith("shared:"):
+            return data_root().parent / p.removeprefix("shared:")
+        return REPO / p
+
+
+def load_recipe(path: Path) -> Recipe:
+    data = tomllib.loads(Path(path).read_text("utf-8"))
+    try:
+        io = data.get("io", {})
+        return Recipe(
+            path=Path(path), id=data["id"], version=data["version"], task=data["task"],
+            output=data["output"], source=data["source"], labels=list(data.get("labels", [])),
+            input_dtype=io.get("input_dtype", "int8"), output_dtype=io.get("output_dtype",
+                                                                           "float32"),
+            calibration=DataSpec(**data["calibration"]), evaluation=DataSpec(**data["evaluation"]),
+        )
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"{path}: bad recipe ({exc})") from None
