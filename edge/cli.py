@@ -14,6 +14,7 @@ from edge.config import EX_CONFIG, ConfigError, load_settings, parse_settings
 from edge.settings import Settings
 
 DEFAULT_CONFIG = Path("/etc/affectd/affectd.toml")
+EX_DATAERR = 65
 
 
 def _setup_logging(level: str) -> None:
@@ -55,12 +56,21 @@ def detected_devices() -> dict[str, list[str]]:
 def cmd_check(args: argparse.Namespace) -> int:
     settings = _load(args)
     from edge.daemon import build_analyzer
+    from edge.registry import Registry
     from edge.sources import build_sources
 
     analyzers = [build_analyzer(src, settings).name for src in build_sources(settings)]
+    reg = Registry()
+    errors = reg.verify_all()
+    if errors:
+        for e in errors:
+            print(f"affectd: model error: {e}", file=sys.stderr)
+        raise SystemExit(EX_DATAERR)
+
     report = {"config": str(args.config), "device_id": settings.device.id,
               "mqtt": f"{settings.mqtt.host}:{settings.mqtt.port}",
-              "analyzers": analyzers, "devices": detected_devices()}
+              "analyzers": analyzers, "devices": detected_devices(),
+              "models": [f"{e.id}@{e.version} (sha256 ok)" for e in reg.entries.values()]}
     if args.json:
         print(json.dumps(report, indent=2))
     else:
@@ -68,6 +78,37 @@ def cmd_check(args: argparse.Namespace) -> int:
         for k, v in report.items():
             if k != "config":
                 print(f"  {k}: {v}")
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from edge.registry import Registry
+
+    reg = Registry()
+    rows = []
+    for e in sorted(reg.entries.values(), key=lambda e: e.id):
+        try:
+            reg.verify(e.id)
+            status = "ok"
+        except Exception as exc:  # report every model, whatever is wrong with one
+            status = str(exc)
+        rows.append({"id": e.id, "version": e.version, "file": e.file, "task": e.task,
+                     "licence": e.licence, "metrics": e.metrics, "status": status})
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        for r in rows:
+            metrics = ", ".join(f"{k}={v}" for k, v in r["metrics"].items())
+            print(f"{r['id']:22} {r['version']:8} {r['task']:16} {r['licence']:12} "
+                  f"{r['status']}\n    {metrics}")
+    return 0 if all(r["status"] == "ok" for r in rows) else EX_DATAERR
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from edge import bench
+
+    if args.what == "models":
+        bench.print_models(bench.bench_models(args.runs), args.json)
     return 0
 
 
@@ -90,6 +131,14 @@ def build_parser() -> argparse.ArgumentParser:
     chk.add_argument("--config", "-c", default=str(DEFAULT_CONFIG))
     chk.add_argument("--json", action="store_true")
     chk.set_defaults(func=cmd_check)
+    models = sub.add_parser("models", help="list registered models, verify their checksums")
+    models.add_argument("--json", action="store_true")
+    models.set_defaults(func=cmd_models)
+    bench = sub.add_parser("bench", help="measure speed (int8 vs float, vs peers)")
+    bench.add_argument("what", choices=["models"])
+    bench.add_argument("--json", action="store_true")
+    bench.add_argument("--runs", type=int, default=100)
+    bench.set_defaults(func=cmd_bench)
     demo = sub.add_parser("demo", help="run with an embedded broker and generated inputs")
     demo.add_argument("--seconds", type=float, default=None)
     demo.add_argument("--port", type=int, default=None)

@@ -11,6 +11,7 @@ report instead (see `compare_reports` for the tolerances).
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,15 @@ def _progress(items: list[Any], desc: str) -> Any:
         return tqdm(items, desc=desc, leave=False)
     except ImportError:
         return items
+
+
+def float_model_path(model_id: str) -> Path:
+    """Where `build` leaves the float TFLite twin of a model (cache, never the repo)."""
+    from models.training.data import cache_root
+
+    d = cache_root() / "float_models"
+    d.mkdir(parents=True, exist_ok=True)
+    return d / f"{model_id}.tflite"
 
 
 def load_source(recipe: Recipe) -> Any:
@@ -131,6 +141,7 @@ def build(recipe: Recipe, models_dir: Path | None = None, timing_runs: int = 100
     with tempfile.TemporaryDirectory() as tmp:
         float_path = Path(tmp) / "float.tflite"
         float_path.write_bytes(to_float_tflite(model))
+        shutil.copy(float_path, float_model_path(recipe.id))  # for `affectd bench models`
         report = {"id": recipe.id, "version": recipe.version,
                   "recipe": str(recipe.path.relative_to(REPO)) if recipe.path.is_relative_to(REPO)
                   else str(recipe.path), "n_calibration": len(cal_x)}

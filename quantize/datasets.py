@@ -80,7 +80,36 @@ def fer_crops(split: str, samples: int, size: int) -> Batch:
     return [c[None, :, :, None] for c in crops], [int(v) for v in y[idx]]
 
 
+def synthetic_shapes(split: str, samples: int, size: int) -> Batch:
+    """Generated grey images of a disc, a square or a triangle (labels 0, 1, 2): data the
+    project makes itself, for testing the quantizer without any dataset."""
+    import cv2
+
+    rng = np.random.default_rng(0 if split == "calibration" else 1)
+    xs, ys = [], []
+    for i in range(samples):
+        label = i % 3
+        img = np.full((size, size), rng.uniform(0, 80), np.float32)
+        c = rng.uniform(0.35, 0.65, 2) * size
+        r = rng.uniform(0.15, 0.3) * size
+        colour = float(rng.uniform(150, 255))
+        if label == 0:
+            cv2.circle(img, (int(c[0]), int(c[1])), int(r), colour, -1)
+        elif label == 1:
+            cv2.rectangle(img, (int(c[0] - r), int(c[1] - r)), (int(c[0] + r), int(c[1] + r)),
+                          colour, -1)
+        else:
+            pts = np.array([[c[0], c[1] - r], [c[0] - r, c[1] + r], [c[0] + r, c[1] + r]],
+                           np.int32)
+            cv2.fillPoly(img, [pts], colour)
+        img += rng.normal(0, 8, img.shape).astype(np.float32)
+        xs.append(np.clip(img, 0, 255)[None, :, :, None])
+        ys.append(label)
+    return xs, ys
+
+
 DATASETS: dict[str, Callable[[str, int, int], Batch]] = {
     "face_frames": face_frames,
     "fer_crops": fer_crops,
+    "synthetic_shapes": synthetic_shapes,
 }

@@ -60,7 +60,7 @@ class Recipe:
         p = str(self.source["path"])
         if p.startswith("shared:"):
             return data_root().parent / p.removeprefix("shared:")
-        return REPO / p
+        return REPO / p  # an absolute path stays absolute
 
 
 def load_recipe(path: Path) -> Recipe:

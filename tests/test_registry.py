@@ -1,0 +1,82 @@
+"""The model registry: checksums enforced, tampering refused by name, listing."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edge.registry import DEFAULT_MODELS_DIR, ModelError, Registry
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_every_shipped_model_verifies_and_runs() -> None:
+    reg = Registry()
+    assert reg.entries, "models/manifest.json lists no model"
+    for mid, entry in reg.entries.items():
+        model = reg.load(mid, threads=1)
+        assert [list(i.shape) for i in model.inputs] == [i["shape"] for i in entry.inputs]
+        assert model.inputs[0].dtype == "int8", "shipped models are full int8"
+        x = np.zeros(model.inputs[0].shape, np.float32)
+        outs = model.run(x)
+        assert [list(o.shape) for o in outs] == [o["shape"] for o in entry.outputs]
+        assert (DEFAULT_MODELS_DIR / entry.parity_report).exists()
+        assert entry.licence and entry.source
+
+
+def tampered_copy(tmp_path: Path) -> tuple[Path, str]:
+    models = tmp_path / "models"
+    shutil.copytree(DEFAULT_MODELS_DIR, models, ignore=shutil.ignore_patterns("training"))
+    entry = next(iter(Registry(models).entries.values()))
+    target = models / entry.file
+    data = bytearray(target.read_bytes())
+    data[len(data) // 2] ^= 0x01  # one flipped bit
+    target.write_bytes(bytes(data))
+    return models, entry.id
+
+
+def test_flipped_byte_is_refused_naming_the_file(tmp_path: Path) -> None:
+    models, mid = tampered_copy(tmp_path)
+    reg = Registry(models)
+    with pytest.raises(ModelError) as err:
+        reg.load(mid)
+    assert str(models / reg.get(mid).file) in str(err.value)
+    assert "does not match the manifest" in str(err.value)
+
+
+def test_check_and_models_commands_refuse_a_tampered_file(tmp_path: Path) -> None:
+    models, mid = tampered_copy(tmp_path)
+    # The commands use the registry next to the package: run them from a copy of the tree.
+    tree = tmp_path / "tree"
+    shutil.copytree(ROOT / "edge", tree / "edge")
+    shutil.copytree(models, tree / "models")
+    cfg = tmp_path / "a.toml"
+    cfg.write_text(f"[device]\nstate_dir = '{tmp_path / 'state'}'\n")
+    env = {"PYTHONPATH": str(tree), "PATH": "/usr/bin:/bin"}
+    res = subprocess.run([sys.executable, "-m", "edge", "check", "--config", str(cfg)],
+                         capture_output=True, text=True, env=env, cwd=tree, timeout=60)
+    assert res.returncode == 65
+    entry = Registry(models).get(mid)
+    assert f"{tree / 'models' / entry.file}: sha256" in res.stderr
+    res = subprocess.run([sys.executable, "-m", "edge", "models", "--json"],
+                         capture_output=True, text=True, env=env, cwd=tree, timeout=60)
+    assert res.returncode == 65
+    rows = {r["id"]: r for r in json.loads(res.stdout)}
+    assert "does not match" in rows[mid]["status"]
+    assert all(r["status"] == "ok" for k, r in rows.items() if k != mid)
+
+
+def test_models_command_lists_metrics() -> None:
+    res = subprocess.run([sys.executable, "-m", "edge", "models", "--json"], capture_output=True,
+                         text=True, cwd=ROOT, timeout=60)
+    assert res.returncode == 0, res.stderr
+    rows = json.loads(res.stdout)
+    assert {r["id"] for r in rows} >= {"face_detect_short", "face_detect_full"}
+    for r in rows:
+        assert r["status"] == "ok" and r["metrics"]["size_bytes"] > 0
