@@ -85,7 +85,7 @@ def cmd_models(args: argparse.Namespace) -> int:
     from edge.registry import Registry
 
     reg = Registry()
-    rows = []
+    rows: list[dict[str, Any]] = []
     for e in sorted(reg.entries.values(), key=lambda e: e.id):
         try:
             reg.verify(e.id)
