@@ -112,6 +112,36 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _face_settings(args: argparse.Namespace) -> Any:
+    from dataclasses import replace
+
+    face = _load(args).face if args.config else parse_settings({}).face
+    if args.detector:
+        face = replace(face, detector=args.detector)
+    if args.tiles is not None:
+        face = replace(face, tiles=args.tiles)
+    return face
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from edge.vision.tools import replay
+
+    replay(Path(args.video), args.json, Path(args.render) if args.render else None,
+           _face_settings(args), args.threads)
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    if args.what == "face":
+        from edge.vision.evaluate import evaluate_face, print_report
+
+        if not args.images:
+            raise ConfigError("--images", "required for eval face")
+        print_report(evaluate_face(Path(args.images), args.crops, _face_settings(args),
+                                   args.threads), args.json)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from edge.demo import run_demo
 
@@ -139,6 +169,21 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", action="store_true")
     bench.add_argument("--runs", type=int, default=100)
     bench.set_defaults(func=cmd_bench)
+    rep = sub.add_parser("replay", help="run the vision path over a video or image file")
+    rep.add_argument("--video", required=True)
+    rep.add_argument("--render", help="write an annotated video here")
+    ev = sub.add_parser("eval", help="measure accuracy on labelled data")
+    ev.add_argument("what", choices=["face"])
+    ev.add_argument("--images", help="face: folder of <label>/*.jpg")
+    ev.add_argument("--crops", action="store_true", help="face: images are face crops")
+    for sp in (rep, ev):
+        sp.add_argument("--json", action="store_true")
+        sp.add_argument("--config", "-c", default=None)
+        sp.add_argument("--detector", choices=["short", "full"])
+        sp.add_argument("--tiles", type=int, choices=[0, 2])
+        sp.add_argument("--threads", type=int, default=2)
+    rep.set_defaults(func=cmd_replay)
+    ev.set_defaults(func=cmd_eval)
     demo = sub.add_parser("demo", help="run with an embedded broker and generated inputs")
     demo.add_argument("--seconds", type=float, default=None)
     demo.add_argument("--port", type=int, default=None)

@@ -40,7 +40,11 @@ def build_analyzer(source: Source, settings: Settings) -> Analyzer:
         from edge.analyzers.physio import PhysioAnalyzer
 
         return PhysioAnalyzer(settings.physio.calibration_s)
-    key = "camera.enabled" if source.modality == "face" else "microphone.enabled"
+    if source.modality == "face":
+        from edge.vision.analyzer import FaceAnalyzer
+
+        return FaceAnalyzer(settings.face, threads=settings.runtime.threads)
+    key = "microphone.enabled"
     raise ConfigError(key, f"no {source.modality} analyzer is installed in this version; "
                       "disable it or install a release with the model")
 

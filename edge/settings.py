@@ -144,6 +144,28 @@ class CameraSettings:
 
 
 @dataclass(frozen=True)
+class FaceSettings:
+    detector: str = field(default="short", metadata=_choice("short", "full"))
+    """BlazeFace variant: "short" (faces within ~2 m: desks, mirrors) or "full" (rooms)."""
+    tiles: int = field(default=0, metadata=_rng(0, 2))
+    """0: one pass on the whole frame; 2: also four overlapping tiles, for small faces."""
+    min_score: float = field(default=0.6, metadata=_rng(0.1, 0.99))
+    """Minimum detection score."""
+    min_hits: int = field(default=3, metadata=_rng(1, 30))
+    """Frames in a row a face must be seen before it counts (suppresses flickers)."""
+    max_missed: int = field(default=8, metadata=_rng(0, 300))
+    """Frames a track survives without its face before it is forgotten."""
+    max_faces: int = field(default=8, metadata=_rng(1, 64))
+    """Largest number of faces analysed per frame (largest first)."""
+    smoothing_s: float = field(default=0.6, metadata=_rng(0.0, 60.0))
+    """Time constant of the per-face probability smoothing."""
+    hysteresis: float = field(default=0.08, metadata=_rng(0.0, 1.0))
+    """A new dominant emotion must lead the current one by this much probability..."""
+    dwell_s: float = field(default=0.5, metadata=_rng(0.0, 60.0))
+    """... for this many seconds before the face's emotion changes."""
+
+
+@dataclass(frozen=True)
 class MicrophoneSettings:
     enabled: bool = False
     """Read a microphone (or an audio file)."""
@@ -193,6 +215,8 @@ class Settings:
     """[physio]"""
     camera: CameraSettings = CameraSettings()
     """[camera]"""
+    face: FaceSettings = FaceSettings()
+    """[face]"""
     microphone: MicrophoneSettings = MicrophoneSettings()
     """[microphone]"""
     runtime: RuntimeSettings = RuntimeSettings()

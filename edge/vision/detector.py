@@ -97,6 +97,29 @@ def weighted_nms(boxes: npt.NDArray[np.float32], scores: npt.NDArray[np.float32]
     return out
 
 
+def merge(dets: list[Detection], iou: float = 0.3) -> list[Detection]:
+    """Weighted NMS over detections from several passes (full frame and tiles)."""
+    if len(dets) < 2:
+        return dets
+    boxes = np.array([d.box for d in dets], np.float32)
+    scores = np.array([d.score for d in dets], np.float32)
+    kps = np.stack([d.keypoints for d in dets]).astype(np.float32)
+    merged = [Detection(tuple(float(v) for v in b), s, k)  # type: ignore[arg-type]
+              for b, s, k in weighted_nms(boxes, scores, kps, iou)]
+    # At full-frame scale two small neighbouring faces can blur into one big candidate;
+    # once the tiles resolve them, a box that holds two or more others is that artefact.
+    b = np.array([d.box for d in merged], np.float32).reshape(-1, 4)
+    x0 = np.maximum(b[:, None, 0], b[None, :, 0])
+    y0 = np.maximum(b[:, None, 1], b[None, :, 1])
+    x1 = np.minimum(b[:, None, 2], b[None, :, 2])
+    y1 = np.minimum(b[:, None, 3], b[None, :, 3])
+    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
+    area = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    inside = inter / np.maximum(area[None, :], 1e-9) > 0.6  # [i, j]: j mostly inside i
+    np.fill_diagonal(inside, False)
+    return [d for i, d in enumerate(merged) if inside[i].sum() < 2]
+
+
 class FaceDetector:
     """Runs one BlazeFace model on BGR frames."""
 
@@ -107,10 +130,26 @@ class FaceDetector:
         self.min_score = self.spec.min_score if min_score is None else min_score
         self._score_out = 0 if model.outputs[0].shape[-1] == 1 else 1  # (1, N, 1) scores
 
-    def detect(self, bgr: npt.NDArray[np.uint8]) -> list[Detection]:
+    def detect(self, bgr: npt.NDArray[np.uint8], tiles: int = 0) -> list[Detection]:
+        """Faces in a BGR frame. `tiles=2` also runs the model on four overlapping
+        tiles (each 60 % of the frame) so faces too small at full-frame scale are found;
+        all candidates are merged by weighted NMS."""
         rgb, lb = letterbox(bgr, self.spec.size)
-        outs = self.model.run(to_unit_range(rgb)[None])
-        return self.decode(outs, lb, bgr.shape[1], bgr.shape[0])
+        dets = self.decode(self.model.run(to_unit_range(rgb)[None]), lb, bgr.shape[1],
+                           bgr.shape[0])
+        if tiles < 2:
+            return dets
+        h, w = bgr.shape[:2]
+        tw, th = int(w * 0.6), int(h * 0.6)
+        for x0 in (0, w - tw):
+            for y0 in (0, h - th):
+                tile = bgr[y0:y0 + th, x0:x0 + tw]
+                rgb, lb = letterbox(tile, self.spec.size)
+                for d in self.decode(self.model.run(to_unit_range(rgb)[None]), lb, tw, th):
+                    off = np.array([x0, y0], np.float32)
+                    box = (d.box[0] + x0, d.box[1] + y0, d.box[2] + x0, d.box[3] + y0)
+                    dets.append(Detection(box, d.score, d.keypoints + off))
+        return merge(dets)
 
     def decode(self, outs: list[npt.NDArray[np.float32]], lb: Letterbox, w_img: int,
                h_img: int) -> list[Detection]:
