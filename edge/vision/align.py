@@ -38,8 +38,8 @@ def align_face(bgr: npt.NDArray[np.uint8], det: Detection, size: int = CROP
     m[0, 2] += size * 0.5 - centre[0]
     m[1, 2] += size * EYE_Y - centre[1]
     grey = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY) if bgr.ndim == 3 else bgr
-    return cv2.warpAffine(grey, m, (size, size), flags=cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_REPLICATE)
+    return np.asarray(cv2.warpAffine(grey, m, (size, size), flags=cv2.INTER_LINEAR,
+                                     borderMode=cv2.BORDER_REPLICATE), np.uint8)
 
 
 @dataclass(frozen=True)

@@ -46,13 +46,15 @@ def evaluate_face(images: Path, crops: bool, settings: FaceSettings,
         for path in sorted(folder.iterdir()):
             if path.suffix.lower() not in IMAGE_SUFFIXES:
                 continue
-            img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-            if img is None:
+            raw = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            if raw is None:
                 unreadable += 1
                 continue
+            img = np.asarray(raw, np.uint8)
             if crops:
                 grey = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
-                crop = cv2.resize(grey, (48, 48), interpolation=cv2.INTER_AREA)
+                crop = np.asarray(cv2.resize(grey, (48, 48), interpolation=cv2.INTER_AREA),
+                                  np.uint8)
             else:
                 assert detector is not None
                 dets = detector.detect(img, settings.tiles)
@@ -61,7 +63,7 @@ def evaluate_face(images: Path, crops: bool, settings: FaceSettings,
                     conf_row_miss(conf, t)
                     continue
                 crop = align_face(img, max(dets, key=lambda d: d.width))
-            conf[t, int(np.argmax(model.predict(crop)))] += 1
+            conf[t][int(np.argmax(model.predict(crop)))] += 1
     n = int(conf.sum())
     recall = conf.diagonal() / np.maximum(1, conf.sum(1))
     present = conf.sum(1) > 0

@@ -32,7 +32,7 @@ def frames(path: Path) -> Iterator[tuple[int, float, npt.NDArray[np.uint8]]]:
         img = cv2.imread(str(path))
         if img is None:
             raise SystemExit(f"affectd: cannot decode image {path}")
-        yield 0, 0.0, img
+        yield 0, 0.0, np.asarray(img, np.uint8)
         return
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
@@ -43,7 +43,7 @@ def frames(path: Path) -> Iterator[tuple[int, float, npt.NDArray[np.uint8]]]:
         ok, img = cap.read()
         if not ok:
             break
-        yield i, i / fps, img
+        yield i, i / fps, np.asarray(img, np.uint8)
         i += 1
     cap.release()
 
