@@ -109,6 +109,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     if args.what == "models":
         bench.print_models(bench.bench_models(args.runs), args.json)
+    elif args.what == "vision":
+        from edge.bench_vision import bench_vision, print_vision
+        from models.training.data import data_root
+
+        data = Path(args.data) if args.data else data_root()
+        print_vision(bench_vision(data, args.frames, peer=args.vs == "fer"), args.json)
     return 0
 
 
@@ -165,7 +171,10 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("--json", action="store_true")
     models.set_defaults(func=cmd_models)
     bench = sub.add_parser("bench", help="measure speed (int8 vs float, vs peers)")
-    bench.add_argument("what", choices=["models"])
+    bench.add_argument("what", choices=["models", "vision"])
+    bench.add_argument("--vs", choices=["fer"], help="vision: also run this peer")
+    bench.add_argument("--data", help="dataset folder (default $AFFECTD_DATA)")
+    bench.add_argument("--frames", type=int, default=200)
     bench.add_argument("--json", action="store_true")
     bench.add_argument("--runs", type=int, default=100)
     bench.set_defaults(func=cmd_bench)

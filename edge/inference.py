@@ -74,6 +74,16 @@ class TFLiteModel:
         self.outputs = [_info(d) for d in self._out]
         self.latencies_ms: deque[float] = deque(maxlen=256)
 
+    def pixel_table(self, to_float: Any, index: int = 0) -> npt.NDArray[Any] | None:
+        """A 256-entry table mapping uint8 pixels straight to this model's input values
+        (`to_float`: the float preprocessing, e.g. p / 127.5 - 1). None for float inputs.
+        Indexing an image with it replaces convert-to-float-then-quantize per frame."""
+        info = self.inputs[index]
+        if not info.quantized:
+            return None
+        levels = np.asarray(to_float(np.arange(256, dtype=np.float32)), np.float32)
+        return self._quantize(levels, info)
+
     def _quantize(self, x: npt.NDArray[Any], info: TensorInfo) -> npt.NDArray[Any]:
         if info.quantized and x.dtype != np.dtype(info.dtype):
             q = np.round(x / info.scale + info.zero_point)

@@ -17,6 +17,7 @@ import numpy.typing as npt
 
 from edge.analyzers.base import Analyzer
 from edge.circumplex import valence_arousal
+from edge.inference import TFLiteModel
 from edge.messages import ModalityEstimate, SourceItem, VideoFrame
 from edge.registry import Registry
 from edge.settings import FaceSettings
@@ -48,12 +49,16 @@ class FaceAnalyzer(Analyzer):
     modality = "face"
 
     def __init__(self, settings: FaceSettings, registry: Registry | None = None,
-                 threads: int = 2) -> None:
+                 threads: int = 2, models: tuple[TFLiteModel, TFLiteModel] | None = None) -> None:
+        """Models come from the registry; `models` (detector, expression) is only for
+        `affectd bench vision`, which times the float twins through the same path."""
         reg = registry or Registry()
         self.settings = settings
         det_id = DETECTOR_IDS[settings.detector]
-        self.detector = FaceDetector(reg.load(det_id, threads), det_id, settings.min_score)
-        self.expression = ExpressionModel(reg.load(EXPRESSION_ID, threads))
+        det_model, expr_model = models or (reg.load(det_id, threads),
+                                           reg.load(EXPRESSION_ID, threads))
+        self.detector = FaceDetector(det_model, det_id, settings.min_score)
+        self.expression = ExpressionModel(expr_model)
         self._ids = [reg.get(det_id).ref, reg.get(EXPRESSION_ID).ref]
         self.events: deque[EmotionEvent] = deque(maxlen=256)
         self.last_faces: list[FaceResult] = []

@@ -11,6 +11,7 @@ left ear tragion (the subject's right/left).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -129,13 +130,17 @@ class FaceDetector:
         self.anchors = anchors(self.spec)
         self.min_score = self.spec.min_score if min_score is None else min_score
         self._score_out = 0 if model.outputs[0].shape[-1] == 1 else 1  # (1, N, 1) scores
+        self._table = model.pixel_table(lambda p: p / 127.5 - 1.0)
+
+    def _input(self, rgb: npt.NDArray[np.uint8]) -> npt.NDArray[Any]:
+        return (self._table[rgb] if self._table is not None else to_unit_range(rgb))[None]
 
     def detect(self, bgr: npt.NDArray[np.uint8], tiles: int = 0) -> list[Detection]:
         """Faces in a BGR frame. `tiles=2` also runs the model on four overlapping
         tiles (each 60 % of the frame) so faces too small at full-frame scale are found;
         all candidates are merged by weighted NMS."""
         rgb, lb = letterbox(bgr, self.spec.size)
-        dets = self.decode(self.model.run(to_unit_range(rgb)[None]), lb, bgr.shape[1],
+        dets = self.decode(self.model.run(self._input(rgb)), lb, bgr.shape[1],
                            bgr.shape[0])
         if tiles < 2:
             return dets
@@ -145,7 +150,7 @@ class FaceDetector:
             for y0 in (0, h - th):
                 tile = bgr[y0:y0 + th, x0:x0 + tw]
                 rgb, lb = letterbox(tile, self.spec.size)
-                for d in self.decode(self.model.run(to_unit_range(rgb)[None]), lb, tw, th):
+                for d in self.decode(self.model.run(self._input(rgb)), lb, tw, th):
                     off = np.array([x0, y0], np.float32)
                     box = (d.box[0] + x0, d.box[1] + y0, d.box[2] + x0, d.box[3] + y0)
                     dets.append(Detection(box, d.score, d.keypoints + off))

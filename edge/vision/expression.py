@@ -21,10 +21,13 @@ class ExpressionModel:
     def __init__(self, model: TFLiteModel) -> None:
         self.model = model
         self.size = model.inputs[0].shape[1]
+        self._table = model.pixel_table(lambda p: p)  # the network takes grey levels 0-255
 
     def predict(self, crop48: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
         o = (crop48.shape[0] - self.size) // 2
-        x = crop48[o:o + self.size, o:o + self.size].astype(np.float32)[None, :, :, None]
+        crop = crop48[o:o + self.size, o:o + self.size]
+        x = (self._table[crop] if self._table is not None else crop.astype(np.float32))
+        x = x[None, :, :, None]
         logits = self.model.run(x)[0].reshape(-1).astype(np.float64)
         e = np.exp(logits - logits.max())
         return (e / e.sum()).astype(np.float32)
