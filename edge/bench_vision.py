@@ -24,7 +24,7 @@ DEFAULT_CLIP = "video/WolfgangLanger_Pexels.mp4"
 
 def load_frames(path: Path, n: int) -> list[npt.NDArray[np.uint8]]:
     cap = cv2.VideoCapture(str(path))
-    frames = []
+    frames: list[npt.NDArray[np.uint8]] = []
     while len(frames) < n:
         ok, img = cap.read()
         if not ok:
