@@ -1,0 +1,180 @@
+"""The face path: tracking, smoothing hysteresis, quality gating, label mapping, and the
+real int8 models on real frames from ../shared (replay acceptance, eval JSON contract)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from edge.circumplex import valence_arousal
+from edge.messages import EMOTIONS
+from edge.vision.align import align_face, face_quality
+from edge.vision.detector import Detection
+from edge.vision.expression import SmoothedTrack
+from edge.vision.tools import LABEL_ALIASES
+from edge.vision.tracker import Tracker
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def det(x: float, y: float, w: float = 80.0, score: float = 0.9) -> Detection:
+    kps = np.array([[x + 0.3 * w, y + 0.4 * w], [x + 0.7 * w, y + 0.4 * w],
+                    [x + 0.5 * w, y + 0.6 * w], [x + 0.5 * w, y + 0.8 * w],
+                    [x, y + 0.45 * w], [x + w, y + 0.45 * w]], np.float32)
+    return Detection((x, y, x + w, y + w), score, kps)
+
+
+def test_tracker_keeps_one_id_through_motion_and_short_gaps() -> None:
+    tr = Tracker(max_missed=5, min_hits=3)
+    ids = []
+    for i in range(30):
+        dets = [] if i in (10, 11, 12) else [det(100 + 6 * i, 120 + 2 * i)]
+        ids += [t.id for t in tr.update(dets)]
+    assert set(ids) == {1} and len(ids) == 27
+    for _ in range(6):
+        tr.update([])
+    assert tr.tracks == []  # forgotten once it has been gone for max_missed frames
+    assert [t.id for t in tr.update([det(100, 100)])] == [2]
+
+
+def test_tracker_needs_hits_for_weak_detections() -> None:
+    tr = Tracker(min_hits=3, confirm_score=0.8)
+    assert tr.update([det(50, 50, score=0.62)]) == []
+    assert tr.update([det(52, 50, score=0.61)]) == []
+    assert len(tr.update([det(54, 50, score=0.63)])) == 1
+    tr2 = Tracker(min_hits=3, confirm_score=0.8)
+    assert len(tr2.update([det(50, 50, score=0.95)])) == 1  # a clear face counts at once
+
+
+def one_hot(label: str, p: float = 0.7) -> np.ndarray:
+    v = np.full(len(EMOTIONS), (1 - p) / (len(EMOTIONS) - 1), np.float32)
+    v[EMOTIONS.index(label)] = p
+    return v
+
+
+def test_smoothing_hysteresis_does_not_flicker_but_follows_a_real_change() -> None:
+    s = SmoothedTrack(tau_s=0.3, margin=0.08, dwell_s=0.5)
+    labels = []
+    for i in range(60):  # 15 fps alternating happy / neutral frames around a happy mean
+        s.update(one_hot("happy" if i % 2 == 0 else "neutral", 0.6), 1.0, i / 15)
+        labels.append(s.label)
+    assert set(labels) == {"happy"}
+    changes = 0
+    for i in range(60, 120):  # a sustained change to sad
+        if s.update(one_hot("sad", 0.8), 1.0, i / 15) is not None:
+            changes += 1
+    assert changes == 1 and s.label == "sad"
+
+
+def test_quality_gating_lowers_small_and_blurry_faces() -> None:
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 255, (480, 640, 3), dtype=np.uint8)
+    big, small = det(200, 150, 160), det(300, 300, 24)
+    q_big = face_quality(big, align_face(img, big))
+    blurred = cv2.GaussianBlur(img, (21, 21), 8)
+    q_blur = face_quality(big, align_face(blurred, big))
+    q_small = face_quality(small, align_face(img, small))
+    assert q_big.overall > q_small.overall and q_big.overall > q_blur.overall
+    turned = det(200, 150, 160)
+    turned.keypoints[2, 0] += 60  # nose far off the eye midpoint: head turned
+    assert face_quality(turned, align_face(img, turned)).pose < 0.5
+
+
+def test_label_mapping_and_circumplex() -> None:
+    assert LABEL_ALIASES["anger"] == "angry" and LABEL_ALIASES["sadness"] == "sad"
+    assert LABEL_ALIASES["surprised"] == "surprise" and LABEL_ALIASES["happiness"] == "happy"
+    v, a = valence_arousal(one_hot("happy", 1.0))
+    assert v > 0.5 and a > 0
+    v, a = valence_arousal(one_hot("sad", 1.0))
+    assert v < -0.5 and a < 0
+
+
+def replay_json(path: Path, *extra: str) -> tuple[list[dict], dict]:
+    res = subprocess.run([sys.executable, "-m", "edge", "replay", "--video", str(path), "--json",
+                          *extra], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert res.returncode == 0, res.stderr
+    rows = [json.loads(ln) for ln in res.stdout.splitlines()]
+    return rows[:-1], rows[-1]
+
+
+def presence(rows: list[dict]) -> str:
+    return "".join("1" if r["faces"] else "0" for r in rows)
+
+
+@pytest.mark.parametrize("clip", ["liveportrait_d0.mp4", "liveportrait_d3.mp4"])
+def test_replay_keeps_one_track(shared_data: Path, clip: str) -> None:
+    rows, summary = replay_json(shared_data / "video" / clip)
+    assert summary["frames_with_face"] >= 0.98 * summary["frames"]
+    assert summary["tracks"] == 1 and summary["max_faces"] == 1
+    face = rows[10]["faces"][0]
+    assert set(face) == {"track", "box", "emotion", "probs", "valence", "arousal", "quality"}
+    assert set(face["probs"]) == set(EMOTIONS)
+    assert abs(sum(face["probs"].values()) - 1) < 1e-3
+
+
+def test_replay_finds_no_face_where_there_is_none(shared_data: Path) -> None:
+    _, summary = replay_json(shared_data / "video" / "no_face.mp4")
+    assert summary["frames_with_face"] == 0 and summary["tracks"] == 0
+
+
+def test_replay_finds_all_five_faces_with_tiles(shared_data: Path, tmp_path: Path) -> None:
+    rows, summary = replay_json(shared_data / "face" / "samples" / "multi_face.jpg",
+                                "--tiles", "2", "--render", str(tmp_path / "out.mp4"))
+    assert summary["max_faces"] == 5 and len(rows) == 1
+    cap = cv2.VideoCapture(str(tmp_path / "out.mp4"))
+    ok, frame = cap.read()
+    assert ok and frame.shape[1] == 1000 and abs(frame.shape[0] - 667) <= 1  # codecs round to even
+
+
+def reference_presence(path: Path) -> str:
+    """Per-frame presence from the original float MediaPipe model (no tracking)."""
+    from edge.inference import TFLiteModel
+    from edge.vision.detector import FaceDetector
+    from edge.vision.tools import frames
+
+    src = path.parents[1] / ".." / "models" / "source" / "face_detection_short_range.tflite"
+    d = FaceDetector(TFLiteModel(src.resolve(), 1), "face_detect_short", 0.6)
+    return "".join("1" if d.detect(img) else "0" for _, _, img in frames(path))
+
+
+@pytest.mark.parametrize("clip", ["face_noface.mov", "noface_face.mov"])
+def test_face_arrives_and_leaves_on_time(shared_data: Path, clip: str) -> None:
+    path = shared_data / "video" / clip
+    rows, _ = replay_json(path)
+    ours, ref = presence(rows), reference_presence(path)
+    # the transition: first and last frame of the longest run of faces
+    def span(s: str) -> tuple[int, int]:
+        best = max((run for run in s.split("0") if run), key=len)
+        start = s.find(best)
+        return start, start + len(best) - 1
+    (a0, a1), (b0, b1) = span(ours), span(ref)
+    assert abs(a0 - b0) <= 5 and abs(a1 - b1) <= 5, (span(ours), span(ref))
+
+
+def test_eval_face_json_contract_on_fer_crops(shared_data: Path, tmp_path: Path) -> None:
+    from models.training.data import fer2013_dir
+
+    val = fer2013_dir() / "val"
+    subset = tmp_path / "images"
+    names = {"angry": "anger", "happy": "happiness", "sad": "sadness", "neutral": "neutral",
+             "surprise": "surprise", "fear": "fear", "disgust": "disgust"}
+    for label, folder in names.items():
+        (subset / folder).mkdir(parents=True)
+        for p in sorted((val / label).glob("*.jpg"))[:25]:
+            (subset / folder / p.name).symlink_to(p)
+    (subset / "contempt").mkdir()
+    res = subprocess.run([sys.executable, "-m", "edge", "eval", "face", "--images", str(subset),
+                          "--crops", "--json"], capture_output=True, text=True, timeout=300,
+                         cwd=ROOT)
+    assert res.returncode == 0, res.stderr
+    r = json.loads(res.stdout)
+    assert {"accuracy", "uar", "n", "per_class", "confusion", "model"} <= set(r)
+    assert r["n"] == 175 and r["skipped_folders"] == ["contempt"]
+    assert r["accuracy"] > 0.45  # the full val split is measured in the model card
+    assert np.array(r["confusion"]).sum() == 175
