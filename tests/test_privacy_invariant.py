@@ -14,7 +14,7 @@ from pathlib import Path
 
 from edge.broker import MosquittoBroker
 from edge.publish.gate import MAX_PAYLOAD_BYTES, PayloadGate, PayloadRefused
-from tests.conftest import DaemonProcess, Recorder, write_config
+from tests.conftest import DaemonProcess, Recorder, data_dir, write_config
 
 AUDIT_WRAPPER = r'''
 import json, os, sys
@@ -56,6 +56,25 @@ def kind_of(topic: str) -> str | None:
     return None
 
 
+def camera_input(tmp_path: Path) -> Path:
+    """A real face clip from ../shared when present, else a generated moving pattern."""
+    shared = data_dir() / "video" / "WolfgangLanger_Pexels.mp4"
+    if shared.exists():
+        return shared
+    import cv2
+    import numpy as np
+
+    path = tmp_path / "inputs" / "pattern.avi"
+    path.parent.mkdir()
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), 15.0, (320, 240))
+    for i in range(60):
+        img = np.full((240, 320, 3), 40, np.uint8)
+        cv2.circle(img, (40 + 4 * i, 120), 30, (200, 180, 160), -1)
+        w.write(img)
+    w.release()
+    return path
+
+
 def test_payloads_allow_listed_small_and_no_file_outside_state_dir(
         broker: MosquittoBroker, recorder: Recorder, tmp_path: Path) -> None:
     state_dir = tmp_path / "state"
@@ -64,13 +83,18 @@ def test_payloads_allow_listed_small_and_no_file_outside_state_dir(
     cfg = write_config(tmp_path / "a.toml", broker.port, state_dir,
                        device={"id": "priv"},
                        publish={"interval_s": 0.2, "stats_interval_s": 1.0},
-                       physio={"calibration_s": 5.0})
+                       physio={"calibration_s": 5.0},
+                       camera={"enabled": True, "backend": "file",
+                               "path": str(camera_input(tmp_path)), "fps": 15.0})
     d = DaemonProcess(cfg, cwd=workdir, env={"HOME": str(tmp_path / "home"),
                                              "TMPDIR": str(tmp_path / "tmp")},
                       wrapper=AUDIT_WRAPPER)
     try:
         recorder.wait_for("affectd/priv/state", pred=lambda m: m.json()["stress"] is not None,
                           timeout=30)
+        states = recorder.wait_for("affectd/priv/state", pred=lambda m: m.json()["modalities"]
+                                   .get("face", {}).get("present", False))
+        assert "faces" in states[-1].json()["modalities"]["face"]
         recorder.wait_for("affectd/priv/stats", 2)
         # exercise the privacy switch so the state directory is really written
         import paho.mqtt.publish as single
