@@ -115,6 +115,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         data = Path(args.data) if args.data else data_root()
         print_vision(bench_vision(data, args.frames, peer=args.vs == "fer"), args.json)
+    elif args.what == "speech":
+        from edge.speech.tools import bench_speech, print_json_or_text
+        from models.training.data import data_root
+
+        root = Path(args.data) if args.data else data_root()
+        clip = next(iter(sorted((root / "speech" / "ravdess").rglob("*.flac"))), None) \
+            if (root / "speech" / "ravdess").is_dir() else None
+        print_json_or_text(bench_speech(clip), args.json)
     return 0
 
 
@@ -145,6 +153,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
             raise ConfigError("--images", "required for eval face")
         print_report(evaluate_face(Path(args.images), args.crops, _face_settings(args),
                                    args.threads), args.json)
+    elif args.what == "speech":
+        from edge.speech.tools import evaluate_speech, print_json_or_text
+
+        if not args.audio:
+            raise ConfigError("--audio", "required for eval speech")
+        print_json_or_text(evaluate_speech(Path(args.audio), 1), args.json)
     return 0
 
 
@@ -171,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("--json", action="store_true")
     models.set_defaults(func=cmd_models)
     bench = sub.add_parser("bench", help="measure speed (int8 vs float, vs peers)")
-    bench.add_argument("what", choices=["models", "vision"])
+    bench.add_argument("what", choices=["models", "vision", "speech"])
     bench.add_argument("--vs", choices=["fer"], help="vision: also run this peer")
     bench.add_argument("--data", help="dataset folder (default $AFFECTD_DATA)")
     bench.add_argument("--frames", type=int, default=200)
@@ -182,7 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--video", required=True)
     rep.add_argument("--render", help="write an annotated video here")
     ev = sub.add_parser("eval", help="measure accuracy on labelled data")
-    ev.add_argument("what", choices=["face"])
+    ev.add_argument("what", choices=["face", "speech"])
+    ev.add_argument("--audio", help="speech: folder of RAVDESS/EmoDB-named or <label>/ clips")
     ev.add_argument("--images", help="face: folder of <label>/*.jpg")
     ev.add_argument("--crops", action="store_true", help="face: images are face crops")
     for sp in (rep, ev):

@@ -44,9 +44,11 @@ def build_analyzer(source: Source, settings: Settings) -> Analyzer:
         from edge.vision.analyzer import FaceAnalyzer
 
         return FaceAnalyzer(settings.face, threads=settings.runtime.threads)
-    key = "microphone.enabled"
-    raise ConfigError(key, f"no {source.modality} analyzer is installed in this version; "
-                      "disable it or install a release with the model")
+    if source.modality == "voice":
+        from edge.speech.analyzer import VoiceAnalyzer
+
+        return VoiceAnalyzer(threads=1)
+    raise ConfigError(f"{source.modality}", "no analyzer for this modality")
 
 
 class Daemon:

@@ -108,7 +108,23 @@ def synthetic_shapes(split: str, samples: int, size: int) -> Batch:
     return xs, ys
 
 
+def speech_logmel(split: str, samples: int, size: int) -> Batch:
+    """Normalised log-mel windows (size frames x 64) of RAVDESS + EmoDB clips with labels:
+    `calibration` from training speakers, `evaluation` the held-out test speakers."""
+    from edge.speech.features import fit_frames
+    from models.training.speech_emotion import build_cache
+
+    d = build_cache()
+    want = "train" if split == "calibration" else "test"
+    idx = np.flatnonzero((d["split"] == want) & (d["variant"] == "orig"))
+    if split == "calibration":
+        idx = np.random.default_rng(0).permutation(idx)[:samples]
+    xs = [fit_frames(d["x"][i].astype(np.float32), size)[None, :, :, None] for i in idx]
+    return xs, [int(d["y"][i]) for i in idx]
+
+
 DATASETS: dict[str, Callable[[str, int, int], Batch]] = {
+    "speech_logmel": speech_logmel,
     "face_frames": face_frames,
     "fer_crops": fer_crops,
     "synthetic_shapes": synthetic_shapes,

@@ -1,0 +1,1 @@
+"""The voice path: voice activity, features, speech emotion model, voice analyzer."""
