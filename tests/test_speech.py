@@ -1,0 +1,88 @@
+"""The voice path: features against librosa, VAD on silence, noise and voiced sound,
+label parsing of both corpora."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edge.speech.corpora import parse_clip, scan
+from edge.speech.features import log_mel, mel_filterbank
+from edge.speech.vad import Segmenter, speech_bounds
+
+
+def voiced(seconds: float, f0: float = 130.0, seed: int = 0) -> np.ndarray:
+    """A harmonic sound with a moving pitch and syllable-like amplitude envelope."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * 16000)) / 16000
+    pitch = f0 * (1 + 0.1 * np.sin(2 * np.pi * 0.7 * t))
+    phase = 2 * np.pi * np.cumsum(pitch) / 16000
+    x = sum(np.sin(h * phase) / h for h in range(1, 12))
+    env = 0.5 + 0.5 * np.abs(np.sin(2 * np.pi * 2.5 * t))
+    return (0.2 * x * env + rng.normal(0, 0.002, t.size)).astype(np.float32)
+
+
+def test_log_mel_matches_librosa() -> None:
+    librosa = pytest.importorskip("librosa")
+    x = voiced(1.3)
+    ref = librosa.feature.melspectrogram(y=x, sr=16000, n_fft=512, hop_length=160,
+                                         win_length=400, n_mels=64, power=2.0)
+    np.testing.assert_allclose(log_mel(x), np.log(np.maximum(ref, 1e-6)).T, atol=1e-3)
+    np.testing.assert_allclose(mel_filterbank(), librosa.filters.mel(sr=16000, n_fft=512,
+                                                                     n_mels=64), atol=1e-6)
+
+
+def feed(seg: Segmenter, audio: np.ndarray) -> list[np.ndarray]:
+    out = []
+    for i in range(0, audio.size, 1600):
+        out += seg.push(audio[i:i + 1600])
+    return out
+
+
+def test_vad_silence_and_steady_noise_give_no_segment() -> None:
+    rng = np.random.default_rng(1)
+    assert feed(Segmenter(), np.zeros(16000 * 5, np.float32)) == []
+    noise = rng.normal(0, 0.05, 16000 * 8).astype(np.float32)  # loud but flat
+    assert feed(Segmenter(), noise) == []
+
+
+def test_vad_cuts_utterances_at_pauses_and_caps_length() -> None:
+    pause = np.zeros(8000, np.float32)
+    audio = np.concatenate([pause, voiced(1.5), pause, voiced(2.0, 180), pause,
+                            voiced(0.3), pause, voiced(9.0), pause])
+    segs = feed(Segmenter(min_s=0.8, max_s=6.0, pause_s=0.3), audio)
+    lengths = [round(s.size / 16000, 1) for s in segs]
+    assert len(segs) == 4, lengths  # the 0.3 s blip is too short; 9 s is cut at 6 s
+    assert 1.3 <= lengths[0] <= 1.7 and 1.8 <= lengths[1] <= 2.2
+    assert lengths[2] == 6.0 and 2.5 <= lengths[3] <= 3.3
+
+
+def test_speech_bounds_trims_silence() -> None:
+    x = np.concatenate([np.zeros(8000, np.float32), voiced(1.0), np.zeros(16000, np.float32)])
+    a, b = speech_bounds(x)
+    assert abs(a - 8000) <= 320 and abs(b - 24000) <= 320
+
+
+def test_label_parsing_of_both_corpora() -> None:
+    c = parse_clip(Path("03-01-02-01-01-01-07.flac"))
+    assert c is not None and c.label == "neutral" and c.gender == "male"  # calm -> neutral
+    c = parse_clip(Path("03-01-08-02-02-02-20.wav"))
+    assert c is not None and c.label == "surprise" and c.speaker == "ravdess-20"
+    assert c.gender == "female"
+    c = parse_clip(Path("03a01Wa.flac"))
+    assert c is not None and c.corpus == "emodb" and c.label == "angry" and c.gender == "male"
+    c = parse_clip(Path("08b02Lb.wav"))
+    assert c is not None and c.label is None and c.gender == "female"  # boredom: not in 7
+    assert parse_clip(Path("hello.wav")) is None
+    assert parse_clip(Path("x.wav"), "sad") is not None
+
+
+def test_scan_counts_real_corpora(shared_data: Path) -> None:
+    rav, unknown = scan(shared_data / "speech" / "ravdess")
+    assert len(rav) == 1200 and unknown == 0
+    emo, _ = scan(shared_data / "speech" / "emodb")
+    assert len(emo) == 408
+    boredom = [p for p in (shared_data / "speech" / "emodb").iterdir() if p.stem[5] == "L"]
+    assert sum(c.label is None for c in emo) == len(boredom) > 0
