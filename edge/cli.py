@@ -217,11 +217,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from edge.registry import ModelError
+
     try:
         return int(args.func(args))
     except ConfigError as exc:
         print(f"affectd: config error: {exc}", file=sys.stderr)
         return EX_CONFIG
+    except ModelError as exc:
+        print(f"affectd: model error: {exc}", file=sys.stderr)
+        return EX_DATAERR
 
 
 __all__ = ["main", "parse_settings"]
