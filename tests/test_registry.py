@@ -64,6 +64,25 @@ def test_check_and_models_commands_refuse_a_tampered_file(tmp_path: Path) -> Non
     assert res.returncode == 65
     entry = Registry(models).get(mid)
     assert f"{tree / 'models' / entry.file}: sha256" in res.stderr
+    # the daemon refuses it too when its analyzer needs that model
+    from edge.vision.analyzer import DETECTOR_IDS, EXPRESSION_ID
+
+    if mid in (*DETECTOR_IDS.values(), EXPRESSION_ID):
+        video = tmp_path / "still.png"
+        import cv2
+        import numpy as np
+
+        cv2.imwrite(str(video), np.zeros((64, 64, 3), np.uint8))
+        detector = next(k for k, v in DETECTOR_IDS.items() if v == mid) \
+            if mid in DETECTOR_IDS.values() else "short"
+        run_cfg = tmp_path / "run.toml"
+        run_cfg.write_text(f"[device]\nstate_dir = '{tmp_path / 'state'}'\n[mqtt]\nport = 1\n"
+                           f"[camera]\nenabled = true\nbackend = 'file'\npath = '{video}'\n"
+                           f"[face]\ndetector = '{detector}'\n")
+        res = subprocess.run([sys.executable, "-m", "edge", "run", "--config", str(run_cfg)],
+                             capture_output=True, text=True, env=env, cwd=tree, timeout=60)
+        assert res.returncode == 65, res.stderr
+        assert f"{tree / 'models' / entry.file}: sha256" in res.stderr
     res = subprocess.run([sys.executable, "-m", "edge", "models", "--json"],
                          capture_output=True, text=True, env=env, cwd=tree, timeout=60)
     assert res.returncode == 65
