@@ -151,41 +151,28 @@ def rebuild_keras(path: Path, output_clip: dict[str, float] | None = None) -> An
                 raise UnsupportedGraph(f"{kind} of a non-constant tensor")
             continue
         x = values.get(ins[0])
-        if kind == "CONV_2D":
-            w = consts[ins[1]]  # (O, H, W, I)
+        if kind in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+            w = consts[ins[1]]  # CONV_2D (O, H, W, I); DEPTHWISE (1, H, W, C * M)
             b = consts.get(ins[2]) if len(ins) > 2 and ins[2] >= 0 else None
-            layer = L.Conv2D(w.shape[0], w.shape[1:3], strides=(opt.strideH, opt.strideW),
-                             padding="same" if opt.padding == schema.Padding.SAME else "valid",
-                             dilation_rate=(opt.dilationHFactor, opt.dilationWFactor),
-                             use_bias=b is not None)
+            pad = "same" if opt.padding == schema.Padding.SAME else "valid"
+            common = {"strides": (opt.strideH, opt.strideW), "padding": pad,
+                      "dilation_rate": (opt.dilationHFactor, opt.dilationWFactor),
+                      "use_bias": b is not None}
+            if kind == "CONV_2D":
+                layer = L.Conv2D(w.shape[0], w.shape[1:3], **common)
+                kernel = w.transpose(1, 2, 3, 0)
+            else:
+                c_in = int(g.tensors[ins[0]].shape[-1])
+                mult = w.shape[3] // c_in
+                layer = L.DepthwiseConv2D(w.shape[1:3], depth_multiplier=mult, **common)
+                kernel = w[0].reshape(w.shape[1], w.shape[2], c_in, mult)
             y = layer(x)
             c = clip_of_op.get(k_op)
-            if c is not None:
+            if c is not None:  # a bounded detector head: scale by 1/c, clip to [-1, 1]
                 if opt.fusedActivationFunction != 0:
                     raise UnsupportedGraph("output_clip on a head with an activation")
-                w, b = w / c, (b / c if b is not None else None)
-            layer.set_weights([w.transpose(1, 2, 3, 0)] + ([b] if b is not None else []))
-            y = activation(y, opt.fusedActivationFunction)
-            if c is not None:
-                y = L.Lambda(lambda t: tf.clip_by_value(t, -1.0, 1.0), name=f"clip_{out_idx}")(y)
-        elif kind == "DEPTHWISE_CONV_2D":
-            w = consts[ins[1]]  # (1, H, W, C*M)
-            b = consts.get(ins[2]) if len(ins) > 2 and ins[2] >= 0 else None
-            c_in = int(g.tensors[ins[0]].shape[-1])
-            mult = w.shape[3] // c_in
-            layer = L.DepthwiseConv2D(w.shape[1:3], strides=(opt.strideH, opt.strideW),
-                                      padding="same" if opt.padding == schema.Padding.SAME
-                                      else "valid", depth_multiplier=mult,
-                                      dilation_rate=(opt.dilationHFactor, opt.dilationWFactor),
-                                      use_bias=b is not None)
-            y = layer(x)
-            c = clip_of_op.get(k_op)
-            if c is not None:
-                if opt.fusedActivationFunction != 0:
-                    raise UnsupportedGraph("output_clip on a head with an activation")
-                w, b = w / c, (b / c if b is not None else None)
-            layer.set_weights([w[0].reshape(w.shape[1], w.shape[2], c_in, mult)]
-                              + ([b] if b is not None else []))
+                kernel, b = kernel / c, (b / c if b is not None else None)
+            layer.set_weights([kernel] + ([b] if b is not None else []))
             y = activation(y, opt.fusedActivationFunction)
             if c is not None:
                 y = L.Lambda(lambda t: tf.clip_by_value(t, -1.0, 1.0), name=f"clip_{out_idx}")(y)

@@ -66,15 +66,24 @@ def anchors(spec: DetectorSpec) -> npt.NDArray[np.float32]:
     return np.array(out, np.float32)
 
 
-def iou_matrix(a: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-    """IoU between (N, 4) and (M, 4) boxes in x0, y0, x1, y1."""
+def _area(b: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    return (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+
+
+def intersection(a: npt.NDArray[np.float32], b: npt.NDArray[np.float32]
+                 ) -> npt.NDArray[np.float32]:
+    """(N, M) intersection areas of (N, 4) and (M, 4) boxes in x0, y0, x1, y1."""
     x0 = np.maximum(a[:, None, 0], b[None, :, 0])
     y0 = np.maximum(a[:, None, 1], b[None, :, 1])
     x1 = np.minimum(a[:, None, 2], b[None, :, 2])
     y1 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    return np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
+
+
+def iou_matrix(a: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """IoU between (N, 4) and (M, 4) boxes in x0, y0, x1, y1."""
+    inter = intersection(a, b)
+    area_a, area_b = _area(a), _area(b)
     return (inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)).astype(np.float32)
 
 
@@ -110,13 +119,7 @@ def merge(dets: list[Detection], iou: float = 0.3) -> list[Detection]:
     # At full-frame scale two small neighbouring faces can blur into one big candidate;
     # once the tiles resolve them, a box that holds two or more others is that artefact.
     b = np.array([d.box for d in merged], np.float32).reshape(-1, 4)
-    x0 = np.maximum(b[:, None, 0], b[None, :, 0])
-    y0 = np.maximum(b[:, None, 1], b[None, :, 1])
-    x1 = np.minimum(b[:, None, 2], b[None, :, 2])
-    y1 = np.minimum(b[:, None, 3], b[None, :, 3])
-    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
-    area = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    inside = inter / np.maximum(area[None, :], 1e-9) > 0.6  # [i, j]: j mostly inside i
+    inside = intersection(b, b) / np.maximum(_area(b)[None, :], 1e-9) > 0.6  # j mostly in i
     np.fill_diagonal(inside, False)
     return [d for i, d in enumerate(merged) if inside[i].sum() < 2]
 
