@@ -1,6 +1,7 @@
 """`affectd demo`: the daemon on generated inputs with an embedded broker.
 
-Starts Mosquitto (or amqtt), runs the daemon on the synthetic wearable, and
+Starts Mosquitto (or amqtt), runs the daemon on the synthetic wearable and on
+synthesized speech played as a microphone (edge/assets/demo_speech.flac), and
 prints every message the broker delivers as `TOPIC PAYLOAD` lines, like
 `mosquitto_sub -v`, until Ctrl-C or `--seconds`. Nothing from ../shared is
 used; nothing is written outside a temporary state directory.
@@ -9,6 +10,7 @@ used; nothing is written outside a temporary state directory.
 from __future__ import annotations
 
 import logging
+from importlib import resources
 import sys
 import tempfile
 import threading
@@ -23,12 +25,18 @@ from edge.config import parse_settings
 from edge.daemon import Daemon
 
 
+def demo_speech() -> Path:
+    """Sentences spoken by espeak-ng (script/make-demo-audio), shipped with the package."""
+    return Path(str(resources.files("edge").joinpath("assets/demo_speech.flac")))
+
+
 def demo_settings(port: int, state_dir: Path) -> dict[str, Any]:
     return {
         "device": {"id": "demo", "state_dir": str(state_dir)},
         "mqtt": {"host": "127.0.0.1", "port": port, "reconnect_min_s": 1.0},
         "publish": {"interval_s": 1.0, "stats_interval_s": 10.0},
         "physio": {"enabled": True, "source": "synthetic", "calibration_s": 8.0},
+        "microphone": {"enabled": True, "backend": "file", "path": str(demo_speech())},
         "runtime": {"log_level": "warning"},
     }
 

@@ -34,5 +34,7 @@ def test_demo_prints_availability_discovery_and_valid_states(tmp_path: Path) -> 
     # the generated wearer is measured: heart rate appears, and after calibration, stress
     assert any("hr_bpm" in s.get("metrics", {}) for s in states)
     assert any(s["stress"] is not None for s in states)
+    # the synthesized speech reaches the voice analyzer: emotion probabilities appear
+    assert any(s["modalities"]["voice"]["present"] and s["probs"] for s in states)
     assert lines[-1] == "affectd/demo/availability offline"
     assert list(tmp_path.iterdir()) == []

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from edge.broker import MosquittoBroker
+from edge.demo import demo_speech
 from edge.publish.gate import MAX_PAYLOAD_BYTES, PayloadGate, PayloadRefused
 from tests.conftest import DaemonProcess, Recorder, data_dir, write_config
 
@@ -85,7 +86,9 @@ def test_payloads_allow_listed_small_and_no_file_outside_state_dir(
                        publish={"interval_s": 0.2, "stats_interval_s": 1.0},
                        physio={"calibration_s": 5.0},
                        camera={"enabled": True, "backend": "file",
-                               "path": str(camera_input(tmp_path)), "fps": 15.0})
+                               "path": str(camera_input(tmp_path)), "fps": 15.0},
+                       microphone={"enabled": True, "backend": "file",
+                                   "path": str(demo_speech())})
     d = DaemonProcess(cfg, cwd=workdir, env={"HOME": str(tmp_path / "home"),
                                              "TMPDIR": str(tmp_path / "tmp")},
                       wrapper=AUDIT_WRAPPER)
@@ -95,6 +98,8 @@ def test_payloads_allow_listed_small_and_no_file_outside_state_dir(
         states = recorder.wait_for("affectd/priv/state", pred=lambda m: m.json()["modalities"]
                                    .get("face", {}).get("present", False))
         assert "faces" in states[-1].json()["modalities"]["face"]
+        recorder.wait_for("affectd/priv/state", pred=lambda m: m.json()["modalities"]
+                          .get("voice", {}).get("present", False), timeout=20)
         recorder.wait_for("affectd/priv/stats", 2)
         # exercise the privacy switch so the state directory is really written
         import paho.mqtt.publish as single
