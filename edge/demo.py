@@ -10,10 +10,10 @@ used; nothing is written outside a temporary state directory.
 from __future__ import annotations
 
 import logging
-from importlib import resources
 import sys
 import tempfile
 import threading
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
