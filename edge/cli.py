@@ -153,6 +153,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
             raise ConfigError("--images", "required for eval face")
         print_report(evaluate_face(Path(args.images), args.crops, _face_settings(args),
                                    args.threads), args.json)
+    elif args.what == "ecg":
+        from edge.physio.evaluate import evaluate_records, print_ecg
+
+        if not args.record:
+            raise ConfigError("--record", "required for eval ecg")
+        print_ecg(evaluate_records([Path(r) for r in args.record], args.fs), args.json)
     elif args.what == "speech":
         from edge.speech.tools import evaluate_speech, print_json_or_text
 
@@ -196,7 +202,9 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--video", required=True)
     rep.add_argument("--render", help="write an annotated video here")
     ev = sub.add_parser("eval", help="measure accuracy on labelled data")
-    ev.add_argument("what", choices=["face", "speech"])
+    ev.add_argument("what", choices=["face", "speech", "ecg"])
+    ev.add_argument("--record", action="append", help="ecg: WFDB record path (repeatable)")
+    ev.add_argument("--fs", type=float, default=None, help="ecg: resample to this rate")
     ev.add_argument("--audio", help="speech: folder of RAVDESS/EmoDB-named or <label>/ clips")
     ev.add_argument("--images", help="face: folder of <label>/*.jpg")
     ev.add_argument("--crops", action="store_true", help="face: images are face crops")
