@@ -112,3 +112,21 @@ def test_e4_replay_source_and_analyzer(shared_data: Path) -> None:
     assert 0.05 < last.metrics["scl_us"] < 60
     assert 30 < last.metrics["hr_bpm"] < 200
     assert last.stress is not None and 0.0 <= last.stress <= 1.0
+
+
+def test_eval_ecg_json_contract(shared_data: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    recs = [str(shared_data / "physio" / "mitdb" / r) for r in ("100", "119")]
+    res = subprocess.run([sys.executable, "-m", "edge", "eval", "ecg", "--record", recs[0],
+                          "--record", recs[1], "--fs", "130", "--json"], capture_output=True,
+                         text=True, timeout=300, cwd=root)
+    assert res.returncode == 0, res.stderr
+    r = json.loads(res.stdout)
+    assert {"sensitivity", "ppv", "f1", "n_beats", "fs", "seconds", "records"} <= set(r)
+    assert r["fs"] == 130.0 and len(r["records"]) == 2
+    assert r["n_beats"] == sum(x["n_beats"] for x in r["records"])
+    assert r["sensitivity"] > 0.99 and r["ppv"] > 0.99  # two clean records

@@ -3,14 +3,14 @@
 Stages, all causal and stateful so the beats do not depend on chunk size:
 band-pass 5-15 Hz (2nd-order Butterworth, `sosfilt` with carried state),
 derivative, squaring, 150 ms moving-window integration; a candidate is a local
-maximum of the integrated signal within +-200 ms; candidates above the adaptive
+maximum of the integrated signal within +-120 ms; candidates above the adaptive
 threshold (NPK + 0.25 (SPK - NPK)) outside a 250 ms refractory period are beats;
 a candidate within 360 ms of the last beat whose slope is under half of that
 beat's is a T wave; when no beat comes for 1.66 mean RR the best candidate above
 half the threshold is taken (search-back). The beat is placed at the largest
 absolute band-passed value in the 150 ms before the integrated peak, so it
-works for either ECG polarity. Fixed latency: 200 ms look-ahead plus the
-integration window, about 0.35 s; search-back beats come later by nature.
+works for either ECG polarity. Fixed latency: 120 ms look-ahead plus the
+integration window, about 0.27 s; search-back beats come later by nature.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ class StreamingRPeakDetector:
         # at the true R time by subtracting it.
         self._delay = float(group_delay((b, a), w=[10.0], fs=fs)[1][0]) / fs
         self._win = max(1, round(0.150 * fs))
-        self._look = max(1, round(0.200 * fs))
+        self._look = max(1, round(0.120 * fs))
         self._refractory = round(0.250 * fs)
         self._twave = round(0.360 * fs)
         keep = round(3.0 * fs) + self._win + self._look
