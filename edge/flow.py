@@ -111,6 +111,13 @@ class StageStats:
         self.heartbeat = now
         self.busy_since = None
 
+    def record_items(self, n: int) -> None:
+        """Count `n` items produced (sources: rate without a processing latency)."""
+        now = time.monotonic()
+        with self._lock:
+            self.items += n
+            self._times.extend([now] * n)
+
     def stalled(self, now: float, timeout: float) -> bool:
         """True when the stage has been busy (or silent) for longer than `timeout`."""
         if self.busy_since is not None:

@@ -92,8 +92,8 @@ class SourceRunner(threading.Thread):
                 continue
             if items:
                 backoff.reset()
+                self.stats.record_items(len(items))
             for item in items:
-                self.stats.items += 1
                 if not self.queue.put(item):
                     self.stats.dropped += 1
         self._close()
