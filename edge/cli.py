@@ -115,6 +115,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         data = Path(args.data) if args.data else data_root()
         print_vision(bench_vision(data, args.frames, peer=args.vs == "fer"), args.json)
+    elif args.what == "physio":
+        from edge.physio.bench import bench_physio, print_physio
+        from models.training.data import data_root
+
+        root = Path(args.data) if args.data else data_root()
+        print_physio(bench_physio(root / "physio" / "mitdb" / "100", args.vs == "neurokit2"),
+                     args.json)
     elif args.what == "speech":
         from edge.speech.tools import bench_speech, print_json_or_text
         from models.training.data import data_root
@@ -191,8 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("--json", action="store_true")
     models.set_defaults(func=cmd_models)
     bench = sub.add_parser("bench", help="measure speed (int8 vs float, vs peers)")
-    bench.add_argument("what", choices=["models", "vision", "speech"])
-    bench.add_argument("--vs", choices=["fer"], help="vision: also run this peer")
+    bench.add_argument("what", choices=["models", "vision", "speech", "physio"])
+    bench.add_argument("--vs", choices=["fer", "neurokit2"],
+                       help="also run this peer (vision: fer; physio: neurokit2)")
     bench.add_argument("--data", help="dataset folder (default $AFFECTD_DATA)")
     bench.add_argument("--frames", type=int, default=200)
     bench.add_argument("--json", action="store_true")

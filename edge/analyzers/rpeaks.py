@@ -19,6 +19,7 @@ from collections import deque
 
 import numpy as np
 import numpy.typing as npt
+from scipy.ndimage import maximum_filter1d
 from scipy.signal import butter, group_delay, sos2tf, sosfilt, sosfilt_zi
 
 
@@ -88,19 +89,22 @@ class StreamingRPeakDetector:
         mwi = np.asarray(self._mwi)
         bp = np.asarray(self._bp)
         base = self._n - mwi.size  # absolute index of mwi[0]
+        start = max(self._next, base + self._look)
+        stop = self._n - self._look  # candidates need `look` samples on both sides
+        if stop <= start:
+            return []
+        # Local maxima of the integrated signal over +-look, found vectorised; only those
+        # (a few per second) go through the threshold logic below.
+        peak = maximum_filter1d(mwi, 2 * self._look + 1, mode="nearest")
+        lo, hi = start - base, stop - base
+        cand = np.flatnonzero((mwi[lo:hi] > 0) & (mwi[lo:hi] >= peak[lo:hi])) + lo
+        self._next = stop
         beats: list[float] = []
-        self._next = max(self._next, base + self._look)
-        while self._next + self._look < self._n:
-            i = self._next - base
-            self._next += 1
-            v = mwi[i]
-            lo, hi = i - self._look, i + self._look + 1
-            if v <= 0 or v < mwi[lo:hi].max():
-                continue
-            beat = self._classify(self._next - 1, v, bp, base)
+        for i in cand:
+            beat = self._classify(base + int(i), float(mwi[i]), bp, base)
             if beat is not None:
                 beats.append(beat)
-            sb = self._searchback(self._next - 1, bp, base)
+            sb = self._searchback(base + int(i), bp, base)
             if sb is not None:
                 beats.append(sb)
         return sorted(beats)
