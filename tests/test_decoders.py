@@ -1,0 +1,137 @@
+"""firmware_bridge decoders: every Heart Rate Measurement flag combination, every PMD
+status code, Polar's ECG test vector, multi-frame and truncated packets, the EDA
+profile's example, and random bytes (hypothesis) that must never escape as
+anything but DecodeError."""
+
+from __future__ import annotations
+
+import itertools
+import struct
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from firmware_bridge.decoders import (
+    PMD_START_ECG,
+    DecodeError,
+    EdaConfig,
+    EdaPacket,
+    HeartRateMeasurement,
+    PmdStatus,
+    decode_battery,
+    decode_eda,
+    decode_eda_config,
+    decode_heart_rate,
+    decode_pmd_ecg,
+    decode_pmd_features,
+    decode_pmd_response,
+    encode_eda,
+    encode_eda_config,
+    encode_heart_rate,
+    encode_pmd_ecg,
+)
+
+
+@pytest.mark.parametrize("flags", range(32))
+def test_every_heart_rate_flag_combination(flags: int) -> None:
+    body = struct.pack("<H", 301) if flags & 1 else bytes([72])
+    if flags & 0x08:
+        body += struct.pack("<H", 1234)
+    rr = (1024, 1000, 980) if flags & 0x10 else ()
+    body += struct.pack(f"<{len(rr)}H", *rr)
+    m = decode_heart_rate(bytes([flags]) + body)
+    assert m.bpm == (301 if flags & 1 else 72)
+    assert m.contact == (bool(flags & 0x02) if flags & 0x04 else None)
+    assert m.energy_kj == (1234 if flags & 0x08 else None)
+    assert m.rr_s == tuple(v / 1024 for v in rr)
+    # a packet cut inside a field is refused, never mis-read
+    data = bytes([flags]) + body
+    fields = [2 if flags & 1 else 1] + ([2] if flags & 0x08 else []) + [2] * len(rr)
+    ends = list(itertools.accumulate([1, *fields]))
+    for cut in range(1, len(data)):
+        if cut not in ends:
+            with pytest.raises(DecodeError):
+                decode_heart_rate(data[:cut])
+
+
+def test_heart_rate_roundtrip() -> None:
+    for bpm, contact, energy, rr in itertools.product((60, 300), (None, True, False),
+                                                      (None, 5), ((), (0.8, 0.81))):
+        m = HeartRateMeasurement(bpm, contact, energy, rr)
+        back = decode_heart_rate(encode_heart_rate(m))
+        assert back.bpm == bpm and back.contact == contact and back.energy_kj == energy
+        assert all(abs(a - b) < 1 / 1024 for a, b in zip(back.rr_s, rr, strict=True))
+
+
+def test_battery() -> None:
+    assert decode_battery(b"\x64") == 100
+    for bad in (b"", b"\x65", b"\x01\x02"):
+        with pytest.raises(DecodeError):
+            decode_battery(bad)
+
+
+@pytest.mark.parametrize("status", list(PmdStatus))
+def test_every_pmd_status(status: PmdStatus) -> None:
+    r = decode_pmd_response(bytes([0xF0, 0x02, 0x00, int(status), 0x00]))
+    assert r.status is status and r.op_code == 2 and r.measurement_type == 0
+    assert r.ok == (status == PmdStatus.SUCCESS)
+
+
+def test_pmd_response_errors_and_settings() -> None:
+    for bad in (b"", b"\xf0\x02", b"\xf1\x02\x00\x00", b"\xf0\x02\x00\x0e"):
+        with pytest.raises(DecodeError):
+            decode_pmd_response(bad)
+    r = decode_pmd_response(bytes.fromhex("f00100000000018200010e00"))
+    assert r.ok and r.parameters == bytes.fromhex("00018200010e00")
+
+
+def test_pmd_features_and_start_command() -> None:
+    assert decode_pmd_features(bytes([0x0F, 0b00000101])) == {"ecg", "acc"}
+    with pytest.raises(DecodeError):
+        decode_pmd_features(b"\x0e\x01")
+    assert PMD_START_ECG == bytes([0x02, 0x00, 0x00, 0x01, 0x82, 0x00, 0x01, 0x01, 0x0E, 0x00])
+
+
+def test_pmd_ecg_polar_test_vector() -> None:
+    frame = decode_pmd_ecg(bytes(10) + bytes.fromhex("0280ff028000"))
+    assert frame.samples_uv == (-32766, 32770)
+
+
+def test_pmd_ecg_multi_sample_roundtrip_and_truncation() -> None:
+    samples = [0, 1, -1, 8388607, -8388608, 1234, -4321] * 10
+    data = encode_pmd_ecg(1_700_000_000_000_000_000, samples)
+    f = decode_pmd_ecg(data)
+    assert list(f.samples_uv) == samples and f.timestamp_ns == 1_700_000_000_000_000_000
+    for cut in (0, 5, 9, len(data) - 1, len(data) - 2):
+        with pytest.raises(DecodeError):
+            decode_pmd_ecg(data[:cut])
+    with pytest.raises(DecodeError):
+        decode_pmd_ecg(b"\x01" + data[1:])  # not ECG
+
+
+def test_eda_profile_example_and_roundtrip() -> None:
+    p = decode_eda(bytes.fromhex("012a0010270000" + "04e803ea03ec03ee03"))
+    assert p.sequence == 42 and p.device_time_ms == 10000 and p.contact and not p.motion
+    assert p.samples_us == pytest.approx((2.0, 2.004, 2.008, 2.012))
+    q = EdaPacket(65535, 2**32 - 1, False, True, (0.0, 131.07, 5.5))
+    assert decode_eda(encode_eda(q)) == EdaPacket(65535, 2**32 - 1, False, True,
+                                                  pytest.approx((0.0, 131.07, 5.5)))
+    c = EdaConfig(1, 4.0, 4)
+    assert decode_eda_config(encode_eda_config(c)) == c
+    for bad in (b"", bytes.fromhex("01000000000004e803"), bytes.fromhex("fc00000000000001e803")):
+        with pytest.raises(DecodeError):
+            decode_eda(bad)
+
+
+DECODERS = [decode_heart_rate, decode_battery, decode_pmd_response, decode_pmd_features,
+            decode_pmd_ecg, decode_eda, decode_eda_config]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.binary(max_size=260), st.sampled_from(DECODERS))
+def test_random_bytes_never_escape(data: bytes, decoder: object) -> None:
+    try:
+        decoder(data)  # type: ignore[operator]
+    except DecodeError:
+        pass
