@@ -1,0 +1,252 @@
+"""The wearable client on bleak, and the supervisor that keeps wearables streaming.
+
+`WearableClient` connects to one device through bleak's public API (any
+back-end: BlueZ on a Pi, or `BumbleClientBackend` against the emulators),
+subscribes to its streams, decodes every packet and hands `BioSamples` with
+monotonic timestamps to a callback. Malformed packets are counted and dropped;
+lost ECG samples (from the strap's timestamps) and lost EDA packets (from the
+sequence numbers) are counted.
+
+`Supervisor` runs the clients: reconnects with exponential backoff and jitter,
+treats a connection that stays silent for `stall_s` as dead (a BlueZ quirk users
+hit: connected but no notifications), retries the service discovery timeouts
+BlueZ produces, and keeps per-device health for the `stats` topic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+from bleak import BleakClient
+
+from edge.flow import Backoff
+from edge.messages import BioSamples
+from firmware_bridge.decoders import (
+    EDA_CONFIG,
+    EDA_MEASUREMENT,
+    PMD_CONTROL,
+    PMD_DATA,
+    PMD_START_ECG,
+    DecodeError,
+    PmdError,
+    PmdStatus,
+    decode_battery,
+    decode_eda,
+    decode_eda_config,
+    decode_heart_rate,
+    decode_pmd_ecg,
+    decode_pmd_response,
+)
+
+log = logging.getLogger(__name__)
+HR_MEASUREMENT = "00002a37-0000-1000-8000-00805f9b34fb"
+BATTERY_LEVEL = "00002a19-0000-1000-8000-00805f9b34fb"
+ECG_FS = 130.0
+DeviceKind = Literal["polar_h10", "heart_rate", "eda"]
+
+
+class Stalled(RuntimeError):
+    """Connected, but no notification for longer than the stall timeout."""
+
+
+@dataclass
+class DeviceHealth:
+    address: str
+    kind: str
+    connected: bool = False
+    battery: int | None = None
+    contact: bool | None = None
+    rssi: int | None = None
+    packets: int = 0
+    malformed: int = 0
+    lost_samples: int = 0
+    reconnects: int = 0
+    stalls: int = 0
+    last_seen: float | None = None
+    """Monotonic time of the last notification."""
+    gaps_s: list[float] = field(default_factory=list)
+    """Lengths of the interruptions (disconnect to first notification again)."""
+
+
+class WearableClient:
+    def __init__(self, address: str, kind: DeviceKind, on_samples: Callable[[BioSamples], None],
+                 backend: type | None = None, backend_kwargs: dict[str, Any] | None = None,
+                 stall_s: float = 5.0, connect_timeout: float = 10.0) -> None:
+        self.address = address
+        self.kind = kind
+        self.on_samples = on_samples
+        self.backend = backend
+        self.backend_kwargs = backend_kwargs or {}
+        self.stall_s = stall_s
+        self.connect_timeout = connect_timeout
+        self.health = DeviceHealth(address, kind)
+        self._disconnected = asyncio.Event()
+        self._ecg_next_ns: int | None = None
+        self._ecg_offset: float | None = None
+        self._eda_seq: int | None = None
+        self._eda_rate = 4.0
+        self._eda_spp = 1
+        self._down_since: float | None = None
+
+    # -- packet handlers ------------------------------------------------------------
+    def _seen(self) -> None:
+        now = time.monotonic()
+        if self._down_since is not None:
+            self.health.gaps_s.append(now - self._down_since)
+            self._down_since = None
+        self.health.last_seen = now
+        self.health.packets += 1
+
+    def _on_hr(self, data: bytearray) -> None:
+        try:
+            m = decode_heart_rate(bytes(data))
+        except DecodeError:
+            self.health.malformed += 1
+            return
+        self._seen()
+        now = time.monotonic()
+        self.health.contact = m.contact
+        self.on_samples(BioSamples(now, "hr", 0.0, np.array([float(m.bpm)]), self.address))
+        if m.rr_s:
+            self.on_samples(BioSamples(now, "rr", 0.0, np.array(m.rr_s), self.address))
+
+    def _on_ecg(self, data: bytearray) -> None:
+        try:
+            f = decode_pmd_ecg(bytes(data))
+        except DecodeError:
+            self.health.malformed += 1
+            return
+        self._seen()
+        n = len(f.samples_uv)
+        step = round(1e9 / ECG_FS)
+        first_ns = f.timestamp_ns - (n - 1) * step
+        if self._ecg_next_ns is not None:
+            missing = round((first_ns - self._ecg_next_ns) / step)
+            if missing > 0:
+                self.health.lost_samples += missing
+        self._ecg_next_ns = f.timestamp_ns + step
+        now = time.monotonic()
+        if self._ecg_offset is None:  # strap clock -> this host's monotonic clock
+            self._ecg_offset = now - f.timestamp_ns / 1e9
+        ts = f.timestamp_ns / 1e9 + self._ecg_offset
+        self.on_samples(BioSamples(ts, "ecg", ECG_FS, np.array(f.samples_uv, float),
+                                   self.address))
+
+    def _on_eda(self, data: bytearray) -> None:
+        try:
+            p = decode_eda(bytes(data))
+        except DecodeError:
+            self.health.malformed += 1
+            return
+        self._seen()
+        if self._eda_seq is not None:
+            gap = (p.sequence - self._eda_seq - 1) & 0xFFFF
+            self.health.lost_samples += gap * self._eda_spp
+        self._eda_seq = p.sequence
+        self.health.contact = p.contact
+        self.on_samples(BioSamples(time.monotonic(), "eda", self._eda_rate,
+                                   np.array(p.samples_us), self.address))
+
+    # -- one connection ----------------------------------------------------------------
+    async def _start_pmd(self, client: BleakClient) -> None:
+        responses: asyncio.Queue[bytes] = asyncio.Queue()
+        await client.start_notify(PMD_CONTROL, lambda _c, d: responses.put_nowait(bytes(d)))
+        await client.start_notify(PMD_DATA, lambda _c, d: self._on_ecg(d))
+        await client.write_gatt_char(PMD_CONTROL, PMD_START_ECG, response=True)
+        while True:
+            r = decode_pmd_response(await asyncio.wait_for(responses.get(), 5.0))
+            if r.op_code == PMD_START_ECG[0]:
+                break
+        if r.status not in (PmdStatus.SUCCESS, PmdStatus.ALREADY_IN_STATE):
+            raise PmdError(r.status, r.op_code)
+
+    async def run_once(self) -> None:
+        """Connect, stream until the link drops or stalls; raises to tell why."""
+        self._disconnected.clear()
+        self._ecg_next_ns = self._ecg_offset = self._eda_seq = None
+        kwargs: dict[str, Any] = dict(self.backend_kwargs)
+        if self.backend is not None:
+            kwargs["backend"] = self.backend
+        client = BleakClient(self.address,
+                             disconnected_callback=lambda _c: self._disconnected.set(),
+                             timeout=self.connect_timeout, **kwargs)
+        await client.connect()
+        try:
+            self.health.connected = True
+            try:
+                self.health.battery = decode_battery(bytes(await client.read_gatt_char(
+                    BATTERY_LEVEL)))
+            except (DecodeError, Exception) as exc:  # battery is optional
+                log.debug("%s: no battery level (%s)", self.address, exc)
+            if self.kind in ("polar_h10", "heart_rate"):
+                await client.start_notify(HR_MEASUREMENT, lambda _c, d: self._on_hr(d))
+            if self.kind == "polar_h10":
+                await self._start_pmd(client)
+            if self.kind == "eda":
+                cfg = decode_eda_config(bytes(await client.read_gatt_char(EDA_CONFIG)))
+                self._eda_rate, self._eda_spp = cfg.rate_hz, cfg.samples_per_packet
+                await client.start_notify(EDA_MEASUREMENT, lambda _c, d: self._on_eda(d))
+            self.health.last_seen = time.monotonic()
+            while not self._disconnected.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._disconnected.wait(), 0.25)
+                silent = time.monotonic() - (self.health.last_seen or 0.0)
+                if silent > self.stall_s:
+                    self.health.stalls += 1
+                    raise Stalled(f"{self.address}: no data for {silent:.1f} s")
+            raise ConnectionError(f"{self.address}: link lost")
+        finally:
+            self.health.connected = False
+            self._down_since = self._down_since or time.monotonic()
+            try:
+                await client.disconnect()
+            except Exception as exc:  # the link may already be gone
+                log.debug("%s: disconnect: %s", self.address, exc)
+
+
+class Supervisor:
+    """Keeps every client streaming: reconnect with backoff and jitter, forever."""
+
+    def __init__(self, clients: list[WearableClient], backoff_min_s: float = 0.5,
+                 backoff_max_s: float = 30.0) -> None:
+        self.clients = clients
+        self.backoff_min_s = backoff_min_s
+        self.backoff_max_s = backoff_max_s
+
+    async def _keep(self, c: WearableClient, stop: asyncio.Event) -> None:
+        backoff = Backoff(self.backoff_min_s, self.backoff_max_s)
+        first = True
+        while not stop.is_set():
+            if not first:
+                c.health.reconnects += 1
+            first = False
+            started = time.monotonic()
+            try:
+                await c.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # every failure path ends in a reconnect
+                log.warning("%s: %s", c.address, exc)
+            if time.monotonic() - started > 10 * self.backoff_min_s:
+                backoff.reset()  # it had been streaming: start the backoff afresh
+            delay = backoff.next_delay()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Stream until `stop` is set, then disconnect everything."""
+        tasks = [asyncio.create_task(self._keep(c, stop)) for c in self.clients]
+        await stop.wait()
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def health(self) -> list[DeviceHealth]:
+        return [c.health for c in self.clients]

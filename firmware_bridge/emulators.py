@@ -1,0 +1,227 @@
+"""Emulated wearables on Bumble: a Polar H10 (Heart Rate Service with RR, battery, PMD
+ECG at 130 Hz) and an EDA sensor of our profile (PROFILE.md), as GATT servers on
+virtual controllers attached to a Bumble `LocalLink`.
+
+The signals come from `edge.synthetic` (a generated wearer, no recordings).
+`time_scale` runs emulated time faster than the wall clock so tests can stream
+minutes of signal in seconds. Faults for tests: `drop_link()` disconnects the
+central; `stall(seconds)` keeps the link up but stops notifying.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import numpy as np
+from bumble.controller import Controller
+from bumble.device import Connection, Device
+from bumble.gatt import Characteristic, CharacteristicValue, Service
+from bumble.hci import Address
+from bumble.host import Host
+from bumble.link import LocalLink
+
+from edge.synthetic import SyntheticPhysio
+from firmware_bridge.decoders import (
+    EDA_CONFIG,
+    EDA_MEASUREMENT,
+    EDA_SERVICE,
+    PMD_CONTROL,
+    PMD_DATA,
+    PMD_SERVICE,
+    EdaConfig,
+    EdaPacket,
+    HeartRateMeasurement,
+    PmdStatus,
+    encode_eda,
+    encode_eda_config,
+    encode_heart_rate,
+    encode_pmd_ecg,
+)
+
+P = Characteristic.Properties
+ECG_FS = 130
+ECG_FRAME = 73  # samples per PMD notification, as the H10 sends at 130 Hz
+
+
+class _Emulator:
+    def __init__(self, link: LocalLink, address: str, name: str, time_scale: float) -> None:
+        self.address = address
+        self.time_scale = time_scale
+        self.device = Device(name, Address(address))
+        self.device.host = Host()
+        self.device.host.controller = Controller(f"ctl-{name}", link=link)
+        self.device.on("connection", self._on_connection)
+        self.connection: Connection | None = None
+        self.connections = 0
+        self._stall_until = 0.0
+        self._tasks: list[asyncio.Task[None]] = []
+        self.battery = Characteristic("2A19", P.READ | P.NOTIFY, Characteristic.READABLE,
+                                      bytes([87]))
+
+    def _on_connection(self, conn: Connection) -> None:
+        self.connection = conn
+        self.connections += 1
+        conn.on("disconnection", lambda _r: self._on_disconnection())
+
+    def _on_disconnection(self) -> None:
+        self.connection = None
+        self.on_disconnected()
+
+    def on_disconnected(self) -> None:
+        """Stop streaming; subclasses override."""
+
+    async def start(self) -> None:
+        await self.device.power_on()
+        await self.device.start_advertising(auto_restart=True)
+
+    async def stop(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        await self.device.power_off()
+
+    async def drop_link(self) -> None:
+        if self.connection is not None:
+            await self.connection.disconnect()
+
+    def stall(self, seconds: float) -> None:
+        self._stall_until = time.monotonic() + seconds
+
+    @property
+    def stalled(self) -> bool:
+        return time.monotonic() < self._stall_until
+
+    async def _sleep(self, emulated_s: float) -> None:
+        await asyncio.sleep(emulated_s / self.time_scale)
+
+
+class EmulatedPolarH10(_Emulator):
+    """HRS 0x180D with RR, Battery 0x180F, and PMD ECG streaming at 130 Hz."""
+
+    def __init__(self, link: LocalLink, address: str = "A0:9E:1A:00:00:01",
+                 time_scale: float = 1.0, seed: int = 0) -> None:
+        super().__init__(link, address, "Polar H10 EMU", time_scale)
+        self.gen = SyntheticPhysio(ecg_fs=ECG_FS, seed=seed)
+        self.hr = Characteristic("2A37", P.NOTIFY, Characteristic.READABLE, b"\x00\x00")
+        control = CharacteristicValue(read=lambda _c: bytes([0x0F, 0x05]),
+                                      write=self._on_control)
+        self.pmd_cp: Characteristic[bytes] = Characteristic(
+            PMD_CONTROL, P.READ | P.WRITE | P.INDICATE,
+            Characteristic.READABLE | Characteristic.WRITEABLE, control)
+        self.pmd_data = Characteristic(PMD_DATA, P.NOTIFY, Characteristic.READABLE, b"")
+        self.device.add_services([Service("180D", [self.hr]), Service("180F", [self.battery]),
+                                  Service(PMD_SERVICE, [self.pmd_cp, self.pmd_data])])
+        self.sent_samples = 0
+        self._ecg_task: asyncio.Task[None] | None = None
+        self._hr_task: asyncio.Task[None] | None = None
+        self._t = 0.0  # emulated seconds of signal produced
+        self._epoch_ns = time.time_ns()
+
+    def _on_connection(self, conn: Connection) -> None:
+        super()._on_connection(conn)
+        self._hr_task = asyncio.get_running_loop().create_task(self._stream_hr())
+
+    def on_disconnected(self) -> None:
+        for task in (self._ecg_task, self._hr_task):
+            if task is not None:
+                task.cancel()
+        self._ecg_task = self._hr_task = None
+
+    def _on_control(self, conn: Connection, value: bytes) -> None:
+        op = value[0] if value else 0
+        mtype = value[1] if len(value) > 1 else 0
+        status = PmdStatus.SUCCESS
+        if op == 0x02 and mtype == 0x00:
+            if self._ecg_task is not None:
+                status = PmdStatus.ALREADY_IN_STATE
+            else:
+                self._ecg_task = asyncio.get_running_loop().create_task(self._stream_ecg())
+        elif op == 0x03 and mtype == 0x00:
+            if self._ecg_task is not None:
+                self._ecg_task.cancel()
+                self._ecg_task = None
+        elif op == 0x01:
+            pass
+        elif op in (0x02, 0x03, 0x01):
+            status = PmdStatus.INVALID_MEASUREMENT_TYPE
+        else:
+            status = PmdStatus.INVALID_OP_CODE
+        reply = bytes([0xF0, op, mtype, int(status), 0x00])
+        asyncio.get_running_loop().create_task(
+            self.device.indicate_subscriber(conn, self.pmd_cp, reply))
+
+    async def _stream_ecg(self) -> None:
+        while self.connection is not None:
+            await self._sleep(ECG_FRAME / ECG_FS)
+            samples = self.gen.ecg(self._t, ECG_FRAME)
+            self._t += ECG_FRAME / ECG_FS
+            if self.stalled:
+                continue  # the strap keeps measuring but sends nothing
+            ts = self._epoch_ns + round(self._t * 1e9)
+            await self.device.notify_subscribers(
+                self.pmd_data, encode_pmd_ecg(ts, [int(v) for v in samples]))
+            self.sent_samples += ECG_FRAME
+
+    async def _stream_hr(self) -> None:
+        last = 0.0
+        while self.connection is not None:
+            await self._sleep(1.0)
+            now = self._t if self._ecg_task is not None else last + 1.0
+            beats = np.asarray(self.gen._beats)
+            window = beats[(beats > last) & (beats <= now)]
+            prev = beats[beats <= last]
+            times = np.concatenate([prev[-1:], window])
+            rr = tuple(float(x) for x in np.diff(times))
+            bpm = round(60.0 / np.mean(rr)) if rr else 0
+            last = now
+            if self.stalled or not rr:
+                continue
+            await self.device.notify_subscribers(
+                self.hr, encode_heart_rate(HeartRateMeasurement(bpm, True, None, rr)))
+
+
+class EmulatedEdaSensor(_Emulator):
+    """The affectd EDA profile: 4 Hz, 4 samples per notification, sequence numbers."""
+
+    def __init__(self, link: LocalLink, address: str = "E0:DA:00:00:00:01",
+                 time_scale: float = 1.0, seed: int = 1, rate_hz: float = 4.0,
+                 samples_per_packet: int = 4) -> None:
+        super().__init__(link, address, "affectd-eda EMU", time_scale)
+        self.gen = SyntheticPhysio(eda_fs=rate_hz, seed=seed)
+        self.config = EdaConfig(1, rate_hz, samples_per_packet)
+        self.measurement = Characteristic(EDA_MEASUREMENT, P.NOTIFY, Characteristic.READABLE,
+                                          b"")
+        cfg = Characteristic(EDA_CONFIG, P.READ, Characteristic.READABLE,
+                             encode_eda_config(self.config))
+        self.device.add_services([Service(EDA_SERVICE, [self.measurement, cfg]),
+                                  Service("180F", [self.battery])])
+        self.sequence = 0
+        self.sent_samples = 0
+        self._t = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    def _on_connection(self, conn: Connection) -> None:
+        super()._on_connection(conn)
+        self._task = asyncio.get_running_loop().create_task(self._stream())
+
+    def on_disconnected(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+
+    async def _stream(self) -> None:
+        n = self.config.samples_per_packet
+        while self.connection is not None:
+            await self._sleep(n / self.config.rate_hz)
+            values = self.gen.eda(self._t, n)
+            t_ms = round(self._t * 1000)
+            self._t += n / self.config.rate_hz
+            seq = self.sequence
+            self.sequence = (self.sequence + 1) & 0xFFFF
+            if self.stalled:
+                continue
+            pkt = EdaPacket(seq, t_ms, True, False, tuple(float(v) for v in values))
+            await self.device.notify_subscribers(self.measurement, encode_eda(pkt))
+            self.sent_samples += n
+
+
