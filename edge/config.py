@@ -20,6 +20,7 @@ from edge.settings import Settings
 
 EX_CONFIG = 78
 _DEVICE_ID = re.compile(r"^[a-z0-9_-]{1,32}$")
+_MAC = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
 _TOPIC_PART = re.compile(r"^[A-Za-z0-9_/-]{1,64}$")
 
 
@@ -51,6 +52,10 @@ def _convert(key: str, value: Any, tp: Any, meta: dict[str, Any]) -> Any:
         tp = args[0]
     if optional and (value == "" or value is None):
         return None
+    if get_origin(tp) is tuple:  # tuple[str, ...]: a TOML array of strings
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(key, f"expected an array of strings, got {value!r}")
+        return tuple(value)
     want = _describe(tp, meta)
     if tp is bool:
         if not isinstance(value, bool):
@@ -126,6 +131,14 @@ def _cross_check(s: Settings) -> None:
     if s.mqtt.password_env and s.mqtt.password_env not in os.environ:
         raise ConfigError("mqtt.password_env",
                           f"environment variable {s.mqtt.password_env} is not set")
+    if s.physio.enabled and s.physio.source == "ble":
+        if not s.physio.devices:
+            raise ConfigError("physio.devices", 'required for source "ble"')
+        for i, d in enumerate(s.physio.devices):
+            kind, _, addr = d.partition("@")
+            if kind not in ("polar_h10", "heart_rate", "eda") or not _MAC.match(addr):
+                want = '"polar_h10|heart_rate|eda@AA:BB:CC:DD:EE:FF"'
+                raise ConfigError(f"physio.devices[{i}]", f"expected {want}, got {d!r}")
     if s.physio.enabled and s.physio.source in ("e4", "neurokit_csv"):
         if s.physio.path is None:
             raise ConfigError("physio.path", f'required for source "{s.physio.source}"')

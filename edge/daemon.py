@@ -106,7 +106,13 @@ class Daemon:
             models += [{"id": m, "version": v} for m, v in
                        (mid.split("@", 1) if "@" in mid else (mid, "0") for mid in
                         r.analyzer.model_ids())]
+        wearables: list[dict[str, object]] = []
+        for sr in self.pipeline.sources:
+            health = getattr(sr.source, "health", None)
+            if callable(health):
+                wearables += health()
         return {
+            "wearables": wearables[:8],
             "schema": SCHEMA_VERSION, "ts": round(time.time(), 3),
             "uptime_s": round(now - self._started, 1), "paused": self.privacy.on,
             "stages": self.pipeline.stage_stats(now), "mqtt": self.publisher.counters(),

@@ -100,9 +100,17 @@ class FusionSettings:
 class PhysioSettings:
     enabled: bool = True
     """Read wearables (or a replay) and run the physiology analyzer."""
-    source: str = field(default="synthetic", metadata=_choice("synthetic", "e4", "neurokit_csv"))
+    source: str = field(default="synthetic",
+                        metadata=_choice("synthetic", "e4", "neurokit_csv", "ble"))
     """Where biosignals come from: "synthetic" (built-in generator), "e4" (Empatica E4 folder
-    replay), "neurokit_csv" (CSV with ECG/EDA columns)."""
+    replay), "neurokit_csv" (CSV with ECG/EDA columns), "ble" (wearables in `devices`)."""
+    devices: tuple[str, ...] = ()
+    """BLE wearables as "kind@address", kind one of polar_h10, heart_rate, eda."""
+    ble_backend: str = field(default="bluez", metadata=_choice("bluez", "emulated"))
+    """"bluez": the system's Bluetooth; "emulated": built-in Bumble emulators of the devices
+    listed (for trying affectd without hardware)."""
+    stall_s: float = field(default=5.0, metadata=_rng(0.5, 600.0))
+    """A wearable connected but silent for this long is reconnected."""
     path: Path | None = None
     """Folder (e4) or file (neurokit_csv) to replay."""
     sample_rate: float = field(default=100.0, metadata=_rng(1.0, 10000.0))

@@ -121,3 +121,38 @@ def test_supervisor_reconnects_after_link_drop_and_stall() -> None:
     assert h.gaps_s[0] < 2.0, h.gaps_s
     after = [s for s in sink.items if s.kind == "ecg" and s.ts > stall_end]
     assert len(after) >= 5, "streaming did not resume after the faults"
+
+
+def test_daemon_streams_emulated_wearables_and_reports_health(tmp_path: object) -> None:
+    """physio.source = "ble" with the built-in emulators: the daemon's physiology comes
+    through bleak, and stats carry per-device health."""
+    from pathlib import Path
+
+    from edge.broker import MosquittoBroker
+    from tests.conftest import DaemonProcess, Recorder, write_config
+
+    if not MosquittoBroker.available():
+        pytest.skip("mosquitto is not installed")
+    tmp = Path(str(tmp_path))
+    with MosquittoBroker() as b:
+        rec = Recorder(b.port)
+        cfg = write_config(tmp / "a.toml", b.port, tmp / "state",
+                           publish={"interval_s": 0.5, "stats_interval_s": 1.0},
+                           physio={"source": "ble", "ble_backend": "emulated",
+                                   "devices": ["polar_h10@A0:9E:1A:00:00:07",
+                                               "eda@E0:DA:00:00:00:07"]})
+        d = DaemonProcess(cfg)
+        try:
+            st = rec.wait_for("affectd/test/state", timeout=30, pred=lambda m: "hr_bpm" in
+                              m.json().get("metrics", {}) and "scl_us" in m.json()["metrics"])
+            stats = rec.wait_for("affectd/test/stats", timeout=20, pred=lambda m: len(
+                m.json().get("wearables", [])) == 2 and all(
+                w["connected"] for w in m.json()["wearables"]))
+        finally:
+            code, _, err = d.stop()
+            rec.close()
+    assert code == 0, err
+    assert 40 < st[-1].json()["metrics"]["hr_bpm"] < 120
+    w = {x["kind"]: x for x in stats[-1].json()["wearables"]}
+    assert w["polar_h10"]["battery"] == 87 and w["polar_h10"]["lost_samples"] == 0
+    assert w["eda"]["packets"] > 0

@@ -36,6 +36,9 @@ def run_check(tmp_path: Path, text: str) -> subprocess.CompletedProcess[str]:
         ("[physio]\nsource = 'e4'\n", "physio.path"),
         ("mqtt = 3\n", "mqtt"),
         ("[mqtt\n", "config"),
+        ("[physio]\nsource = 'ble'\n", "physio.devices"),
+        ("[physio]\nsource = 'ble'\ndevices = ['polar@00:11']\n", "physio.devices[0]"),
+        ("[physio]\ndevices = 'eda@E0:DA:00:00:00:01'\n", "physio.devices"),
     ],
 )
 def test_bad_config_exits_78_naming_the_key(tmp_path: Path, text: str, key: str) -> None:

@@ -70,6 +70,8 @@ class PhysioAnalyzer(Analyzer):
             self._eda.extend(np.asarray(s.values, dtype=float).tolist())
             self._eda_t += s.values.size / s.fs
             self._t = max(self._t, self._eda_t)
+        elif self._det is not None:
+            return  # beats come from the ECG; the strap's own HR/RR would count them twice
         elif s.kind == "hr":
             for v in s.values:
                 self._t += 1.0 if s.fs == 0 else 1.0 / s.fs

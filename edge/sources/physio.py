@@ -165,6 +165,10 @@ def _num(text: str) -> float:
 
 
 def open_physio_source(settings: PhysioSettings) -> Source:
+    if settings.source == "ble":
+        from edge.sources.wearables import BleWearableSource
+
+        return BleWearableSource(settings)
     if settings.source == "synthetic":
         return SyntheticPhysioSource(settings)
     if settings.source == "e4":
