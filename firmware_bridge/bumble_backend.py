@@ -4,11 +4,12 @@ bleak takes a `backend=` class; this one lets our unchanged bleak-based client
 reach emulated wearables that run as Bumble GATT servers in the same process:
 
     client = BleakClient(address, backend=BumbleClientBackend, link=link)
+    scanner = BleakScanner(service_uuids=[...], backend=BumbleScannerBackend, link=link)
 
 Each client gets its own Bumble host and virtual controller attached to `link`.
 The bleak releases we install do not ship a Bumble back-end, hence this module;
-only the calls our client uses are supported (connect, services, read, write,
-notify, disconnect).
+only the calls our client uses are supported (scan, connect, services, read,
+write, notify, disconnect).
 """
 
 from __future__ import annotations
@@ -21,9 +22,12 @@ from bleak.backends.characteristic import BleakGATTCharacteristic
 from bleak.backends.client import BaseBleakClient, NotifyCallback
 from bleak.backends.descriptor import BleakGATTDescriptor
 from bleak.backends.device import BLEDevice
+from bleak.backends.scanner import AdvertisementData, BaseBleakScanner
 from bleak.backends.service import BleakGATTService, BleakGATTServiceCollection
 from bleak.exc import BleakError
 from bumble.controller import Controller
+from bumble.core import UUID
+from bumble.core import AdvertisingData as AD
 from bumble.device import Connection, Device, Peer
 from bumble.hci import Address
 from bumble.host import Host
@@ -161,3 +165,57 @@ class BumbleClientBackend(BaseBleakClient):
     async def stop_notify(self, characteristic: BleakGATTCharacteristic) -> None:
         if self._peer is not None:
             await self._peer.unsubscribe(characteristic.obj)
+
+
+class BumbleScannerBackend(BaseBleakScanner):
+    """Scanning through a Bumble virtual controller, for `BleakScanner(backend=...)`."""
+
+    def __init__(self, detection_callback: Any, service_uuids: list[str] | None,
+                 scanning_mode: str = "active", *, link: LocalLink, **kwargs: Any) -> None:
+        super().__init__(detection_callback, service_uuids)
+        self._link = link
+        self._device: Device | None = None
+
+    async def start(self) -> None:
+        dev = Device("affectd-scanner", Address(_address()))
+        dev.host = Host()
+        dev.host.controller = Controller("ctl-scanner", link=self._link)
+        await dev.power_on()
+        dev.on("advertisement", self._on_advertisement)
+        await dev.start_scanning(filter_duplicates=False)
+        self._device = dev
+
+    async def stop(self) -> None:
+        if self._device is not None:
+            with contextlib.suppress(Exception):
+                await self._device.stop_scanning()
+                await self._device.power_off()
+            self._link.remove_controller(self._device.host.controller)  # type: ignore[arg-type]
+            self._device = None
+
+    def _on_advertisement(self, adv: Any) -> None:
+        data = adv.data
+        uuids: list[str] = []
+        for t in (AD.INCOMPLETE_LIST_OF_16_BIT_SERVICE_CLASS_UUIDS,
+                  AD.COMPLETE_LIST_OF_16_BIT_SERVICE_CLASS_UUIDS,
+                  AD.INCOMPLETE_LIST_OF_128_BIT_SERVICE_CLASS_UUIDS,
+                  AD.COMPLETE_LIST_OF_128_BIT_SERVICE_CLASS_UUIDS):
+            for group in data.get_all(t):
+                uuids += [uuid_str(u) for u in group]
+        if self._service_uuids and not set(uuids) & set(self._service_uuids):
+            return
+        name = data.get(AD.COMPLETE_LOCAL_NAME) or data.get(AD.SHORTENED_LOCAL_NAME)
+        address = adv.address.to_string(False)
+        ad = AdvertisementData(local_name=name, manufacturer_data={}, service_data={},
+                               service_uuids=uuids, tx_power=None, rssi=int(adv.rssi),
+                               platform_data=(adv,))
+        device = self.create_or_update_device(address, address, name, adv, ad)
+        self.call_detection_callbacks(device, ad)
+
+
+def advertising_data(name: str, service_uuid: str) -> bytes:
+    """Advertising payload with a local name and one service UUID (16- or 128-bit)."""
+    u = UUID(service_uuid)
+    kind = AD.COMPLETE_LIST_OF_16_BIT_SERVICE_CLASS_UUIDS if len(u.to_bytes()) == 2 \
+        else AD.COMPLETE_LIST_OF_128_BIT_SERVICE_CLASS_UUIDS
+    return bytes(AD([(AD.COMPLETE_LOCAL_NAME, name.encode()), (kind, u.to_bytes())]))

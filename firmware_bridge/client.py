@@ -211,6 +211,24 @@ class WearableClient:
                 log.debug("%s: disconnect: %s", self.address, exc)
 
 
+async def find_wearable(service_uuid: str, timeout: float = 10.0, backend: type | None = None,
+                        **backend_kwargs: Any) -> str | None:
+    """Address of the first device advertising `service_uuid` (e.g. the EDA profile's
+    service, or 0x180D for heart-rate straps), or None after `timeout` seconds."""
+    from bleak import BleakScanner
+
+    kwargs: dict[str, Any] = dict(backend_kwargs)
+    if backend is not None:
+        kwargs["backend"] = backend
+    want = service_uuid.lower()
+    if len(want) == 4:
+        want = f"0000{want}-0000-1000-8000-00805f9b34fb"
+    dev = await BleakScanner.find_device_by_filter(
+        lambda _d, ad: want in [u.lower() for u in ad.service_uuids], timeout=timeout,
+        service_uuids=[want], **kwargs)
+    return None if dev is None else str(dev.address)
+
+
 class Supervisor:
     """Keeps every client streaming: reconnect with backoff and jitter, forever."""
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import numpy as np
 from bumble.controller import Controller
@@ -71,7 +72,13 @@ class _Emulator:
     def on_disconnected(self) -> None:
         """Stop streaming; subclasses override."""
 
+    advertised_service = "180D"
+
     async def start(self) -> None:
+        from firmware_bridge.bumble_backend import advertising_data
+
+        self.device.advertising_data = advertising_data(self.device.name,
+                                                        self.advertised_service)
         await self.device.power_on()
         await self.device.start_advertising(auto_restart=True)
 
@@ -83,6 +90,10 @@ class _Emulator:
     async def drop_link(self) -> None:
         if self.connection is not None:
             await self.connection.disconnect()
+
+    async def send_raw(self, characteristic: Characteristic[Any], data: bytes) -> None:
+        """Notify arbitrary bytes (malformed-packet tests)."""
+        await self.device.notify_subscribers(characteristic, data)
 
     def stall(self, seconds: float) -> None:
         self._stall_until = time.monotonic() + seconds
@@ -182,6 +193,8 @@ class EmulatedPolarH10(_Emulator):
 
 class EmulatedEdaSensor(_Emulator):
     """The affectd EDA profile: 4 Hz, 4 samples per notification, sequence numbers."""
+
+    advertised_service = EDA_SERVICE
 
     def __init__(self, link: LocalLink, address: str = "E0:DA:00:00:00:01",
                  time_scale: float = 1.0, seed: int = 1, rate_hz: float = 4.0,

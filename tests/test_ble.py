@@ -156,3 +156,38 @@ def test_daemon_streams_emulated_wearables_and_reports_health(tmp_path: object) 
     w = {x["kind"]: x for x in stats[-1].json()["wearables"]}
     assert w["polar_h10"]["battery"] == 87 and w["polar_h10"]["lost_samples"] == 0
     assert w["eda"]["packets"] > 0
+
+
+def test_scan_by_service_uuid_and_malformed_packets_are_counted() -> None:
+    from bumble.link import LocalLink
+
+    from firmware_bridge.bumble_backend import BumbleScannerBackend
+    from firmware_bridge.client import find_wearable
+    from firmware_bridge.decoders import EDA_SERVICE
+
+    async def scenario() -> tuple[str | None, str | None, WearableClient, Sink]:
+        link = LocalLink()
+        h10 = EmulatedPolarH10(link, "A0:9E:1A:00:00:42", time_scale=5.0)
+        eda = EmulatedEdaSensor(link, "E0:DA:00:00:00:42", time_scale=5.0)
+        await h10.start()
+        await eda.start()
+        found_eda = await find_wearable(EDA_SERVICE, 5.0, BumbleScannerBackend, link=link)
+        found_hr = await find_wearable("180d", 5.0, BumbleScannerBackend, link=link)
+        sink = Sink()
+        c = client(link, eda.address, "eda", sink)
+
+        async def inject() -> None:
+            while sink.values("eda").size == 0:  # streaming
+                await asyncio.sleep(0.05)
+            for bad in (b"", b"\xff\x00", b"\x01\x00\x00\x00\x00\x00\x00\x05\x01"):
+                await eda.send_raw(eda.measurement, bad)
+            await asyncio.sleep(1.0)
+
+        await run_for(Supervisor([c], 0.1, 0.5), 0, inject())
+        return found_eda, found_hr, c, sink
+
+    found_eda, found_hr, c, sink = asyncio.run(scenario())
+    assert found_eda == "E0:DA:00:00:00:42" and found_hr == "A0:9E:1A:00:00:42"
+    assert c.health.malformed == 3  # counted and dropped
+    assert c.health.reconnects == 0  # ... without disturbing the stream
+    assert sink.values("eda").size > 8
