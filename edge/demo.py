@@ -1,6 +1,7 @@
 """`affectd demo`: the daemon on generated inputs with an embedded broker.
 
-Starts Mosquitto (or amqtt), runs the daemon on the synthetic wearable and on
+Starts Mosquitto (or amqtt), runs the daemon on emulated wearables (a Polar H10
+and an EDA sensor on Bumble's virtual radio, reached through bleak) and on
 synthesized speech played as a microphone (edge/assets/demo_speech.flac), and
 prints every message the broker delivers as `TOPIC PAYLOAD` lines, like
 `mosquitto_sub -v`, until Ctrl-C or `--seconds`. Nothing from ../shared is
@@ -35,7 +36,10 @@ def demo_settings(port: int, state_dir: Path) -> dict[str, Any]:
         "device": {"id": "demo", "state_dir": str(state_dir)},
         "mqtt": {"host": "127.0.0.1", "port": port, "reconnect_min_s": 1.0},
         "publish": {"interval_s": 1.0, "stats_interval_s": 10.0},
-        "physio": {"enabled": True, "source": "synthetic", "calibration_s": 8.0},
+        # the wearables are Bumble emulators reached through bleak, as real ones would be
+        "physio": {"enabled": True, "source": "ble", "ble_backend": "emulated",
+                   "devices": ["polar_h10@A0:9E:1A:DE:30:01", "eda@E0:DA:00:DE:30:01"],
+                   "calibration_s": 8.0},
         "microphone": {"enabled": True, "backend": "file", "path": str(demo_speech())},
         "runtime": {"log_level": "warning"},
     }
