@@ -160,6 +160,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
             raise ConfigError("--images", "required for eval face")
         print_report(evaluate_face(Path(args.images), args.crops, _face_settings(args),
                                    args.threads), args.json)
+    elif args.what == "fusion":
+        from edge.fusion_eval import evaluate_fusion, print_fusion
+        from models.training.data import data_root
+
+        print_fusion(evaluate_fusion(data_root()), args.json)
     elif args.what == "ecg":
         from edge.physio.evaluate import evaluate_records, print_ecg
 
@@ -210,7 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--video", required=True)
     rep.add_argument("--render", help="write an annotated video here")
     ev = sub.add_parser("eval", help="measure accuracy on labelled data")
-    ev.add_argument("what", choices=["face", "speech", "ecg"])
+    ev.add_argument("what", choices=["face", "speech", "ecg", "fusion"])
     ev.add_argument("--record", action="append", help="ecg: WFDB record path (repeatable)")
     ev.add_argument("--fs", type=float, default=None, help="ecg: resample to this rate")
     ev.add_argument("--audio", help="speech: folder of RAVDESS/EmoDB-named or <label>/ clips")
