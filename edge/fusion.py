@@ -7,8 +7,10 @@ Emotion probabilities, valence, arousal and stress are each the weighted mean
 over the modalities that provide them (any subset works; a quantity nobody
 provides is None). Confidence is the noisy-or of the weights clipped to [0, 1],
 times the top probability when probabilities exist. Values are smoothed with
-an exponential moving average of time constant `time_constant_s`, and the
-emitted emotion is the argmax of the smoothed probabilities.
+an exponential moving average of time constant `time_constant_s`. The emitted
+emotion follows the argmax of the smoothed probabilities with hysteresis (the
+new label must lead by `hysteresis`) and a minimum dwell time (`dwell_s`), so a
+lamp driven by it does not flicker.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ class LateFusion:
         self._smooth: dict[str, float] = {}
         self._smooth_probs: list[float] | None = None
         self._last_fuse: float | None = None
+        self._emotion: str | None = None
+        self._emotion_since = 0.0
 
     def _prior(self, modality: str) -> float:
         return float(getattr(self.settings, f"weight_{modality}"))
@@ -46,6 +50,19 @@ class LateFusion:
             self._smooth.clear()
             self._smooth_probs = None
             self._last_fuse = None
+            self._emotion = None
+
+    def _dwell(self, probs: dict[str, float], now: float) -> str:
+        """The label to publish: the leader, once it beats the current label by the
+        hysteresis margin and the current one has been shown for the dwell time."""
+        leader = max(probs, key=lambda k: probs[k])
+        cur = self._emotion
+        if cur is None or (leader != cur and probs[leader] - probs[cur] >= self.settings.hysteresis
+                           and now - self._emotion_since >= self.settings.dwell_s):
+            if leader != cur:
+                self._emotion, self._emotion_since = leader, now
+            return leader
+        return cur
 
     def _ema(self, key: str, value: float | None, alpha: float) -> float | None:
         if value is None:
@@ -111,7 +128,7 @@ class LateFusion:
                 s = sum(self._smooth_probs) or 1.0
                 probs = {k: round(v / s, 4) for k, v in zip(EMOTIONS, self._smooth_probs,
                                                             strict=True)}
-                emotion = max(probs, key=lambda k: probs[k])
+                emotion = self._dwell(probs, now)
                 top = probs[emotion]
             else:
                 self._smooth_probs = None

@@ -94,6 +94,11 @@ class FusionSettings:
     """Prior weight of the voice modality."""
     weight_physio: float = field(default=1.0, metadata=_rng(0.0, 10.0))
     """Prior weight of the physiology modality."""
+    hysteresis: float = field(default=0.05, metadata=_rng(0.0, 1.0))
+    """The published emotion changes only when another label leads it by this much..."""
+    dwell_s: float = field(default=3.0, metadata=_rng(0.0, 3600.0))
+    """... and only after the current one has been published for this many seconds
+    (a lamp driven by `emotion` changes at most once per dwell period)."""
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from edge.fusion import LateFusion
 from edge.messages import EMOTIONS, ModalityEstimate
 from edge.settings import FusionSettings
@@ -61,3 +63,48 @@ def test_paused_state_carries_nothing() -> None:
     s = f.fuse(now=0.1, wall=1.0, paused=True)
     assert s.paused and s.valence is None and s.probs is None and s.confidence == 0.0
     assert not s.modalities["face"].present
+
+
+def run_noisy_stream(cfg: FusionSettings) -> tuple[list[tuple[float, str | None]],
+                                                    list[tuple[float, float | None]]]:
+    """15 s of a noisy stream that alternates between happy and surprise, then sad."""
+    from edge.circumplex import valence_arousal
+
+    f = LateFusion(cfg)
+    emitted: list[tuple[float, str | None]] = []
+    valence: list[tuple[float, float | None]] = []
+    t = 0.0
+    rng = __import__("random").Random(3)
+    while t < 30.0:
+        label = rng.choice(["happy", "surprise"]) if t < 15 else "sad"
+        p = probs(label, 0.6)
+        v, a = valence_arousal(p)
+        f.update(ModalityEstimate("face", t, 1.0, probs=p, valence=v, arousal=a))
+        s = f.fuse(now=t, wall=t)
+        emitted.append((t, s.emotion))
+        valence.append((t, s.valence))
+        t += 0.1
+    return emitted, valence
+
+
+def changes_of(emitted: list[tuple[float, str | None]]) -> list[tuple[float, str | None]]:
+    return [(t, e) for (_, prev), (t, e) in itertools.pairwise(emitted) if e != prev]
+
+
+def test_emitted_emotion_changes_at_most_once_per_dwell_and_values_track() -> None:
+    """The noisy stream must not flicker the emitted emotion (without dwell and
+    hysteresis it does); a real change (to sad) shows in the smoothed valence within
+    3 time constants and in the emotion within smoothing plus one dwell time."""
+    flicker, _ = run_noisy_stream(FusionSettings(time_constant_s=1.0, hysteresis=0.0,
+                                                 dwell_s=0.0))
+    assert len(changes_of(flicker)) >= 4  # the control: the stream does flicker
+    cfg = FusionSettings(time_constant_s=1.0, hysteresis=0.05, dwell_s=3.0)
+    emitted, valence = run_noisy_stream(cfg)
+    changes = changes_of(emitted)
+    for (t1, _), (t2, _) in itertools.pairwise(changes):
+        assert t2 - t1 >= 3.0 - 1e-9, changes
+    assert emitted[-1][1] == "sad"
+    first_sad = next(t for t, e in emitted if e == "sad")
+    assert 15.0 <= first_sad <= 15.0 + 3.0 + 3.0  # smoothing plus at most one dwell
+    v_after = next(t for t, v in valence if t > 15 and v is not None and v < -0.2)
+    assert v_after - 15.0 <= 3 * cfg.time_constant_s
