@@ -108,3 +108,19 @@ def test_emitted_emotion_changes_at_most_once_per_dwell_and_values_track() -> No
     assert 15.0 <= first_sad <= 15.0 + 3.0 + 3.0  # smoothing plus at most one dwell
     v_after = next(t for t, v in valence if t > 15 and v is not None and v < -0.2)
     assert v_after - 15.0 <= 3 * cfg.time_constant_s
+
+
+def test_eval_fusion_on_pseudo_multimodal_pairs(shared_data: object) -> None:
+    """Fusing held-out voice with same-label face crops beats either alone."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    res = subprocess.run([sys.executable, "-m", "edge", "eval", "fusion", "--json"],
+                         capture_output=True, text=True, timeout=600, cwd=root)
+    assert res.returncode == 0, res.stderr
+    r = json.loads(res.stdout)
+    assert {"fused_accuracy", "single", "without", "n"} <= set(r) and r["n"] > 150
+    assert r["fused_accuracy"] >= max(r["single"].values()) + 0.03
