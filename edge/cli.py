@@ -115,6 +115,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         data = Path(args.data) if args.data else data_root()
         print_vision(bench_vision(data, args.frames, peer=args.vs == "fer"), args.json)
+    elif args.what == "pipeline":
+        from edge.bench_pipeline import bench_pipeline, print_pipeline
+        from models.training.data import data_root
+
+        root = Path(args.data) if args.data else data_root()
+        video = Path(args.video) if args.video else root / "video" / "WolfgangLanger_Pexels.mp4"
+        print_pipeline(bench_pipeline(video, args.seconds), args.json)
     elif args.what == "physio":
         from edge.physio.bench import bench_physio, print_physio
         from models.training.data import data_root
@@ -203,7 +210,9 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("--json", action="store_true")
     models.set_defaults(func=cmd_models)
     bench = sub.add_parser("bench", help="measure speed (int8 vs float, vs peers)")
-    bench.add_argument("what", choices=["models", "vision", "speech", "physio"])
+    bench.add_argument("what", choices=["models", "vision", "speech", "physio", "pipeline"])
+    bench.add_argument("--seconds", type=float, default=30.0, help="pipeline: duration")
+    bench.add_argument("--video", help="pipeline: video file (default: a clip in the data)")
     bench.add_argument("--vs", choices=["fer", "neurokit2"],
                        help="also run this peer (vision: fer; physio: neurokit2)")
     bench.add_argument("--data", help="dataset folder (default $AFFECTD_DATA)")

@@ -28,7 +28,7 @@ class _CappedSource(Source):
         super().__init__()
         self.settings = settings
         self._min_gap = 1.0 / settings.fps
-        self._last_emit = -1e9
+        self._next_due = -1e9
         self._index = 0
         self.capped = 0
         """Frames dropped by the frame-rate cap."""
@@ -36,10 +36,12 @@ class _CappedSource(Source):
     def _emit(self, image: Any, ts: float, cap_t: float | None = None) -> list[SourceItem]:
         """Emit a frame unless it comes sooner than the cap allows (`cap_t`: its media time)."""
         t = ts if cap_t is None else cap_t
-        if t - self._last_emit < self._min_gap * 0.999:
+        if t < self._next_due - 1e-6:
             self.capped += 1
             return []
-        self._last_emit = t
+        # keep the average rate at the cap (a 24 fps input capped at 15 gives 15, not 12)
+        late = t - self._next_due
+        self._next_due = (self._next_due if 0 <= late < self._min_gap else t) + self._min_gap
         self._index += 1
         return [VideoFrame(ts, self._index, np.ascontiguousarray(image, dtype=np.uint8))]
 
@@ -138,7 +140,7 @@ class VideoFileSource(_CappedSource):
         import cv2
 
         self._media_index = 0
-        self._last_emit = -1e9
+        self._next_due = -1e9
         self._pacer.restart()
         if self.path.suffix.lower() in _IMAGE_SUFFIXES:
             image = cv2.imread(str(self.path), cv2.IMREAD_COLOR)
