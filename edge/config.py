@@ -9,6 +9,7 @@ line turns it into one line on stderr and exit status 78 (EX_CONFIG).
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 import tomllib
@@ -68,6 +69,8 @@ def _convert(key: str, value: Any, tp: Any, meta: dict[str, Any]) -> Any:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(key, f"expected {want}, got {value!r}")
         value = float(value)
+        if not math.isfinite(value):
+            raise ConfigError(key, f"expected {want}, got {value!r}")
     elif tp in (str, Path):
         if not isinstance(value, str):
             raise ConfigError(key, f"expected {want}, got {value!r}")

@@ -37,6 +37,8 @@ def run_check(tmp_path: Path, text: str) -> subprocess.CompletedProcess[str]:
         ("mqtt = 3\n", "mqtt"),
         ("[mqtt\n", "config"),
         ("[physio]\nsource = 'ble'\n", "physio.devices"),
+        ("[publish]\ninterval_s = nan\n", "publish.interval_s"),
+        ("[fusion]\nmax_age_s = inf\n", "fusion.max_age_s"),
         ("[physio]\nsource = 'ble'\ndevices = ['polar@00:11']\n", "physio.devices[0]"),
         ("[physio]\ndevices = 'eda@E0:DA:00:00:00:01'\n", "physio.devices"),
     ],

@@ -1,0 +1,70 @@
+"""Hostile input: random configs, random MQTT command payloads, corrupt media files.
+Nothing may crash the daemon or escape as anything but the documented error."""
+
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from edge.broker import MosquittoBroker
+from edge.config import ConfigError, parse_settings
+from tests.conftest import DaemonProcess, Recorder, write_config
+
+SECTIONS = ["device", "mqtt", "publish", "fusion", "physio", "camera", "face", "microphone",
+            "runtime", "bogus"]
+KEYS = ["id", "port", "host", "qos", "interval_s", "enabled", "source", "path", "fps",
+        "devices", "threads", "tls", "ca_file", "dwell_s", "min_score", "nonsense"]
+scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6),
+                    st.floats(allow_nan=True), st.text(max_size=30),
+                    st.lists(st.text(max_size=12), max_size=3))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(SECTIONS),
+                       st.one_of(scalars, st.dictionaries(st.sampled_from(KEYS), scalars,
+                                                          max_size=4)), max_size=4))
+def test_random_configs_only_raise_config_error(doc: dict) -> None:
+    try:
+        parse_settings(doc)
+    except ConfigError as exc:
+        assert str(exc).split(":")[0]  # names a key
+
+
+def test_random_command_payloads_do_not_disturb_the_daemon(
+        broker: MosquittoBroker, recorder: Recorder, tmp_path: Path) -> None:
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    cfg = write_config(tmp_path / "a.toml", broker.port, tmp_path / "state",
+                       publish={"interval_s": 0.2, "stats_interval_s": 1.0})
+    d = DaemonProcess(cfg)
+    try:
+        recorder.wait_for("affectd/test/state", 2)
+        rng = random.Random(7)
+        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="fuzz")
+        c.connect("127.0.0.1", broker.port)
+        c.loop_start()
+        sent = 0
+        for _ in range(300):
+            topic = rng.choice(["affectd/test/privacy/set", "homeassistant/status"])
+            payload = bytes(rng.randrange(256) for _ in range(rng.randrange(0, 300)))
+            if payload.strip().upper() in (b"ON", b"OFF", b"ONLINE"):
+                continue
+            c.publish(topic, payload, qos=1).wait_for_publish(5)
+            sent += 1
+        c.loop_stop()
+        time.sleep(1.5)
+        n = len(recorder.on("affectd/test/state"))
+        recorder.wait_for("affectd/test/state", n + 3)  # still publishing
+        stats = recorder.wait_for("affectd/test/stats", pred=lambda m: m.json()["mqtt"]
+                                  ["bad_commands"] > 0)
+        assert d.proc.poll() is None
+    finally:
+        code, _, err = d.stop()
+    assert code == 0, err
+    assert not stats[-1].json()["paused"]  # garbage never flipped the switch
+    assert stats[-1].json()["mqtt"]["bad_commands"] <= sent
