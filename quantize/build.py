@@ -56,6 +56,9 @@ def load_source(recipe: Recipe) -> Any:
         from quantize.graph import rebuild_keras
 
         return rebuild_keras(recipe.source_path, recipe.source.get("output_clip"))
+    from models.training.flip_ensemble import register
+
+    register()  # the expression ensemble uses a custom mirror layer
     return keras.models.load_model(recipe.source_path, compile=False)
 
 
