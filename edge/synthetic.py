@@ -103,7 +103,7 @@ class SyntheticPhysio:
             amp = float(self._rng.uniform(0.1, 0.5)) * (1.0 + self.stress_at(self._next_scr))
             self._scr_times.append((self._next_scr, amp))
         self._scr_times = [(ts, a) for ts, a in self._scr_times if ts > t0 - 40.0]
-        tonic = 2.0 + 1.6 * _lag(s, self.eda_fs) + 0.05 * np.sin(2 * np.pi * t / 300.0)
+        tonic = 2.0 + 1.6 * s + 0.05 * np.sin(2 * np.pi * t / 300.0)
         phasic = np.zeros(n)
         for ts, amp in self._scr_times:
             dt = t - ts
@@ -111,8 +111,3 @@ class SyntheticPhysio:
             phasic[m] += amp * 1.9 * (np.exp(-dt[m] / 4.0) - np.exp(-dt[m] / 0.75))
         return tonic + phasic + self._rng.normal(0.0, 0.004, n)
 
-
-def _lag(x: npt.NDArray[np.float64], fs: float) -> npt.NDArray[np.float64]:
-    # The tonic level follows stress with the slowness of sweat-gland recruitment;
-    # the schedule is already smooth, so a pass-through keeps chunks independent.
-    return x
