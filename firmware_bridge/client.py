@@ -104,13 +104,20 @@ class WearableClient:
         self.health.last_seen = now
         self.health.packets += 1
 
-    def _on_hr(self, data: bytearray) -> None:
+    def _decode(self, decoder: Callable[[bytes], Any], data: bytearray) -> Any:
+        """The decoded packet, or None after counting a malformed one (then dropped)."""
         try:
-            m = decode_heart_rate(bytes(data))
+            packet = decoder(bytes(data))
         except DecodeError:
             self.health.malformed += 1
-            return
+            return None
         self._seen()
+        return packet
+
+    def _on_hr(self, data: bytearray) -> None:
+        m = self._decode(decode_heart_rate, data)
+        if m is None:
+            return
         now = time.monotonic()
         self.health.contact = m.contact
         self.on_samples(BioSamples(now, "hr", 0.0, np.array([float(m.bpm)]), self.address))
@@ -118,12 +125,9 @@ class WearableClient:
             self.on_samples(BioSamples(now, "rr", 0.0, np.array(m.rr_s), self.address))
 
     def _on_ecg(self, data: bytearray) -> None:
-        try:
-            f = decode_pmd_ecg(bytes(data))
-        except DecodeError:
-            self.health.malformed += 1
+        f = self._decode(decode_pmd_ecg, data)
+        if f is None:
             return
-        self._seen()
         n = len(f.samples_uv)
         step = round(1e9 / ECG_FS)
         first_ns = f.timestamp_ns - (n - 1) * step
@@ -140,12 +144,9 @@ class WearableClient:
                                    self.address))
 
     def _on_eda(self, data: bytearray) -> None:
-        try:
-            p = decode_eda(bytes(data))
-        except DecodeError:
-            self.health.malformed += 1
+        p = self._decode(decode_eda, data)
+        if p is None:
             return
-        self._seen()
         if self._eda_seq is not None:
             gap = (p.sequence - self._eda_seq - 1) & 0xFFFF
             self.health.lost_samples += gap * self._eda_spp

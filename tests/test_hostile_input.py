@@ -70,28 +70,34 @@ def test_random_command_payloads_do_not_disturb_the_daemon(
     assert stats[-1].json()["mqtt"]["bad_commands"] <= sent
 
 
+def read_a_little(src: object) -> None:
+    """Open and read a source; only SourceError / EndOfStream may come out."""
+    from edge.sources.base import EndOfStream, Source, SourceError
+
+    assert isinstance(src, Source)
+    try:
+        src.open()
+        for _ in range(5):
+            src.read()
+    except (SourceError, EndOfStream):
+        pass
+    finally:
+        src.close()
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.binary(min_size=0, max_size=4000), st.sampled_from([".jpg", ".png", ".mp4", ".avi"]))
 def test_corrupt_images_and_videos_raise_source_error_only(data: bytes, suffix: str) -> None:
     import tempfile
 
     from edge.settings import CameraSettings
-    from edge.sources.base import EndOfStream, SourceError
     from edge.sources.camera import VideoFileSource
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"x{suffix}"
         path.write_bytes(data)
-        src = VideoFileSource(CameraSettings(backend="file", path=path, realtime=False,
-                                             loop=False))
-        try:
-            src.open()
-            for _ in range(5):
-                src.read()
-        except (SourceError, EndOfStream):
-            pass
-        finally:
-            src.close()
+        read_a_little(VideoFileSource(CameraSettings(backend="file", path=path,
+                                                     realtime=False, loop=False)))
 
 
 @settings(max_examples=60, deadline=None)
@@ -100,17 +106,10 @@ def test_corrupt_audio_raises_source_error_only(data: bytes, suffix: str) -> Non
     import tempfile
 
     from edge.settings import MicrophoneSettings
-    from edge.sources.base import EndOfStream, SourceError
     from edge.sources.microphone import AudioFileSource
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"x{suffix}"
         path.write_bytes((b"RIFF" if suffix == ".wav" else b"fLaC") + data)
-        src = AudioFileSource(MicrophoneSettings(backend="file", path=path, realtime=False,
-                                                 loop=False))
-        try:
-            src.open()
-            for _ in range(5):
-                src.read()
-        except (SourceError, EndOfStream):
-            pass
+        read_a_little(AudioFileSource(MicrophoneSettings(backend="file", path=path,
+                                                         realtime=False, loop=False)))
