@@ -4,6 +4,7 @@ while a pipeline stage is stalled and resume when it recovers, STOPPING at the e
 
 from __future__ import annotations
 
+import re
 import shutil
 import socket
 import subprocess
@@ -38,6 +39,24 @@ def test_unit_verifies(tmp_path: Path) -> None:
                          timeout=60)
     assert res.returncode == 0, res.stderr
     assert res.stderr.strip() == "", res.stderr
+
+
+def test_unit_exposure_score_is_ok() -> None:
+    """`systemd-analyze security` rates the unit's exposure at most 3.0 ("OK")."""
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        pytest.skip("systemd-analyze not installed (script/test installs systemd)")
+    unit = ROOT / "systemd" / "affectd.service"
+    res = subprocess.run([analyze, "security", "--offline=true", str(unit)],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    match = re.search(r"Overall exposure level for affectd\.service: (\d+\.\d)", res.stdout)
+    assert match is not None, res.stdout[-500:]
+    assert float(match.group(1)) <= 3.0, res.stdout[-2000:]
+    # --threshold is in tenths: the same bound enforced by systemd-analyze itself.
+    gate = subprocess.run([analyze, "security", "--offline=true", "--threshold=30", str(unit)],
+                          capture_output=True, text=True, timeout=60)
+    assert gate.returncode == 0, gate.stdout[-2000:]
 
 
 class StallablePhysio(PhysioAnalyzer):
