@@ -29,6 +29,27 @@ from paho.mqtt.enums import CallbackAPIVersion
 from edge.broker import MosquittoBroker
 
 
+def pipeline_config(tmp: str, port: int, video: Path, interval_s: float = 0.05,
+                    stats_interval_s: float = 5.0) -> Path:
+    """Write the config of a whole-daemon run: file camera, file microphone, emulated
+    H10 + EDA sensor over BLE, publishing to 127.0.0.1:`port`."""
+    from edge.demo import demo_speech
+
+    cfg = Path(tmp) / "bench.toml"
+    cfg.write_text("\n".join([
+        "[device]", 'id = "bench"', f'state_dir = "{tmp}/state"',
+        "[mqtt]", 'host = "127.0.0.1"', f"port = {port}", "discovery = false",
+        "[publish]", f"interval_s = {interval_s}", f"stats_interval_s = {stats_interval_s}",
+        "[fusion]", "time_constant_s = 0.0",
+        "[camera]", "enabled = true", 'backend = "file"', f'path = "{video}"', "fps = 15.0",
+        "[microphone]", "enabled = true", 'backend = "file"', f'path = "{demo_speech()}"',
+        "[physio]", 'source = "ble"', 'ble_backend = "emulated"', "calibration_s = 10.0",
+        'devices = ["polar_h10@A0:9E:1A:BE:00:01", "eda@E0:DA:00:BE:00:01"]',
+        "[runtime]", 'log_level = "warning"', "threads = 2", "queue_size = 2",
+    ]) + "\n")
+    return cfg
+
+
 def _proc_sample(pid: int) -> tuple[float, float]:
     """(CPU seconds, RSS MiB) of a process from /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -39,24 +60,11 @@ def _proc_sample(pid: int) -> tuple[float, float]:
 
 
 def bench_pipeline(video: Path, seconds: float = 30.0) -> dict[str, Any]:
-    from edge.demo import demo_speech
-
     recv: list[tuple[float, dict[str, Any]]] = []
     stats: list[dict[str, Any]] = []
     lock = threading.Lock()
     with MosquittoBroker() as broker, tempfile.TemporaryDirectory() as tmp:
-        cfg = Path(tmp) / "bench.toml"
-        cfg.write_text("\n".join([
-            "[device]", 'id = "bench"', f'state_dir = "{tmp}/state"',
-            "[mqtt]", 'host = "127.0.0.1"', f"port = {broker.port}", "discovery = false",
-            "[publish]", "interval_s = 0.05", "stats_interval_s = 5.0",
-            "[fusion]", "time_constant_s = 0.0",
-            "[camera]", "enabled = true", 'backend = "file"', f'path = "{video}"', "fps = 15.0",
-            "[microphone]", "enabled = true", 'backend = "file"', f'path = "{demo_speech()}"',
-            "[physio]", 'source = "ble"', 'ble_backend = "emulated"', "calibration_s = 10.0",
-            'devices = ["polar_h10@A0:9E:1A:BE:00:01", "eda@E0:DA:00:BE:00:01"]',
-            "[runtime]", 'log_level = "warning"', "threads = 2", "queue_size = 2",
-        ]) + "\n")
+        cfg = pipeline_config(tmp, broker.port, video)
 
         def on_message(_c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
             now = time.time()

@@ -122,6 +122,17 @@ def cmd_bench(args: argparse.Namespace) -> int:
         root = Path(args.data) if args.data else data_root()
         video = Path(args.video) if args.video else root / "video" / "WolfgangLanger_Pexels.mp4"
         print_pipeline(bench_pipeline(video, args.seconds), args.json)
+    elif args.what == "soak":
+        from edge.bench_soak import bench_soak, print_soak
+        from models.training.data import data_root
+
+        root = Path(args.data) if args.data else data_root()
+        video = Path(args.video) if args.video else root / "video" / "WolfgangLanger_Pexels.mp4"
+        seconds = 3600.0 * args.hours if args.hours else 60.0 * args.minutes
+        soak = bench_soak(video, seconds, warmup_s=60.0 * args.warmup_min,
+                          sample_s=args.sample_s)
+        print_soak(soak, args.json)
+        return 0 if soak["ok"] else 1
     elif args.what == "physio":
         from edge.physio.bench import bench_physio, print_physio
         from models.training.data import data_root
@@ -210,9 +221,13 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("--json", action="store_true")
     models.set_defaults(func=cmd_models)
     bench = sub.add_parser("bench", help="measure speed (int8 vs float, vs peers)")
-    bench.add_argument("what", choices=["models", "vision", "speech", "physio", "pipeline"])
+    bench.add_argument("what", choices=["models", "vision", "speech", "physio", "pipeline", "soak"])
     bench.add_argument("--seconds", type=float, default=30.0, help="pipeline: duration")
-    bench.add_argument("--video", help="pipeline: video file (default: a clip in the data)")
+    bench.add_argument("--video", help="pipeline, soak: video file (default: a clip in the data)")
+    bench.add_argument("--minutes", type=float, default=30.0, help="soak: measured duration")
+    bench.add_argument("--hours", type=float, default=None, help="soak: duration in hours")
+    bench.add_argument("--warmup-min", type=float, default=3.0, help="soak: warm-up minutes")
+    bench.add_argument("--sample-s", type=float, default=60.0, help="soak: sampling interval")
     bench.add_argument("--vs", choices=["fer", "neurokit2"],
                        help="also run this peer (vision: fer; physio: neurokit2)")
     bench.add_argument("--data", help="dataset folder (default $AFFECTD_DATA)")

@@ -218,6 +218,7 @@ class Pipeline:
                 and r.is_alive() else r.state
             if isinstance(r, SourceRunner):
                 snap["skipped"] = r.source.skipped
+                snap["queued"] = len(r.queue)
             if r.last_error:
                 snap["last_error"] = r.last_error
             out[r.stats.name] = snap
