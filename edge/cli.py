@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -33,10 +34,18 @@ def _load(args: argparse.Namespace) -> Settings:
 def cmd_run(args: argparse.Namespace) -> int:
     settings = _load(args)
     _setup_logging(settings.runtime.log_level)
+    # A SIGTERM while models load (seconds on a Pi) must end the start-up cleanly,
+    # not kill the interpreter halfway: remember it, then stop before running.
+    early_stop: list[int] = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda signum, _frame: early_stop.append(signum))
     from edge.daemon import Daemon
 
     daemon = Daemon(settings)
     daemon.install_signal_handlers()
+    if early_stop:
+        logging.getLogger("edge").info("signal %d during start-up: stopping", early_stop[0])
+        return 0
     return daemon.run(duration_s=args.seconds)
 
 

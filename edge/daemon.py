@@ -95,7 +95,8 @@ class Daemon:
     # -- payloads ----------------------------------------------------------------
     def stats_payload(self, now: float) -> dict[str, object]:
         faults = [f"{name}: stalled" for name in self.pipeline.stalled(now)]
-        faults += [f"{r.stats.name}: {r.last_error}"[:200] for r in self.pipeline.runners
+        faults += [(r.last_error if r.last_error.startswith(r.stats.name)
+                    else f"{r.stats.name}: {r.last_error}")[:200] for r in self.pipeline.runners
                    if r.state == "backoff" and r.last_error]
         if self.privacy.fault:
             faults.append(self.privacy.fault[:200])

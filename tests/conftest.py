@@ -144,3 +144,23 @@ def write_config(path: Path, port: int, state_dir: Path, **sections: dict[str, A
             lines.append(f"{k} = {json.dumps(v) if not isinstance(v, bool) else str(v).lower()}")
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def alsa_home(tmp_path: Path, pcm: Any) -> dict[str, str]:
+    """An environment whose ~/.asoundrc defines `affectd_test`, an ALSA capture PCM
+    (the `file` plugin) that plays `pcm` (float samples) as microphone input."""
+    import numpy as np
+
+    raw = tmp_path / "capture.raw"
+    raw.write_bytes(np.clip(pcm * 32767, -32768, 32767).astype("<i2").tobytes())
+    (tmp_path / ".asoundrc").write_text(f'''
+pcm.affectd_test {{
+    type file
+    slave.pcm "null"
+    file "/dev/null"
+    infile "{raw}"
+    format "raw"
+    hint {{ show on description "affectd test microphone" }}
+}}
+''')
+    return {**os.environ, "HOME": str(tmp_path), "PYTHONPATH": str(ROOT)}

@@ -5,13 +5,14 @@ lists it as an input device, and the source reads, resamples and analyses it."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from tests.conftest import alsa_home
 
 ROOT = Path(__file__).resolve().parents[1]
 pytest.importorskip("pyaudio", reason="pyaudio not installed (script/test installs it)")
@@ -42,22 +43,6 @@ if analyse:
     out["probs_ok"] = all(abs(sum(e.probs) - 1) < 1e-3 for e in est)
 print("RESULT " + json.dumps(out))
 '''
-
-
-def alsa_home(tmp_path: Path, pcm: np.ndarray) -> dict[str, str]:
-    raw = tmp_path / "capture.raw"
-    raw.write_bytes(np.clip(pcm * 32767, -32768, 32767).astype("<i2").tobytes())
-    (tmp_path / ".asoundrc").write_text(f'''
-pcm.affectd_test {{
-    type file
-    slave.pcm "null"
-    file "/dev/null"
-    infile "{raw}"
-    format "raw"
-    hint {{ show on description "affectd test microphone" }}
-}}
-''')
-    return {**os.environ, "HOME": str(tmp_path), "PYTHONPATH": str(ROOT)}
 
 
 def read(tmp_path: Path, pcm: np.ndarray, rate: int, seconds: float,

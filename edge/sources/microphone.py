@@ -68,6 +68,9 @@ class PyAudioMicrophone(Source):
         except (OSError, ValueError) as exc:
             pa.terminate()
             raise SourceError(f"{self.name}: cannot open input ({exc})") from None
+        except SourceError:
+            pa.terminate()  # every retry while the device is unplugged would leak one
+            raise
         self._pa = pa
 
     def read(self) -> list[SourceItem]:
