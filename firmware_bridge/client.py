@@ -7,6 +7,15 @@ monotonic timestamps to a callback. Malformed packets are counted and dropped;
 lost ECG samples (from the strap's timestamps) and lost EDA packets (from the
 sequence numbers) are counted.
 
+Each connection starts with a short scan for the device's advertisement: BlueZ
+can only connect to a device it has recently seen (its cache forgets a strap
+that was out of range), the scan gives the RSSI for `stats`, and the found
+`BLEDevice` is handed to `BleakClient` so bleak does not scan a second time. A
+Polar strap then gets its clock set to UTC (pftp.py): ECG timestamps become real
+times, mapped onto the host's monotonic clock; if the strap refuses, or its
+clock turns out to be far from the host's, timestamps are anchored on the
+arrival of the first frame instead.
+
 `Supervisor` runs the clients: reconnects with exponential backoff and jitter,
 treats a connection that stays silent for `stall_s` as dead (a BlueZ quirk users
 hit: connected but no notifications), retries the service discovery timeouts
@@ -17,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import time
 from collections.abc import Callable
@@ -28,6 +38,7 @@ from bleak import BleakClient
 
 from edge.flow import Backoff
 from edge.messages import BioSamples
+from firmware_bridge import pftp
 from firmware_bridge.decoders import (
     EDA_CONFIG,
     EDA_MEASUREMENT,
@@ -49,6 +60,8 @@ log = logging.getLogger(__name__)
 HR_MEASUREMENT = "00002a37-0000-1000-8000-00805f9b34fb"
 BATTERY_LEVEL = "00002a19-0000-1000-8000-00805f9b34fb"
 ECG_FS = 130.0
+CLOCK_TOLERANCE_S = 5.0
+"""A frame stamped further than this from its arrival means the strap clock is wrong."""
 DeviceKind = Literal["polar_h10", "heart_rate", "eda"]
 
 
@@ -64,6 +77,9 @@ class DeviceHealth:
     battery: int | None = None
     contact: bool | None = None
     rssi: int | None = None
+    """dBm of the last advertisement seen (BlueZ gives none while connected)."""
+    clock_set: bool | None = None
+    """Polar straps: whether the strap's clock was set (None: device has no clock)."""
     packets: int = 0
     malformed: int = 0
     lost_samples: int = 0
@@ -78,18 +94,22 @@ class DeviceHealth:
 class WearableClient:
     def __init__(self, address: str, kind: DeviceKind, on_samples: Callable[[BioSamples], None],
                  backend: type | None = None, backend_kwargs: dict[str, Any] | None = None,
-                 stall_s: float = 5.0, connect_timeout: float = 10.0) -> None:
+                 stall_s: float = 5.0, connect_timeout: float = 10.0,
+                 scanner_backend: type | None = None) -> None:
         self.address = address
         self.kind = kind
         self.on_samples = on_samples
         self.backend = backend
         self.backend_kwargs = backend_kwargs or {}
+        self.scanner_backend = scanner_backend
         self.stall_s = stall_s
         self.connect_timeout = connect_timeout
         self.health = DeviceHealth(address, kind)
         self._disconnected = asyncio.Event()
         self._ecg_next_ns: int | None = None
         self._ecg_offset: float | None = None
+        self._strap_clock = False
+        self._ecg_last_ts = -np.inf
         self._eda_seq: int | None = None
         self._eda_rate = 4.0
         self._eda_spp = 1
@@ -138,8 +158,20 @@ class WearableClient:
         self._ecg_next_ns = f.timestamp_ns + step
         now = time.monotonic()
         if self._ecg_offset is None:  # strap clock -> this host's monotonic clock
-            self._ecg_offset = now - f.timestamp_ns / 1e9
+            if self._strap_clock:  # set to UTC by us: exact, the same across reconnects
+                self._ecg_offset = now - time.time()  # decoded stamps are Unix time
+            else:
+                self._ecg_offset = now - f.timestamp_ns / 1e9
         ts = f.timestamp_ns / 1e9 + self._ecg_offset
+        if self._strap_clock and abs(ts - now) > CLOCK_TOLERANCE_S:
+            log.warning("%s: strap clock is %.1f s off the host's; anchoring on arrival",
+                        self.address, ts - now)
+            self._strap_clock = False
+            self.health.clock_set = False
+            # re-anchor on arrival, never stepping back behind what was already handed on
+            ts = max(now, self._ecg_last_ts + n / ECG_FS)
+            self._ecg_offset = ts - f.timestamp_ns / 1e9
+        self._ecg_last_ts = ts
         self.on_samples(BioSamples(ts, "ecg", ECG_FS, np.array(f.samples_uv, float),
                                    self.address))
 
@@ -168,14 +200,64 @@ class WearableClient:
         if r.status not in (PmdStatus.SUCCESS, PmdStatus.ALREADY_IN_STATE):
             raise PmdError(r.status, r.op_code)
 
+    async def _set_clock(self, client: BleakClient) -> None:
+        """Set a Polar strap's clock to UTC through PFTP; on failure keep streaming."""
+        self._ecg_next_ns = self._ecg_offset = None
+        if client.services.get_characteristic(pftp.PFTP_MTU) is None:
+            self.health.clock_set = None
+            return
+        answers: asyncio.Queue[bytes] = asyncio.Queue()
+        try:
+            await client.start_notify(pftp.PFTP_MTU, lambda _c, d: answers.put_nowait(bytes(d)))
+            now = dt.datetime.now(dt.UTC)
+            message = pftp.query_message(pftp.QUERY_SET_LOCAL_TIME,
+                                         pftp.encode_set_local_time(now))
+            for frame in pftp.frames(message, max(20, client.mtu_size - 3)):
+                await client.write_gatt_char(pftp.PFTP_MTU, frame, response=True)
+            answer = pftp.parse_frame(await asyncio.wait_for(answers.get(), 5.0))
+            if answer.error:
+                raise pftp.PftpError(answer.error)
+            self._strap_clock = True
+        except Exception as exc:  # the clock is a refinement: stream without it
+            log.warning("%s: could not set the strap clock: %s", self.address, exc)
+        finally:
+            with contextlib.suppress(Exception):
+                await client.stop_notify(pftp.PFTP_MTU)
+        self.health.clock_set = self._strap_clock
+
+    async def _find(self) -> Any:
+        """Scan for this device's advertisement; the `BLEDevice` to connect to."""
+        from bleak import BleakScanner
+
+        kwargs: dict[str, Any] = dict(self.backend_kwargs)
+        if self.scanner_backend is not None:
+            kwargs["backend"] = self.scanner_backend
+        want = self.address.upper()
+
+        def match(d: Any, ad: Any) -> bool:
+            if str(d.address).upper() != want:
+                return False
+            self.health.rssi = int(ad.rssi) if ad.rssi is not None else None
+            return True
+
+        dev = await BleakScanner.find_device_by_filter(match, timeout=self.connect_timeout,
+                                                       **kwargs)
+        if dev is None:
+            raise ConnectionError(f"{self.address}: not advertising (out of range or off?)")
+        return dev
+
     async def run_once(self) -> None:
         """Connect, stream until the link drops or stalls; raises to tell why."""
         self._disconnected.clear()
-        self._ecg_next_ns = self._ecg_offset = self._eda_seq = None
+        self._eda_seq = None
+        if not self._strap_clock:  # with a set clock, samples lost while away are counted
+            self._ecg_next_ns = self._ecg_offset = None
         kwargs: dict[str, Any] = dict(self.backend_kwargs)
         if self.backend is not None:
             kwargs["backend"] = self.backend
-        client = BleakClient(self.address,
+        target = await self._find() if self.scanner_backend is not None or \
+            self.backend is None else self.address
+        client = BleakClient(target,
                              disconnected_callback=lambda _c: self._disconnected.set(),
                              timeout=self.connect_timeout, **kwargs)
         await client.connect()
@@ -189,6 +271,8 @@ class WearableClient:
             if self.kind in ("polar_h10", "heart_rate"):
                 await client.start_notify(HR_MEASUREMENT, lambda _c, d: self._on_hr(d))
             if self.kind == "polar_h10":
+                if not self._strap_clock:  # once per power cycle of the strap
+                    await self._set_clock(client)
                 await self._start_pmd(client)
             if self.kind == "eda":
                 cfg = decode_eda_config(bytes(await client.read_gatt_char(EDA_CONFIG)))

@@ -3,6 +3,9 @@ ECG at 130 Hz) and an EDA sensor of our profile (PROFILE.md), as GATT servers on
 virtual controllers attached to a Bumble `LocalLink`.
 
 The signals come from `edge.synthetic` (a generated wearer, no recordings).
+The H10's clock starts at the firmware's default time (2019-01-01) and runs on
+emulated time; the PSFTP service answers the set-local-time query (pftp.py) as
+the real strap does, after which ECG timestamps follow the time it was given.
 `time_scale` runs emulated time faster than the wall clock so tests can stream
 minutes of signal in seconds. Faults for tests: `drop_link()` disconnects the
 central; `stall(seconds)` keeps the link up but stops notifying.
@@ -23,6 +26,7 @@ from bumble.host import Host
 from bumble.link import LocalLink
 
 from edge.synthetic import SyntheticPhysio
+from firmware_bridge import pftp
 from firmware_bridge.decoders import (
     EDA_CONFIG,
     EDA_MEASUREMENT,
@@ -30,6 +34,8 @@ from firmware_bridge.decoders import (
     PMD_CONTROL,
     PMD_DATA,
     PMD_SERVICE,
+    POLAR_EPOCH_NS,
+    DecodeError,
     EdaConfig,
     EdaPacket,
     HeartRateMeasurement,
@@ -43,6 +49,7 @@ from firmware_bridge.decoders import (
 P = Characteristic.Properties
 ECG_FS = 130
 ECG_FRAME = 73  # samples per PMD notification, as the H10 sends at 130 Hz
+DEFAULT_CLOCK_NS = 599_616_000 * 1_000_000_000  # 2019-01-01, H10 firmware 3.1.1
 
 
 class _Emulator:
@@ -120,13 +127,46 @@ class EmulatedPolarH10(_Emulator):
             PMD_CONTROL, P.READ | P.WRITE | P.INDICATE,
             Characteristic.READABLE | Characteristic.WRITEABLE, control)
         self.pmd_data = Characteristic(PMD_DATA, P.NOTIFY, Characteristic.READABLE, b"")
+        self.pftp_mtu: Characteristic[bytes] = Characteristic(
+            pftp.PFTP_MTU, P.WRITE | P.NOTIFY, Characteristic.WRITEABLE,
+            CharacteristicValue(write=self._on_pftp))
         self.device.add_services([Service("180D", [self.hr]), Service("180F", [self.battery]),
-                                  Service(PMD_SERVICE, [self.pmd_cp, self.pmd_data])])
+                                  Service(PMD_SERVICE, [self.pmd_cp, self.pmd_data]),
+                                  Service(pftp.PFTP_SERVICE, [self.pftp_mtu])])
         self.sent_samples = 0
         self._ecg_task: asyncio.Task[None] | None = None
         self._hr_task: asyncio.Task[None] | None = None
         self._t = 0.0  # emulated seconds of signal produced
-        self._epoch_ns = time.time_ns()
+        self._clock_ns, self._clock_t = DEFAULT_CLOCK_NS, 0.0  # strap clock at emulated t
+        self._born = time.monotonic()
+        self._pftp_in = pftp.Reassembler()
+        self.clock_sets = 0
+
+    def _now(self) -> float:
+        """Emulated seconds since the strap was switched on."""
+        return (time.monotonic() - self._born) * self.time_scale
+
+    def strap_ns(self, t: float) -> int:
+        """The strap's clock (ns since 2000-01-01) at emulated time `t`."""
+        return self._clock_ns + round((t - self._clock_t) * 1e9)
+
+    def _on_pftp(self, conn: Connection, value: bytes) -> None:
+        error = 0
+        try:
+            message = self._pftp_in.feed(bytes(value))
+            if message is None:
+                return
+            query, params = pftp.parse_query(message)
+            if query == pftp.QUERY_SET_LOCAL_TIME:
+                when, _tz = pftp.decode_set_local_time(params)
+                self._clock_ns, self._clock_t = pftp.polar_ns(when), self._now()
+                self.clock_sets += 1
+            else:
+                error = 201  # not implemented in the emulator
+        except DecodeError:
+            error = 102  # invalid parameter
+        asyncio.get_running_loop().create_task(
+            self.device.notify_subscriber(conn, self.pftp_mtu, pftp.response_frame(error)))
 
     def _on_connection(self, conn: Connection) -> None:
         super()._on_connection(conn)
@@ -146,6 +186,8 @@ class EmulatedPolarH10(_Emulator):
             if self._ecg_task is not None:
                 status = PmdStatus.ALREADY_IN_STATE
             else:
+                # the strap's clock ran on while nothing streamed: samples resume at "now"
+                self._t = max(self._t, self._now())
                 self._ecg_task = asyncio.get_running_loop().create_task(self._stream_ecg())
         elif op == 0x03 and mtype == 0x00:
             if self._ecg_task is not None:
@@ -168,7 +210,7 @@ class EmulatedPolarH10(_Emulator):
             self._t += ECG_FRAME / ECG_FS
             if self.stalled:
                 continue  # the strap keeps measuring but sends nothing
-            ts = self._epoch_ns + round(self._t * 1e9)
+            ts = POLAR_EPOCH_NS + self.strap_ns(self._t)  # the encoder takes Unix ns
             await self.device.notify_subscribers(
                 self.pmd_data, encode_pmd_ecg(ts, [int(v) for v in samples]))
             self.sent_samples += ECG_FRAME
@@ -179,7 +221,7 @@ class EmulatedPolarH10(_Emulator):
             await self._sleep(1.0)
             now = self._t if self._ecg_task is not None else last + 1.0
             beats = np.asarray(self.gen._beats)
-            window = beats[(beats > last) & (beats <= now)]
+            window = beats[(beats > max(last, now - 2.0)) & (beats <= now)]
             prev = beats[beats <= last]
             times = np.concatenate([prev[-1:], window])
             rr = tuple(float(x) for x in np.diff(times))

@@ -18,7 +18,7 @@ import itertools
 from bumble.link import LocalLink
 
 from edge.messages import BioSamples
-from firmware_bridge.bumble_backend import BumbleClientBackend
+from firmware_bridge.bumble_backend import BumbleClientBackend, BumbleScannerBackend
 from firmware_bridge.client import Supervisor, WearableClient
 from firmware_bridge.emulators import EmulatedEdaSensor, EmulatedPolarH10
 
@@ -158,6 +158,58 @@ def test_link_dropped_every_few_seconds_while_another_device_streams() -> None:
     assert sink.values("eda").size == eda.sent_samples
 
 
+def test_strap_clock_set_once_gives_real_timestamps_and_counts_the_gap() -> None:
+    """The client finds the strap by scanning (RSSI from its advertisement), sets its
+    clock to UTC through PFTP, and maps the strap's stamps onto the host clock: each
+    frame's last sample is stamped at its arrival, and after the link drops the
+    timeline goes on across the gap, whose samples are counted as lost."""
+    arrivals: list[float] = []
+
+    async def scenario() -> tuple[Sink, WearableClient, EmulatedPolarH10, float]:
+        link = LocalLink()
+        h10 = EmulatedPolarH10(link, time_scale=1.0)
+        await h10.start()
+        sink = Sink()
+
+        def on(s: BioSamples) -> None:
+            arrivals.append(time.monotonic())
+            sink(s)
+
+        c = WearableClient(h10.address, "polar_h10", on, backend=BumbleClientBackend,  # type: ignore[arg-type]
+                           backend_kwargs={"link": link}, scanner_backend=BumbleScannerBackend)
+        gap = 0.0
+
+        async def faults() -> None:
+            nonlocal gap
+            await asyncio.sleep(3.0)
+            await h10.drop_link()
+            t_drop = time.monotonic()
+            while not c.health.connected or time.monotonic() - t_drop < 0.5:
+                await asyncio.sleep(0.02)
+            gap = time.monotonic() - t_drop
+            await asyncio.sleep(3.0)
+
+        await run_for(Supervisor([c], 1.0, 1.5), 0, faults())
+        return sink, c, h10, gap
+
+    sink, c, h10, gap = asyncio.run(scenario())
+    h = c.health
+    assert h.clock_set is True and h10.clock_sets == 1  # set once, kept across the reconnect
+    assert h.rssi is not None and -127 <= h.rssi <= 20
+    ecg = [(s, t) for s, t in zip(sink.items, arrivals, strict=True) if s.kind == "ecg"]
+    lag = np.array([t - s.ts for s, t in ecg])
+    assert np.all(lag > -0.05) and np.all(lag < 0.5), lag  # stamped when measured
+    ts = np.array([s.ts for s, _ in ecg])
+    assert len(ts) > 5, (len(ts), h, gap)
+    steps = np.diff(ts)
+    hole = int(np.argmax(steps))
+    assert steps[hole] > 0.8 * gap, (steps[hole], gap)  # the timeline spans the gap
+    assert np.allclose(np.delete(steps, hole), 73 / 130, atol=0.02)
+    assert h.reconnects == 1
+    expected = (steps[hole] - 73 / 130) * 130
+    assert abs(h.lost_samples - expected) <= 2, (h.lost_samples, expected)
+
+
 def test_daemon_streams_emulated_wearables_and_reports_health(tmp_path: object) -> None:
     """physio.source = "ble" with the built-in emulators: the daemon's physiology comes
     through bleak, and stats carry per-device health."""
@@ -191,6 +243,8 @@ def test_daemon_streams_emulated_wearables_and_reports_health(tmp_path: object) 
     w = {x["kind"]: x for x in stats[-1].json()["wearables"]}
     assert w["polar_h10"]["battery"] == 87 and w["polar_h10"]["lost_samples"] == 0
     assert w["eda"]["packets"] > 0
+    assert w["polar_h10"]["clock_set"] is True and w["eda"]["clock_set"] is None
+    assert all(isinstance(x["rssi"], int) and -127 <= x["rssi"] <= 20 for x in w.values())
 
 
 def test_scan_by_service_uuid_and_malformed_packets_are_counted() -> None:

@@ -6,6 +6,7 @@ anything but DecodeError."""
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import itertools
 import struct
 
@@ -13,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from firmware_bridge import pftp
 from firmware_bridge.decoders import (
     PMD_START_ECG,
     DecodeError,
@@ -132,5 +134,66 @@ DECODERS = [decode_heart_rate, decode_battery, decode_pmd_response, decode_pmd_f
 @settings(max_examples=400, deadline=None)
 @given(st.binary(max_size=260), st.sampled_from(DECODERS))
 def test_random_bytes_never_escape(data: bytes, decoder: object) -> None:
+    with contextlib.suppress(DecodeError):
+        decoder(data)  # type: ignore[operator]
+
+
+# ---- PFTP: setting a Polar strap's clock ----------------------------------------------
+SET_TIME_2022 = bytes.fromhex("0a0708e60f10011803" "1209080610" "0a1826" "20fa01" "1800")
+
+
+def test_pftp_set_local_time_params_by_hand() -> None:
+    """2022-01-03 06:10:38.250 UTC, offset 0, encoded by hand from the protobuf rules:
+    PbDate{2022,1,3} as field 1, PbTime{6,10,38,250} as field 2, tz_offset 0 as field 3."""
+    when = dt.datetime(2022, 1, 3, 6, 10, 38, 250_000, tzinfo=dt.UTC)
+    assert pftp.encode_set_local_time(when) == SET_TIME_2022
+    assert pftp.decode_set_local_time(SET_TIME_2022) == (when, 0)
+    back, tz = pftp.decode_set_local_time(pftp.encode_set_local_time(when, -300))
+    assert back == when and tz == -300
+    # Polar's documented example: 2022-01-03T08:00:00 is 694512000000000000 ns after 2000
+    assert pftp.polar_ns(dt.datetime(2022, 1, 3, 8, tzinfo=dt.UTC)) == 694512000000000000
+
+
+def test_pftp_query_frames_and_answers() -> None:
+    message = pftp.query_message(pftp.QUERY_SET_LOCAL_TIME, SET_TIME_2022)
+    assert message[:2] == b"\x03\x80"  # RFC60: query id 3 with bit 15 set
+    assert pftp.parse_query(message) == (3, SET_TIME_2022)
+    air = pftp.frames(message, mtu=20)
+    # first frame: next=0, status MORE (3), sequence 0; then next=1, LAST (1), sequence 1
+    assert [f[0] for f in air] == [0x06, 0x13] and len(air[0]) == 20
+    r = pftp.Reassembler()
+    assert r.feed(air[0]) is None and r.feed(air[1]) == message
+    with pytest.raises(DecodeError):
+        r.feed(air[1])  # a continuation without its first frame
+    long = pftp.query_message(7, bytes(range(256)) * 2)
+    air = pftp.frames(long, mtu=23)
+    assert [f[0] >> 4 for f in air] == [i % 16 for i in range(len(air))]  # wraps at 16
+    r = pftp.Reassembler()
+    assert [r.feed(f) for f in air][-1] == long
+    assert pftp.frames(pftp.query_message(4), mtu=20) == [b"\x02\x04\x80"]
+    ok, refused = pftp.parse_frame(pftp.response_frame(0)), pftp.parse_frame(b"\x00\xc9\x00")
+    assert ok.error == 0 and refused.error == 201
+    assert "not implemented" in str(pftp.PftpError(refused.error))
+    for bad in (b"", b"\x00\x01", b"\x04abc", b"\x06"[:0]):
+        with pytest.raises(DecodeError):
+            pftp.parse_frame(bad)
+    for bad in (b"", b"\x03\x00", b"\x03"):
+        with pytest.raises(DecodeError):
+            pftp.parse_query(bad)
+    for bad in (b"\x0a\x05\x08", b"\x08\x01", b"\x0a\x00\x12\x00", b"\x0f", b"\xff" * 11):
+        with pytest.raises(DecodeError):
+            pftp.decode_set_local_time(bad)
+
+
+def _reassemble(data: bytes) -> object:
+    return pftp.Reassembler().feed(data)
+
+
+PFTP_DECODERS = [pftp.parse_frame, pftp.parse_query, pftp.decode_set_local_time, _reassemble]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.binary(max_size=64), st.sampled_from(PFTP_DECODERS))
+def test_random_bytes_never_escape_pftp(data: bytes, decoder: object) -> None:
     with contextlib.suppress(DecodeError):
         decoder(data)  # type: ignore[operator]

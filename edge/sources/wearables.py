@@ -47,16 +47,18 @@ class BleWearableSource(Source):
 
         self._stop = asyncio.Event()
         kwargs: dict[str, Any] = {}
-        backend = None
+        backend: type | None = None
+        scanner: type | None = None
         emulators: list[Any] = []
         if self.settings.ble_backend == "emulated":
             from bumble.link import LocalLink
 
-            from firmware_bridge.bumble_backend import BumbleClientBackend
+            from firmware_bridge.bumble_backend import BumbleClientBackend, BumbleScannerBackend
             from firmware_bridge.emulators import EmulatedEdaSensor, EmulatedPolarH10
 
             link = LocalLink()
             backend, kwargs = BumbleClientBackend, {"link": link}
+            scanner = BumbleScannerBackend
             for d in self.settings.devices:
                 kind, _, addr = d.partition("@")
                 emu = EmulatedEdaSensor(link, addr) if kind == "eda" else \
@@ -64,7 +66,8 @@ class BleWearableSource(Source):
                 await emu.start()
                 emulators.append(emu)
         clients = [WearableClient(addr, kind, self._push, backend=backend,  # type: ignore[arg-type]
-                                  backend_kwargs=kwargs, stall_s=self.settings.stall_s)
+                                  backend_kwargs=kwargs, stall_s=self.settings.stall_s,
+                                  scanner_backend=scanner)
                    for kind, _, addr in (d.partition("@") for d in self.settings.devices)]
         self.supervisor = Supervisor(clients)
         ready.set()
@@ -118,7 +121,8 @@ class BleWearableSource(Source):
             out.append({"kind": h.kind, "connected": h.connected, "battery": h.battery,
                         "contact": h.contact, "packets": h.packets,
                         "lost_samples": h.lost_samples, "malformed": h.malformed,
-                        "reconnects": h.reconnects, "stalls": h.stalls,
+                        "reconnects": h.reconnects, "stalls": h.stalls, "rssi": h.rssi,
+                        "clock_set": h.clock_set,
                         "last_seen_s": None if h.last_seen is None
                         else round(now - h.last_seen, 1)})
         return out
