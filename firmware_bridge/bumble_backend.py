@@ -14,6 +14,7 @@ write, notify, disconnect).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 from typing import Any
@@ -83,8 +84,13 @@ class BumbleClientBackend(BaseBleakClient):
         self._conn = conn
         conn.on("disconnection", self._on_disconnection)
         self._peer = Peer(conn)
-        await self._peer.request_mtu(247)
-        self.services = await self._discover()
+        try:  # as bleak's BlueZ back-end: connection and service discovery within `timeout`
+            await asyncio.wait_for(self._peer.request_mtu(247), self._timeout)
+            self.services = await asyncio.wait_for(self._discover(), self._timeout)
+        except TimeoutError:
+            await self.disconnect()
+            raise
+
 
     def _on_disconnection(self, _reason: int) -> None:
         was = self._conn is not None

@@ -8,7 +8,8 @@ emulated time; the PSFTP service answers the set-local-time query (pftp.py) as
 the real strap does, after which ECG timestamps follow the time it was given.
 `time_scale` runs emulated time faster than the wall clock so tests can stream
 minutes of signal in seconds. Faults for tests: `drop_link()` disconnects the
-central; `stall(seconds)` keeps the link up but stops notifying.
+central; `stall(seconds)` keeps the link up but stops notifying;
+`hang_discovery(seconds)` leaves GATT service discovery unanswered.
 """
 
 from __future__ import annotations
@@ -63,7 +64,17 @@ class _Emulator:
         self.connection: Connection | None = None
         self.connections = 0
         self._stall_until = 0.0
+        self._hang_until = 0.0
         self._tasks: list[asyncio.Task[None]] = []
+        server = self.device.gatt_server
+        answer_discovery = server.on_att_read_by_group_type_request
+
+        def discovery(bearer: Any, request: Any) -> Any:
+            if time.monotonic() < self._hang_until:
+                return None  # BlueZ users know this one: the services never resolve
+            return answer_discovery(bearer, request)
+
+        server.on_att_read_by_group_type_request = discovery
         self.battery = Characteristic("2A19", P.READ | P.NOTIFY, Characteristic.READABLE,
                                       bytes([87]))
 
@@ -101,6 +112,10 @@ class _Emulator:
     async def send_raw(self, characteristic: Characteristic[Any], data: bytes) -> None:
         """Notify arbitrary bytes (malformed-packet tests)."""
         await self.device.notify_subscribers(characteristic, data)
+
+    def hang_discovery(self, seconds: float) -> None:
+        """Accept connections but leave service discovery unanswered for `seconds`."""
+        self._hang_until = time.monotonic() + seconds
 
     def stall(self, seconds: float) -> None:
         self._stall_until = time.monotonic() + seconds

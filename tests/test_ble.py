@@ -210,6 +210,34 @@ def test_strap_clock_set_once_gives_real_timestamps_and_counts_the_gap() -> None
     assert abs(h.lost_samples - expected) <= 2, (h.lost_samples, expected)
 
 
+def test_service_discovery_timeout_is_retried() -> None:
+    """The strap accepts the connection but never answers service discovery (a BlueZ
+    quirk): the connect times out, the supervisor backs off, tries again, and streams
+    once discovery works."""
+    async def scenario() -> tuple[Sink, WearableClient, EmulatedPolarH10, float]:
+        link = LocalLink()
+        h10 = EmulatedPolarH10(link, time_scale=4.0)
+        await h10.start()
+        h10.hang_discovery(3.0)
+        hang_end = time.monotonic() + 3.0
+        sink = Sink()
+        c = WearableClient(h10.address, "polar_h10", sink, backend=BumbleClientBackend,  # type: ignore[arg-type]
+                           backend_kwargs={"link": link}, connect_timeout=1.0)
+
+        async def until_streaming() -> None:
+            while not any(s.kind == "ecg" for s in sink.items):
+                await asyncio.sleep(0.05)
+
+        await run_for(Supervisor([c], 0.1, 0.5), 0, asyncio.wait_for(until_streaming(), 20))
+        return sink, c, h10, hang_end
+
+    sink, c, h10, hang_end = asyncio.run(scenario())
+    assert h10.connections >= 2  # connected during the hang, then again after it
+    assert c.health.reconnects >= 1
+    first_ecg = min(s.ts for s in sink.items if s.kind == "ecg")
+    assert first_ecg >= hang_end - 0.1
+
+
 def test_daemon_streams_emulated_wearables_and_reports_health(tmp_path: object) -> None:
     """physio.source = "ble" with the built-in emulators: the daemon's physiology comes
     through bleak, and stats carry per-device health."""
