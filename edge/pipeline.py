@@ -2,7 +2,7 @@
 
 Why threads and not asyncio: every heavy step either blocks in a C library
 (camera and microphone reads, OpenCV decode) or runs native code that releases
-the GIL (LiteRT invoke, numpy/scipy), and the hardware APIs (picamera2,
+the GIL (LiteRT invoke, numpy), and the hardware APIs (picamera2,
 PyAudio, OpenCV) are blocking. A thread per stage keeps each one simple and
 lets the two cores overlap capture with inference; paho runs its own network
 thread and bleak its own event loop inside the wearable source's thread.

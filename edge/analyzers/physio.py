@@ -16,10 +16,10 @@ import math
 from collections import deque
 
 import numpy as np
-from scipy.signal import find_peaks
 
 from edge.analyzers.base import Analyzer
 from edge.analyzers.rpeaks import StreamingRPeakDetector
+from edge.dsp import find_peaks_prominence
 from edge.messages import BioSamples, ModalityEstimate, SourceItem
 
 _HR_WINDOW_S = 10.0
@@ -107,7 +107,7 @@ class PhysioAnalyzer(Analyzer):
             eda = np.asarray(self._eda)
             n_scl = int(_SCL_WINDOW_S * self._eda_fs)
             f["scl_us"] = float(np.median(eda[-n_scl:]))
-            peaks, _ = find_peaks(eda, prominence=0.05, distance=max(1, int(self._eda_fs)))
+            peaks, _ = find_peaks_prominence(eda, 0.05, distance=max(1, int(self._eda_fs)))
             f["scr_per_min"] = peaks.size * 60.0 / (eda.size / self._eda_fs)
             f["eda_contact"] = float(f["scl_us"] > 0.05)
         return f

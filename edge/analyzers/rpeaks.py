@@ -1,7 +1,7 @@
 """Streaming R-peak detection (Pan-Tompkins family), chunk by chunk, bounded memory.
 
 Stages, all causal and stateful so the beats do not depend on chunk size:
-band-pass 5-15 Hz (2nd-order Butterworth, `sosfilt` with carried state),
+band-pass 5-15 Hz (2nd-order Butterworth, `edge.dsp.SosFilter` with carried state),
 derivative, squaring, 150 ms moving-window integration; a candidate is a local
 maximum of the integrated signal within +-120 ms; candidates above the adaptive
 threshold (NPK + 0.25 (SPK - NPK)) outside a 250 ms refractory period are beats;
@@ -19,8 +19,8 @@ from collections import deque
 
 import numpy as np
 import numpy.typing as npt
-from scipy.ndimage import maximum_filter1d
-from scipy.signal import butter, group_delay, sos2tf, sosfilt, sosfilt_zi
+
+from edge.dsp import SosFilter, butter_bandpass_sos, group_delay_s, running_max
 
 
 class StreamingRPeakDetector:
@@ -29,12 +29,11 @@ class StreamingRPeakDetector:
     def __init__(self, fs: float) -> None:
         self.fs = float(fs)
         hi = min(15.0, 0.45 * fs)
-        self._sos = butter(2, [5.0, hi], btype="bandpass", fs=fs, output="sos")
-        self._zi: npt.NDArray[np.float64] | None = None
-        b, a = sos2tf(self._sos)
+        sos = butter_bandpass_sos(2, 5.0, hi, fs)
+        self._bandpass = SosFilter(sos)
         # The band-pass delays the QRS by its group delay near 10 Hz; beats are reported
         # at the true R time by subtracting it.
-        self._delay = float(group_delay((b, a), w=[10.0], fs=fs)[1][0]) / fs
+        self._delay = group_delay_s(sos, 10.0, fs)
         self._win = max(1, round(0.150 * fs))
         self._look = max(1, round(0.120 * fs))
         self._refractory = round(0.250 * fs)
@@ -66,9 +65,7 @@ class StreamingRPeakDetector:
         return out
 
     def _process(self, x: npt.NDArray[np.float64]) -> list[float]:
-        if self._zi is None:
-            self._zi = sosfilt_zi(self._sos) * x[0]
-        bp, self._zi = sosfilt(self._sos, x, zi=self._zi)
+        bp = self._bandpass(x)
         d = np.diff(bp, prepend=self._last_bp)
         self._last_bp = float(bp[-1])
         sq = np.concatenate([self._sq_tail, d * d])
@@ -95,7 +92,7 @@ class StreamingRPeakDetector:
             return []
         # Local maxima of the integrated signal over +-look, found vectorised; only those
         # (a few per second) go through the threshold logic below.
-        peak = maximum_filter1d(mwi, 2 * self._look + 1, mode="nearest")
+        peak = running_max(mwi, 2 * self._look + 1)
         lo, hi = start - base, stop - base
         cand = np.flatnonzero((mwi[lo:hi] > 0) & (mwi[lo:hi] >= peak[lo:hi])) + lo
         self._next = stop

@@ -1,20 +1,19 @@
 """Microphone sources: PyAudio (PortAudio) devices and WAV/FLAC file replay.
 
 Both deliver 16 kHz mono float32 chunks; other device rates are resampled with
-scipy's polyphase `resample_poly`. A PyAudio overrun is counted in `overruns`
-and the read goes on (`exception_on_overflow=False`): the pipeline never blocks
-on the microphone.
+`edge.dsp.Resampler` (the FIR of scipy's `resample_poly`, streaming). A PyAudio
+overrun is counted in `overruns` and the read goes on
+(`exception_on_overflow=False`): the pipeline never blocks on the microphone.
 """
 
 from __future__ import annotations
 
-from math import gcd
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy.signal import resample_poly
 
+from edge.dsp import Resampler
 from edge.messages import AudioChunk, SourceItem
 from edge.settings import MicrophoneSettings
 from edge.sources.base import EndOfStream, Pacer, Source, SourceError
@@ -26,8 +25,8 @@ def to_analysis_rate(x: npt.NDArray[np.float32], rate: int) -> npt.NDArray[np.fl
     """Resample mono float audio from `rate` to 16 kHz."""
     if rate == ANALYSIS_RATE:
         return x.astype(np.float32, copy=False)
-    g = gcd(rate, ANALYSIS_RATE)
-    return resample_poly(x, ANALYSIS_RATE // g, rate // g).astype(np.float32)
+    r = Resampler(rate, ANALYSIS_RATE)
+    return np.concatenate([r(x), r.flush()]).astype(np.float32)
 
 
 class PyAudioMicrophone(Source):
@@ -40,6 +39,7 @@ class PyAudioMicrophone(Source):
         self._pa: Any = None
         self._stream: Any = None
         self._frames = max(1, int(settings.sample_rate * settings.chunk_s))
+        self._resample: Resampler | None = None
         self.overruns = 0
 
     def _find_device(self, pa: Any) -> int | None:
@@ -72,6 +72,8 @@ class PyAudioMicrophone(Source):
             pa.terminate()  # every retry while the device is unplugged would leak one
             raise
         self._pa = pa
+        rate = self.settings.sample_rate  # a stateful resampler: no seams between chunks
+        self._resample = Resampler(rate, ANALYSIS_RATE) if rate != ANALYSIS_RATE else None
 
     def read(self) -> list[SourceItem]:
         import time
@@ -85,8 +87,9 @@ class PyAudioMicrophone(Source):
         except OSError as exc:
             raise SourceError(f"{self.name}: read failed ({exc})") from None
         x = np.frombuffer(raw, dtype="<i2").astype(np.float32) / 32768.0
-        return [AudioChunk(time.monotonic(), to_analysis_rate(x, self.settings.sample_rate),
-                           ANALYSIS_RATE)]
+        if self._resample is not None:
+            x = self._resample(x).astype(np.float32)
+        return [AudioChunk(time.monotonic(), x, ANALYSIS_RATE)]
 
     def close(self) -> None:
         if self._stream is not None:

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
-from scipy.optimize import linear_sum_assignment
 
+from edge.dsp import assign_max
 from edge.vision.detector import Detection, iou_matrix
 
 
@@ -57,7 +57,7 @@ class Tracker:
         if self.tracks and len(detections):
             pred = np.stack([t.predicted() for t in self.tracks])
             iou = iou_matrix(pred, boxes)
-            rows, cols = linear_sum_assignment(-iou)
+            rows, cols = assign_max(iou)
             for r, c in zip(rows, cols, strict=True):
                 if iou[r, c] >= self.iou_threshold:
                     self._hit(self.tracks[r], detections[c])
