@@ -1,13 +1,18 @@
 """Late fusion: combine the fresh per-modality estimates into one smoothed state.
 
-Rule (first implementation; the fitted combination comes with issue 8): every
-estimate younger than `max_age_s` gets the weight
+Every estimate younger than `max_age_s` gets the weight
     w = prior(modality) * quality * exp(-age / age_decay_s).
-Emotion probabilities, valence, arousal and stress are each the weighted mean
-over the modalities that provide them (any subset works; a quantity nobody
-provides is None). Confidence is the noisy-or of the weights clipped to [0, 1],
-times the top probability when probabilities exist. Values are smoothed with
-an exponential moving average of time constant `time_constant_s`. The emitted
+Valence, arousal and stress are each the weighted mean over the modalities that
+provide them (any subset works; a quantity nobody provides is None). Emotion
+distributions are combined by the fitted rule (`combine = "fitted"`): each
+modality's distribution is calibrated by its temperature, and several are pooled
+as a product of experts, log p = sum_m pool_m * (w_m / max w) * log p_m / T_m, the
+temperatures and exponents fitted on held-out pairs (models/training/fusion.py,
+report in models/reports/fusion_fit.json); `combine = "mean"` keeps the weighted
+mean of the raw distributions as the documented fallback. Confidence is the
+noisy-or of the weights clipped to [0, 1], times the top probability when
+probabilities exist. Values are smoothed with an exponential moving average of
+time constant `time_constant_s`. The emitted
 emotion follows the argmax of the smoothed probabilities with hysteresis (the
 new label must lead by `hysteresis`) and a minimum dwell time (`dwell_s`), so a
 lamp driven by it does not flicker.
@@ -64,6 +69,26 @@ class LateFusion:
             return leader
         return cur
 
+    def _combine(self, parts: list[tuple[str, float, tuple[float, ...]]]) -> list[float]:
+        """One distribution from (modality, weight, probs) of every modality that has one."""
+        cfg = self.settings
+        if cfg.combine == "mean":
+            total = sum(w for _, w, _ in parts)
+            return [sum(w * p[i] for _, w, p in parts) / total for i in range(len(EMOTIONS))]
+        # fitted: temperature-calibrated log-probabilities; with several modalities, each
+        # scaled by its fitted pooling exponent and its weight relative to the strongest
+        top = max(w for _, w, _ in parts)
+        logit = [0.0] * len(EMOTIONS)
+        for m, w, p in parts:
+            temp = float(getattr(cfg, f"temperature_{m}", 1.0))
+            scale = 1.0 if len(parts) == 1 else float(getattr(cfg, f"pool_{m}", 1.0)) * w / top
+            for i, v in enumerate(p):
+                logit[i] += scale * math.log(max(v, 1e-6)) / temp
+        hi = max(logit)
+        ex = [math.exp(v - hi) for v in logit]
+        total = sum(ex)
+        return [v / total for v in ex]
+
     def _ema(self, key: str, value: float | None, alpha: float) -> float | None:
         if value is None:
             self._smooth.pop(key, None)
@@ -118,8 +143,8 @@ class LateFusion:
             emotion: str | None = None
             top = 1.0
             if prob_pairs:
-                total = sum(w for w, _ in prob_pairs)
-                mixed = [sum(w * p[i] for w, p in prob_pairs) / total for i in range(len(EMOTIONS))]
+                mixed = self._combine([(m, weights[m], e.probs) for m, e in ests.items()
+                                       if e.probs is not None])
                 if self._smooth_probs is None:
                     self._smooth_probs = mixed
                 else:

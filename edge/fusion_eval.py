@@ -1,90 +1,160 @@
 """`affectd eval fusion`: fused vs single-modality accuracy on pseudo-multimodal pairs.
 
 No public dataset records faces, voices and physiology of the same people, so
-the evaluation builds pairs: every held-out speech clip (RAVDESS actors 19-20,
-EmoDB speakers 03 and 08, none seen in training) is paired with a FER2013 `val`
-face crop of the same label, drawn without replacement with a fixed seed. Both
-int8 models score their half; the daemon's own `LateFusion` combines the two
-estimates (equal quality, fresh). Reported: fused accuracy, each modality
-alone on the same pairs, and fused accuracy with each modality removed (which,
-with two modalities, is the other one alone). Physiology carries stress, not
-emotion categories, so it has no place in a categorical pairing.
+the evaluation builds pairs: a speech clip is paired with a FER2013 `val` face
+crop of the same label, drawn without replacement with a fixed seed. Two
+disjoint pair sets exist:
+
+- *calibration* pairs: the speech model's validation speakers (RAVDESS 17-18,
+  EmoDB 09-10) with one half of FER `val`; `models/training/fusion.py` fits the
+  per-modality temperatures and the pooling exponents on them;
+- *test* pairs: the held-out speakers (RAVDESS 19-20, EmoDB 03 and 08, never
+  seen in training or fitting) with the other half of FER `val`; this command
+  scores them.
+
+Both int8 models score their half; the daemon's own `LateFusion` combines the
+two estimates (equal quality, fresh). Reported: fused accuracy (the fitted
+rule, and the weighted-mean fallback for reference), each modality alone on
+the same pairs, and fused accuracy with each modality removed (which, with two
+modalities, is the other one alone). Physiology carries stress and arousal,
+not emotion categories, so it has no place in a categorical pairing.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from edge.fusion import LateFusion
 from edge.messages import EMOTIONS, ModalityEstimate
 from edge.registry import Registry
 from edge.settings import FusionSettings
 
+SPEECH_CALIBRATION = {"ravdess-17", "ravdess-18", "emodb-09", "emodb-10"}
 SPEECH_TEST = {"ravdess-19", "ravdess-20", "emodb-03", "emodb-08"}
 
 
-def _speech_predictions(data: Path) -> tuple[list[np.ndarray], list[int]]:
+@dataclass
+class Predictions:
+    """Int8 model outputs: speech per clip (with speaker), face per FER `val` crop."""
+
+    voice: npt.NDArray[np.float64]
+    voice_y: npt.NDArray[np.int64]
+    speaker: npt.NDArray[np.str_]
+    face: npt.NDArray[np.float64]
+    face_y: npt.NDArray[np.int64]
+
+    def face_halves(self, seed: int = 0) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """(calibration, test) indices into `face`: a fixed random half each."""
+        order = np.random.default_rng(seed).permutation(self.face_y.size)
+        return np.sort(order[: order.size // 2]), np.sort(order[order.size // 2:])
+
+    def pairs(self, speakers: set[str], face_idx: npt.NDArray[np.int64],
+              seed: int = 0) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64],
+                                      npt.NDArray[np.int64]]:
+        """(face probs, voice probs, labels): each clip of `speakers` with a face crop
+        of the same label from `face_idx`, without replacement until a label runs out."""
+        rng = np.random.default_rng(seed)
+        fy = self.face_y[face_idx]
+        pools = {c: list(rng.permutation(face_idx[fy == c])) for c in range(len(EMOTIONS))}
+        f, v, y = [], [], []
+        for i in np.flatnonzero(np.isin(self.speaker, sorted(speakers))):
+            label = int(self.voice_y[i])
+            if not pools[label]:
+                pools[label] = list(rng.permutation(face_idx[fy == label]))
+            f.append(self.face[pools[label].pop()])
+            v.append(self.voice[i])
+            y.append(label)
+        return np.array(f), np.array(v), np.array(y)
+
+
+def predictions(data: Path) -> Predictions:
     from edge.speech.analyzer import MODEL_ID, SpeechEmotionModel
     from edge.speech.corpora import scan
     from edge.speech.tools import load_clip
-
-    model = SpeechEmotionModel(Registry().load(MODEL_ID, 1))
-    probs, labels = [], []
-    for corpus in ("ravdess", "emodb"):
-        clips, _ = scan(data / "speech" / corpus)
-        for c in clips:
-            if c.speaker in SPEECH_TEST and c.label is not None:
-                probs.append(model.predict(load_clip(c.path)))
-                labels.append(EMOTIONS.index(c.label))
-    return probs, labels
-
-
-def _face_predictions() -> tuple[np.ndarray, np.ndarray]:
     from edge.vision.analyzer import EXPRESSION_ID
     from edge.vision.expression import ExpressionModel
     from models.training.data import load_fer_split
 
-    model = ExpressionModel(Registry().load(EXPRESSION_ID, 1))
+    speech = SpeechEmotionModel(Registry().load(MODEL_ID, 1))
+    voice, voice_y, speaker = [], [], []
+    for corpus in ("ravdess", "emodb"):
+        clips, _ = scan(data / "speech" / corpus)
+        for c in clips:
+            if c.speaker in SPEECH_TEST | SPEECH_CALIBRATION and c.label is not None:
+                voice.append(speech.predict(load_clip(c.path)))
+                voice_y.append(EMOTIONS.index(c.label))
+                speaker.append(c.speaker)
+    expression = ExpressionModel(Registry().load(EXPRESSION_ID, 1))
     x, y = load_fer_split("val")
-    return np.stack([model.predict(img) for img in x]), y
+    face = np.stack([expression.predict(img) for img in x])
+    return Predictions(np.array(voice, np.float64), np.array(voice_y), np.array(speaker),
+                       face.astype(np.float64), np.asarray(y, np.int64))
 
 
-def evaluate_fusion(data: Path, seed: int = 0) -> dict[str, Any]:
-    sp, sy = _speech_predictions(data)
-    fp, fy = _face_predictions()
-    rng = np.random.default_rng(seed)
-    pools = {c: list(rng.permutation(np.flatnonzero(fy == c))) for c in range(len(EMOTIONS))}
-    pairs = []
-    for p, label in zip(sp, sy, strict=True):
-        if not pools[label]:
-            pools[label] = list(rng.permutation(np.flatnonzero(fy == label)))
-        pairs.append((fp[pools[label].pop()], p, label))
-    correct = {"fused": 0, "face": 0, "voice": 0}
-    for face, voice, label in pairs:
-        fusion = LateFusion(FusionSettings(time_constant_s=0.0), ("face", "voice"))
-        fusion.update(ModalityEstimate("face", 0.0, 1.0, probs=tuple(map(float, face))))
-        fusion.update(ModalityEstimate("voice", 0.0, 1.0, probs=tuple(map(float, voice))))
+def fused_labels(face: npt.NDArray[np.float64], voice: npt.NDArray[np.float64],
+                 settings: FusionSettings, modalities: tuple[str, ...] = ("face", "voice"),
+                 ) -> npt.NDArray[np.int64]:
+    """The label the daemon's fusion emits for each pair."""
+    out = []
+    s = replace(settings, time_constant_s=0.0)
+    for fp, vp in zip(face, voice, strict=True):
+        fusion = LateFusion(s, modalities)
+        if "face" in modalities:
+            fusion.update(ModalityEstimate("face", 0.0, 1.0, probs=tuple(map(float, fp))))
+        if "voice" in modalities:
+            fusion.update(ModalityEstimate("voice", 0.0, 1.0, probs=tuple(map(float, vp))))
         state = fusion.fuse(now=0.0, wall=0.0)
-        correct["fused"] += state.emotion == EMOTIONS[label]
-        correct["face"] += int(np.argmax(face)) == label
-        correct["voice"] += int(np.argmax(voice)) == label
-    n = len(pairs)
-    acc = {k: round(v / max(1, n), 4) for k, v in correct.items()}
-    return {"fused_accuracy": acc["fused"], "single": {"face": acc["face"],
-                                                        "voice": acc["voice"]},
-            "without": {"face": acc["voice"], "voice": acc["face"]}, "n": n,
-            "pairs": "held-out speech clips x FER2013 val crops of the same label",
-            "seed": seed}
+        out.append(EMOTIONS.index(state.emotion) if state.emotion else -1)
+    return np.array(out)
+
+
+def evaluate_fusion(data: Path, seeds: int = 5, settings: FusionSettings | None = None,
+                    preds: Predictions | None = None) -> dict[str, Any]:
+    """Accuracies on the test pairs, each the mean over `seeds` random pairings (the
+    face halves stay fixed, so no test crop was used in fitting)."""
+    settings = settings or FusionSettings()
+    p = preds or predictions(data)
+    _, test_faces = p.face_halves(0)
+    rows: list[dict[str, float]] = []
+    n = 0
+    for seed in range(seeds):
+        face, voice, y = p.pairs(SPEECH_TEST, test_faces, seed)
+        n = int(y.size)
+
+        def acc(pred: npt.NDArray[np.int64], y: npt.NDArray[np.int64] = y) -> float:
+            return float(np.mean(pred == y)) if y.size else 0.0
+
+        rows.append({
+            "fused": acc(fused_labels(face, voice, settings)),
+            "mean": acc(fused_labels(face, voice, replace(settings, combine="mean"))),
+            "face": acc(np.argmax(face, axis=1)), "voice": acc(np.argmax(voice, axis=1)),
+            "without_face": acc(fused_labels(face, voice, settings, ("voice",))),
+            "without_voice": acc(fused_labels(face, voice, settings, ("face",))),
+        })
+    avg = {k: round(float(np.mean([r[k] for r in rows])), 4) for k in rows[0]}
+    return {
+        "fused_accuracy": avg["fused"],
+        "fused_accuracy_weighted_mean": avg["mean"],
+        "single": {"face": avg["face"], "voice": avg["voice"]},
+        "without": {"face": avg["without_face"], "voice": avg["without_voice"]},
+        "n": n, "seeds": seeds,
+        "pairs": "held-out speech clips (RAVDESS 19-20, EmoDB 03/08) x the test half of "
+                 "FER2013 val crops of the same label",
+        "combine": settings.combine,
+    }
 
 
 def print_fusion(r: dict[str, Any], as_json: bool) -> None:
     if as_json:
         print(json.dumps(r))
         return
-    print(f"n={r['n']} pairs ({r['pairs']})")
-    print(f"fused {r['fused_accuracy']:.4f}; face alone {r['single']['face']:.4f}; "
+    print(f"n={r['n']} pairs ({r['pairs']}), mean over {r['seeds']} pairings")
+    print(f"fused ({r['combine']}) {r['fused_accuracy']:.4f}; weighted mean "
+          f"{r['fused_accuracy_weighted_mean']:.4f}; face alone {r['single']['face']:.4f}; "
           f"voice alone {r['single']['voice']:.4f}")

@@ -99,6 +99,18 @@ class FusionSettings:
     dwell_s: float = field(default=3.0, metadata=_rng(0.0, 3600.0))
     """... and only after the current one has been published for this many seconds
     (a lamp driven by `emotion` changes at most once per dwell period)."""
+    combine: str = field(default="fitted", metadata=_choice("fitted", "mean"))
+    """How emotion distributions combine: "fitted" pools temperature-calibrated
+    log-probabilities with exponents fitted on held-out pairs (models/training/fusion.py);
+    "mean" is the quality- and age-weighted mean of the raw distributions."""
+    temperature_face: float = field(default=0.8655, metadata=_rng(0.05, 20.0))
+    """Temperature that calibrates the face model's distribution (fitted: the default)."""
+    temperature_voice: float = field(default=0.7071, metadata=_rng(0.05, 20.0))
+    """Temperature that calibrates the voice model's distribution (fitted: the default)."""
+    pool_face: float = field(default=0.92, metadata=_rng(0.0, 10.0))
+    """Exponent of the calibrated face distribution when pooled with another (fitted)."""
+    pool_voice: float = field(default=0.94, metadata=_rng(0.0, 10.0))
+    """Exponent of the calibrated voice distribution when pooled with another (fitted)."""
 
 
 @dataclass(frozen=True)
