@@ -25,8 +25,9 @@ from edge.notify import Notifier
 from edge.pipeline import Pipeline
 from edge.privacy import PrivacySwitch
 from edge.procstats import CpuMeter, cpu_temp_c, rss_mb
+from edge.profiles import ProfileOutput
 from edge.publish.mqtt import MqttPublisher
-from edge.publish.payloads import SCHEMA_VERSION, state_payload
+from edge.publish.payloads import SCHEMA_VERSION
 from edge.settings import Settings
 from edge.sources import Source, build_sources
 
@@ -64,19 +65,32 @@ class Daemon:
         enabled = tuple(m for m in MODALITIES if any(src.modality == m for src, _ in pairs))
         self.fusion = LateFusion(settings.fusion, enabled)
         self.pipeline = Pipeline(pairs, self.fusion, settings.runtime, lambda: self.privacy.on)
-        self.publisher = MqttPublisher(settings, self._set_privacy, lambda: self.privacy.on)
+        self.publisher = MqttPublisher(
+            settings, self._set_privacy, lambda: self.privacy.on,
+            self._calibrate if settings.publish.profile == "biofeedback" else None)
         self._stop = threading.Event()
         self._wake = threading.Event()
+        self.output = ProfileOutput(settings, self.fusion, self.publisher,
+                                    lambda: self.privacy.on, self._wake.set)
         self._cpu = CpuMeter()
         self._started = time.monotonic()
         self.exit_code = 0
-        self.states_published = 0
 
     # -- control ---------------------------------------------------------------
+    def _calibrate(self) -> None:
+        """`calibrate/set START`: a new personal baseline from the coming minutes."""
+        for r in self.pipeline.analyzers:
+            recalibrate = getattr(r.analyzer, "recalibrate", None)
+            if callable(recalibrate):
+                log.info("physiology baseline: recalibrating")
+                recalibrate()
+
     def _set_privacy(self, on: bool) -> None:
         if self.privacy.set(on):
             log.info("privacy pause %s", "ON" if on else "OFF")
             self.fusion.reset()
+            if on and self.output.audience is not None:
+                self.output.audience.clear()  # nothing seen before the pause is published
         self.publisher.publish_privacy_state()
         self._wake.set()  # publish a state reflecting the switch right away
 
@@ -129,8 +143,6 @@ class Daemon:
         self.pipeline.start()
         self.notifier.ready()
         self.notifier.status("running")
-        interval = self.s.publish.interval_s
-        next_state = time.monotonic() + interval
         next_stats = time.monotonic() + min(5.0, self.s.publish.stats_interval_s)
         stalled_since: float | None = None
         end = None if duration_s is None else time.monotonic() + duration_s
@@ -139,13 +151,9 @@ class Daemon:
                 now = time.monotonic()
                 if end is not None and now >= end:
                     break
-                if now >= next_state or self._wake.is_set():
-                    self._wake.clear()
-                    state = self.fusion.fuse(now, paused=self.privacy.on)
-                    if self.publisher.publish("state", self.publisher.topics.state,
-                                              state_payload(state)):
-                        self.states_published += 1
-                    next_state = max(next_state + interval, now + 0.5 * interval)
+                woken = self._wake.is_set()
+                self._wake.clear()
+                self.output.tick(now, woken)
                 if now >= next_stats:
                     self.publisher.publish("stats", self.publisher.topics.stats,
                                            self.stats_payload(now), buffer=False)
@@ -162,7 +170,8 @@ class Daemon:
                         break
                 if on_tick is not None:
                     on_tick(self)
-                self._wake.wait(min(1.0, max(0.0, min(next_state, next_stats) - time.monotonic())))
+                self._wake.wait(min(1.0, max(0.0, min(self.output.next_due, next_stats)
+                                             - time.monotonic())))
         finally:
             self.notifier.stopping()
             self.pipeline.stop()

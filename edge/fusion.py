@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Callable
 
 from edge.messages import EMOTIONS, MODALITIES, FusedState, ModalityEstimate, ModalityStatus
 from edge.settings import FusionSettings
@@ -41,13 +42,26 @@ class LateFusion:
         self._last_fuse: float | None = None
         self._emotion: str | None = None
         self._emotion_since = 0.0
+        self._listeners: list[Callable[[ModalityEstimate], None]] = []
 
     def _prior(self, modality: str) -> float:
         return float(getattr(self.settings, f"weight_{modality}"))
 
+    def add_listener(self, listener: Callable[[ModalityEstimate], None]) -> None:
+        """Also hand every estimate to `listener` (kiosk aggregation, biofeedback wake-up);
+        called from the analyzer threads."""
+        self._listeners.append(listener)
+
     def update(self, estimate: ModalityEstimate) -> None:
         with self._lock:
             self._latest[estimate.modality] = estimate
+        for listener in self._listeners:
+            listener(estimate)
+
+    def latest(self, modality: str) -> ModalityEstimate | None:
+        """The newest estimate of a modality (None after a reset or before the first)."""
+        with self._lock:
+            return self._latest.get(modality)
 
     def reset(self) -> None:
         with self._lock:

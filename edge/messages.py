@@ -63,6 +63,17 @@ SourceItem = VideoFrame | AudioChunk | BioSamples
 
 
 @dataclass(frozen=True, slots=True)
+class FaceObservation:
+    """One tracked face in one frame, inside the process only (kiosk aggregation);
+    no payload schema admits it."""
+
+    track: int
+    probs: tuple[float, ...]
+    valence: float
+    arousal: float
+
+
+@dataclass(frozen=True, slots=True)
 class ModalityEstimate:
     """What one analyzer concluded about one moment; the only thing fusion sees."""
 
@@ -80,6 +91,8 @@ class ModalityEstimate:
     """Number of faces (face modality) or beats (physio) behind the estimate."""
     metrics: dict[str, float] = field(default_factory=dict)
     """Aggregated, non-identifying measurements (e.g. hr_bpm, rmssd_ms, scl_us)."""
+    faces: tuple[FaceObservation, ...] = ()
+    """Face modality: the faces behind the estimate (for kiosk aggregates; never published)."""
 
 
 @dataclass(frozen=True, slots=True)

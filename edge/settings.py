@@ -78,6 +78,19 @@ class PublishSettings:
     """Seconds between `stats` messages."""
     expire_after_s: int = field(default=30, metadata=_rng(1, 86400))
     """Home Assistant marks sensors unavailable after this many seconds without state."""
+    profile: str = field(default="full",
+                         metadata=_choice("full", "mood_light", "biofeedback", "kiosk"))
+    """What is published (docs/mqtt.md): "full" (`state` every interval_s), "mood_light"
+    (`mood`: smoothed valence/arousal/emotion at most once a second), "biofeedback"
+    (`biofeedback`: stress, HR, RMSSD, breathing pace, once a second as soon as the
+    physiology has a new window; `calibrate/set` restarts the wearer's baseline), "kiosk"
+    (`audience`: aggregates over at least `kiosk_k` faces, nothing per person)."""
+    kiosk_k: int = field(default=3, metadata=_rng(2, 1000))
+    """Kiosk: publish an audience window only when at least this many faces contributed."""
+    kiosk_window_s: float = field(default=60.0, metadata=_rng(5.0, 86400.0))
+    """Kiosk: length of the aggregation window (one `audience` message per window)."""
+    kiosk_epsilon: float = field(default=0.0, metadata=_rng(0.0, 100.0))
+    """Kiosk: Laplace noise of scale 1/epsilon on every published count (0 = off)."""
 
 
 @dataclass(frozen=True)

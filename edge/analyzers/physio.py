@@ -50,6 +50,13 @@ class PhysioAnalyzer(Analyzer):
         self._last_emit = -1e9
         self._calib: dict[str, list[float]] = {"hr": [], "rmssd": [], "scl": [], "scr": []}
         self._baseline: dict[str, float] | None = None
+        self._calib_until = self.calibration_s
+        self._recalibrate = False
+
+    def recalibrate(self) -> None:
+        """Start a new baseline from the next `calibration_s` seconds (the wearer rests);
+        safe to call from another thread: it takes effect with the next samples."""
+        self._recalibrate = True
 
     # -- ingestion ---------------------------------------------------------
     def _ingest(self, s: BioSamples) -> None:
@@ -146,6 +153,11 @@ class PhysioAnalyzer(Analyzer):
         if not isinstance(item, BioSamples):
             return []
         self._ingest(item)
+        if self._recalibrate:
+            self._recalibrate = False
+            self._baseline = None
+            self._calib = {"hr": [], "rmssd": [], "scl": [], "scr": []}
+            self._calib_until = self._t + self.calibration_s
         if self._t - self._last_emit < self.emit_every_s:
             return []
         self._last_emit = self._t
@@ -157,7 +169,7 @@ class PhysioAnalyzer(Analyzer):
                               ("scr", "scr_per_min")):
                 if name in f:
                     self._calib[key].append(f[name])
-            if self._t >= self.calibration_s:
+            if self._t >= self._calib_until:
                 self._baseline = {name: float(np.median(self._calib[key]))
                                   for key, name in (("hr", "hr_bpm"), ("rmssd", "rmssd_ms"),
                                                     ("scl", "scl_us"), ("scr", "scr_per_min"))

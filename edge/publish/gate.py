@@ -17,7 +17,8 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 MAX_PAYLOAD_BYTES = 4096
-KINDS = ("availability", "privacy_state", "state", "stats", "discovery")
+KINDS = ("availability", "privacy_state", "state", "stats", "discovery", "mood",
+         "biofeedback", "audience")
 log = logging.getLogger(__name__)
 
 

@@ -32,11 +32,13 @@ class MqttPublisher:
     """Publishes the daemon's messages; calls `on_privacy(bool)` for `privacy/set` commands."""
 
     def __init__(self, settings: Settings, on_privacy: Callable[[bool], None],
-                 privacy_on: Callable[[], bool]) -> None:
+                 privacy_on: Callable[[], bool],
+                 on_calibrate: Callable[[], None] | None = None) -> None:
         self.s = settings
         self.topics = Topics.from_settings(settings)
         self.gate = PayloadGate()
         self._on_privacy = on_privacy
+        self._on_calibrate = on_calibrate
         self._privacy_on = privacy_on
         self._lock = threading.Lock()
         self._buffer: deque[tuple[str, bytes, int, bool]] = deque()
@@ -107,6 +109,8 @@ class MqttPublisher:
             return
         log.info("MQTT connected to %s:%s", self.s.mqtt.host, self.s.mqtt.port)
         client.subscribe(self.topics.privacy_set, qos=1)
+        if self._on_calibrate is not None:
+            client.subscribe(self.topics.calibrate_set, qos=1)
         if self.s.mqtt.discovery:
             client.subscribe(self.topics.ha_status, qos=1)
         self._raw_publish(self.topics.availability, self.gate.check("availability", "online"),
@@ -146,6 +150,10 @@ class MqttPublisher:
             return
         if msg.topic == self.topics.privacy_set and text in ("ON", "OFF"):
             self._on_privacy(text == "ON")
+            return
+        if (msg.topic == self.topics.calibrate_set and text == "START"
+                and self._on_calibrate is not None):
+            self._on_calibrate()
             return
         self.bad_commands += 1
         log.warning("ignored command on %s (%d bytes)", msg.topic, len(msg.payload))

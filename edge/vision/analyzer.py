@@ -18,7 +18,7 @@ import numpy.typing as npt
 from edge.analyzers.base import Analyzer
 from edge.circumplex import valence_arousal
 from edge.inference import TFLiteModel
-from edge.messages import ModalityEstimate, SourceItem, VideoFrame
+from edge.messages import FaceObservation, ModalityEstimate, SourceItem, VideoFrame
 from edge.registry import Registry
 from edge.settings import FaceSettings
 from edge.vision.align import Quality, align_face, face_quality
@@ -110,6 +110,7 @@ class FaceAnalyzer(Analyzer):
         if scene.faces == 0:
             return [ModalityEstimate("face", item.ts, 0.0, count=0)]
         assert scene.probs is not None
+        observed = tuple(FaceObservation(f.track, f.probs, f.valence, f.arousal) for f in faces)
         return [ModalityEstimate("face", item.ts, scene.quality, probs=scene.probs,
                                  valence=scene.valence, arousal=scene.arousal,
-                                 count=scene.faces)]
+                                 count=scene.faces, faces=observed)]
