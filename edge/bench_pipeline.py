@@ -29,20 +29,24 @@ from paho.mqtt.enums import CallbackAPIVersion
 from edge.broker import MosquittoBroker
 
 
-def pipeline_config(tmp: str, port: int, video: Path, interval_s: float = 0.05,
-                    stats_interval_s: float = 5.0) -> Path:
-    """Write the config of a whole-daemon run: file camera, file microphone, emulated
-    H10 + EDA sensor over BLE, publishing to 127.0.0.1:`port`."""
+def pipeline_config(tmp: str, port: int, video: Path | None, interval_s: float = 0.05,
+                    stats_interval_s: float = 5.0, profile: str = "full") -> Path:
+    """Write the config of a whole-daemon run: file camera (unless `video` is None), file
+    microphone (likewise), emulated H10 + EDA sensor over BLE, to 127.0.0.1:`port`."""
     from edge.demo import demo_speech
 
     cfg = Path(tmp) / "bench.toml"
+    av = video is not None
     cfg.write_text("\n".join([
         "[device]", 'id = "bench"', f'state_dir = "{tmp}/state"',
         "[mqtt]", 'host = "127.0.0.1"', f"port = {port}", "discovery = false",
         "[publish]", f"interval_s = {interval_s}", f"stats_interval_s = {stats_interval_s}",
+        f'profile = "{profile}"',
         "[fusion]", "time_constant_s = 0.0",
-        "[camera]", "enabled = true", 'backend = "file"', f'path = "{video}"', "fps = 15.0",
-        "[microphone]", "enabled = true", 'backend = "file"', f'path = "{demo_speech()}"',
+        "[camera]", f"enabled = {str(av).lower()}", 'backend = "file"', f'path = "{video}"',
+        "fps = 15.0",
+        "[microphone]", f"enabled = {str(av).lower()}", 'backend = "file"',
+        f'path = "{demo_speech()}"',
         "[physio]", 'source = "ble"', 'ble_backend = "emulated"', "calibration_s = 10.0",
         'devices = ["polar_h10@A0:9E:1A:BE:00:01", "eda@E0:DA:00:BE:00:01"]',
         "[runtime]", 'log_level = "warning"', "threads = 2", "queue_size = 2",
@@ -132,3 +136,47 @@ def print_pipeline(r: dict[str, Any], as_json: bool) -> None:
         return
     for k, v in r.items():
         print(f"{k}: {v}")
+
+
+def bench_biofeedback(seconds: float = 60.0) -> dict[str, Any]:
+    """The `biofeedback` profile on the emulated H10 + EDA sensor: latency from the last
+    sample of each physiology window to the broker's delivery of its message."""
+    recv: list[tuple[float, dict[str, Any]]] = []
+    lock = threading.Lock()
+    with MosquittoBroker() as broker, tempfile.TemporaryDirectory() as tmp:
+        cfg = pipeline_config(tmp, broker.port, None, interval_s=1.0, profile="biofeedback")
+
+        def on_message(_c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
+            now = time.time()
+            with lock:
+                recv.append((now, json.loads(msg.payload)))
+
+        sub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-bio")
+        sub.on_message = on_message
+        sub.connect("127.0.0.1", broker.port)
+        sub.subscribe("affectd/bench/biofeedback", 0)
+        sub.loop_start()
+        proc = subprocess.Popen([sys.executable, "-m", "edge", "run", "--config", str(cfg)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        time.sleep(seconds)
+        proc.terminate()
+        _, err = proc.communicate(timeout=20)
+        sub.loop_stop()
+        sub.disconnect()
+    # one latency per window: the first message carrying it (later ones repeat it, older)
+    lat, seen = [], set()
+    for t, p in recv:
+        if p.get("age_s") is None or p.get("hr_bpm") is None:
+            continue
+        window = round(p["ts"] - p["age_s"], 2)
+        if window not in seen:
+            seen.add(window)
+            lat.append(1e3 * (t - (p["ts"] - p["age_s"])))
+    if not lat:
+        raise SystemExit(f"affectd bench biofeedback: no window received\n{err.decode()[-2000:]}")
+    times = [t for t, p in recv if p.get("hr_bpm") is not None]
+    return {"seconds": seconds, "windows": len(lat),
+            "latency_ms": {q: round(float(np.percentile(lat, v)), 1)
+                           for q, v in (("p50", 50), ("p95", 95), ("p99", 99))},
+            "rate_hz": round((len(times) - 1) / max(1e-9, times[-1] - times[0]), 2)
+            if len(times) > 1 else 0.0}

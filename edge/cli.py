@@ -131,6 +131,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         root = Path(args.data) if args.data else data_root()
         video = Path(args.video) if args.video else root / "video" / "WolfgangLanger_Pexels.mp4"
         print_pipeline(bench_pipeline(video, args.seconds), args.json)
+    elif args.what == "biofeedback":
+        from edge.bench_pipeline import bench_biofeedback, print_pipeline
+
+        print_pipeline(bench_biofeedback(args.seconds), args.json)
     elif args.what == "soak":
         from edge.bench_soak import bench_soak, print_soak
         from models.training.data import data_root
@@ -230,7 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("--json", action="store_true")
     models.set_defaults(func=cmd_models)
     bench = sub.add_parser("bench", help="measure speed (int8 vs float, vs peers)")
-    bench.add_argument("what", choices=["models", "vision", "speech", "physio", "pipeline", "soak"])
+    bench.add_argument("what", choices=["models", "vision", "speech", "physio", "pipeline", "soak",
+                                        "biofeedback"])
     bench.add_argument("--seconds", type=float, default=30.0, help="pipeline: duration")
     bench.add_argument("--video", help="pipeline, soak: video file (default: a clip in the data)")
     bench.add_argument("--minutes", type=float, default=30.0, help="soak: measured duration")

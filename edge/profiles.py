@@ -5,9 +5,10 @@
 - `mood_light`: `mood` (smoothed valence, arousal, dwell-limited emotion,
   confidence) at most once a second, for lamps.
 - `biofeedback`: `biofeedback` (the physiology's latest window unsmoothed: stress,
-  HR, RMSSD, a breathing pace) as soon as a new window is analysed (at most twice
-  a second), else once a second with its growing `age_s`; `calibrate/set START`
-  restarts the wearer's baseline.
+  HR, RMSSD, a breathing pace) as soon as a new window is analysed (the analyzer
+  makes one a second; at most two a second go out), and a keep-alive repeating the
+  last one with its growing `age_s` when none came for 1.5 s; `calibrate/set
+  START` restarts the wearer's baseline.
 - `kiosk`: `audience` once per `kiosk_window_s`, aggregated over at least
   `kiosk_k` faces (edge/audience.py); nothing else about the people in view
   (no `state` at all).
@@ -26,6 +27,7 @@ from edge.publish.payloads import biofeedback_payload, mood_payload, state_paylo
 from edge.settings import Settings
 
 BIOFEEDBACK_MIN_GAP_S = 0.5
+BIOFEEDBACK_KEEPALIVE_S = 1.5
 
 
 class ProfileOutput:
@@ -76,14 +78,17 @@ class ProfileOutput:
             return
         if self.profile == "biofeedback":
             est = self.fusion.latest("physio")
-            fresh = est is not None and est.ts != self._last_physio_ts
-            due = now >= self.next_due or (woken and paused)
-            if not (due or (fresh and now - self._last_sent >= BIOFEEDBACK_MIN_GAP_S)):
-                return
+            fresh = est is not None and est.ts != self._last_physio_ts and not paused
+            if fresh and now - self._last_sent >= BIOFEEDBACK_MIN_GAP_S:
+                pass  # a new window: out at once
+            elif not (now >= self.next_due or (woken and paused)):
+                return  # else only a keep-alive when windows stop coming, or the pause
             self._last_physio_ts = est.ts if est is not None else None
             age = None if est is None else max(0.0, now - est.ts)
             self._send("biofeedback", self.publisher.topics.biofeedback,
                        biofeedback_payload(est, age, time.time(), paused), now)
+            # windows come once a second; the keep-alive waits half a window longer
+            self.next_due = now + BIOFEEDBACK_KEEPALIVE_S
             return
         gap_ok = self.profile == "full" or now - self._last_sent >= self.interval
         if now >= self.next_due or (woken and gap_ok):
