@@ -176,8 +176,25 @@ def _face_settings(args: argparse.Namespace) -> Any:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
+    if args.plot:
+        from edge.timeline import plot, timeline
+
+        cfg = _load(args) if args.config else parse_settings({})
+        rows = timeline(Path(args.video) if args.video else None,
+                        Path(args.audio) if args.audio else None,
+                        Path(args.e4) if args.e4 else None, args.seconds,
+                        fusion=cfg.fusion, face=_face_settings(args),
+                        calibration_s=cfg.physio.calibration_s)
+        plot(rows, Path(args.plot))
+        if args.json:
+            for r in rows:
+                print(json.dumps(r))
+        print(f"affectd replay: {len(rows)} points, plot in {args.plot}", file=sys.stderr)
+        return 0
     from edge.vision.tools import replay
 
+    if not args.video:
+        raise ConfigError("--video", "required (or give --plot with --audio/--e4)")
     replay(Path(args.video), args.json, Path(args.render) if args.render else None,
            _face_settings(args), args.threads)
     return 0
@@ -250,8 +267,12 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--runs", type=int, default=100)
     bench.set_defaults(func=cmd_bench)
     rep = sub.add_parser("replay", help="run the vision path over a video or image file")
-    rep.add_argument("--video", required=True)
+    rep.add_argument("--video", help="video (or image) for the face path")
     rep.add_argument("--render", help="write an annotated video here")
+    rep.add_argument("--plot", help="write a timeline PNG of the fused output here")
+    rep.add_argument("--audio", help="plot: speech file for the voice path")
+    rep.add_argument("--e4", help="plot: Empatica E4 folder for the physiology path")
+    rep.add_argument("--seconds", type=float, default=120.0, help="plot: media time to use")
     ev = sub.add_parser("eval", help="measure accuracy on labelled data")
     ev.add_argument("what", choices=["face", "speech", "ecg", "fusion"])
     ev.add_argument("--record", action="append", help="ecg: WFDB record path (repeatable)")

@@ -178,3 +178,40 @@ def test_fitted_pooling_sharpens_agreement_and_calibrates_one_modality() -> None
     mean.update(ModalityEstimate("voice", 0.0, 1.0, probs=voice))
     pm = mean.fuse(now=0.0, wall=0.0).probs
     assert pm is not None and pm["happy"] == pytest.approx(0.5, abs=1e-3)
+
+
+def test_replay_plot_of_all_three_modalities(shared_data: object, tmp_path: object) -> None:
+    """`affectd replay --plot`: face (video), voice (speech file) and physiology (E4 folder)
+    through the daemon's analyzers and fusion, drawn as a PNG; the rows behind it (--json)
+    show each modality taking its share once it has data."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import cv2
+
+    root = Path(__file__).resolve().parents[1]
+    data = Path(str(shared_data))
+    out = Path(str(tmp_path)) / "timeline.png"
+    cfg = Path(str(tmp_path)) / "a.toml"
+    cfg.write_text('[physio]\ncalibration_s = 10.0\n')
+    res = subprocess.run(
+        [sys.executable, "-m", "edge", "replay", "--config", str(cfg),
+         "--video", str(data / "video" / "WolfgangLanger_Pexels.mp4"),
+         "--audio", str(root / "edge" / "assets" / "demo_speech.flac"),
+         "--e4", str(data / "physio" / "stress_predict" / "Raw_data" / "S02"),
+         "--seconds", "19", "--plot", str(out), "--json"],
+        capture_output=True, text=True, timeout=300, cwd=root)
+    assert res.returncode == 0, res.stderr[-2000:]
+    rows = [json.loads(line) for line in res.stdout.splitlines() if line.startswith("{")]
+    assert len(rows) >= 35 and rows[-1]["t"] >= 17.5
+    img = cv2.imread(str(out))
+    assert img is not None and img.shape == (720, 1200, 3)
+    assert len(np.unique(img.reshape(-1, 3), axis=0)) > 20  # lines and areas were drawn
+    for r in rows:
+        if r["share"]:
+            assert sum(r["share"].values()) == pytest.approx(1.0, abs=0.01)
+    late = rows[-1]
+    assert set(late["share"]) == {"face", "voice", "physio"}, late
+    assert late["valence"] is not None and late["stress"] is not None  # after calibration

@@ -78,6 +78,11 @@ class _ReplaySource(Source):
         self._t = 0.0
         self._pacer.restart()
 
+    @property
+    def position_s(self) -> float:
+        """Media time replayed so far (end of the last chunk read)."""
+        return self._t
+
     def _duration(self) -> float:
         return max(len(v) / fs for _, fs, v in self._channels)
 
