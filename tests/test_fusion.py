@@ -34,7 +34,10 @@ def test_weighting_by_quality_and_missing_values() -> None:
     s = f.fuse(now=10.0, wall=1.0)
     assert s.emotion == "happy"
     assert s.valence is not None and abs(s.valence - (0.9 * 0.8 - 0.3 * 0.6) / 1.2) < 1e-3
-    assert s.stress == 0.7  # only physio gives stress
+    # stress: physiology's own, and the voice's (tense = aroused and unpleasant) at half weight
+    v_stress = (1 - 0.2) * (1 + 0.6) / 2
+    assert s.stress is not None
+    assert abs(s.stress - (1.0 * 0.7 + 0.5 * 0.3 * v_stress) / (1.0 + 0.5 * 0.3)) < 1e-3
     assert s.arousal is not None and abs(s.arousal - (0.9 * 0.4 - 0.3 * 0.2 + 0.5) / 2.2) < 1e-3
     top = (0.9 * 0.9 + 0.3 * 0.1 / 6) / 1.2  # reliability is 1 (physio quality 1) x top prob
     assert s.modalities["physio"].present and abs(s.confidence - top) < 1e-3
@@ -215,3 +218,15 @@ def test_replay_plot_of_all_three_modalities(shared_data: object, tmp_path: obje
     late = rows[-1]
     assert set(late["share"]) == {"face", "voice", "physio"}, late
     assert late["valence"] is not None and late["stress"] is not None  # after calibration
+
+
+def test_stress_without_a_wearable_comes_from_the_voice() -> None:
+    f = LateFusion(FusionSettings(time_constant_s=0.0), ("voice",))
+    f.update(ModalityEstimate("voice", 0.0, 1.0, probs=probs("angry"), valence=-0.7,
+                              arousal=0.8))
+    tense = f.fuse(now=0.0, wall=0.0).stress
+    f.update(ModalityEstimate("voice", 1.0, 1.0, probs=probs("neutral"), valence=0.1,
+                              arousal=-0.5))
+    calm = f.fuse(now=1.0, wall=1.0).stress
+    assert tense is not None and calm is not None and tense > 0.9 and calm < 0.3
+

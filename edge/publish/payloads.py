@@ -140,6 +140,18 @@ def discovery_payload(s: Settings, topics: Topics) -> dict[str, Any]:
                 "stress": measure("stress", "Stress", "mdi:heart-pulse"),
                 "confidence": measure("confidence", "Confidence", "mdi:gauge"),
                 "emotion": emotion}
+    # privacy controls visible in HA: what senses, and the kiosk's aggregation floor
+    cmps["sensing"] = sensor(
+        "sensing", "Sensing",
+        "{{ value_json.stages | list | select('in', ['face', 'voice', 'physio']) | join(', ') }}",
+        "mdi:eye-check", stat_t=topics.stats, ent_cat="diagnostic",
+        exp_aft=max(exp, int(3 * s.publish.stats_interval_s)))
+    if profile == "kiosk":
+        floor = f"at least {s.publish.kiosk_k} people per {s.publish.kiosk_window_s:g} s"
+        cmps["aggregation"] = sensor("aggregation", "Audience aggregation", floor,
+                                     "mdi:account-multiple-check", stat_t=topics.stats,
+                                     ent_cat="diagnostic",
+                                     exp_aft=max(exp, int(3 * s.publish.stats_interval_s)))
     cmps["privacy"] = {"p": "switch", "name": "Privacy pause",
                        "uniq_id": f"affectd_{dev_id}_privacy", "stat_t": topics.privacy_state,
                        "cmd_t": topics.privacy_set, "pl_on": "ON", "pl_off": "OFF",
