@@ -30,7 +30,6 @@ from collections.abc import Callable
 from edge.messages import EMOTIONS, MODALITIES, FusedState, ModalityEstimate, ModalityStatus
 from edge.settings import FusionSettings
 
-
 VOICE_STRESS_WEIGHT = 0.5
 """Voice stress is inferred, not measured: it counts half as much as a modality's own."""
 
