@@ -4,8 +4,8 @@ Every estimate younger than `max_age_s` gets the weight
     w = prior(modality) * quality * exp(-age / age_decay_s).
 Valence, arousal and stress are each the weighted mean over the modalities that
 provide them (any subset works; a quantity nobody provides is None); stress comes
-from physiology and from the voice's arousal and valence (`voice_stress`, at half
-weight). Emotion
+from physiology and from the voice's arousal and valence (`voice_stress`, weighted
+by the fitted `stress_voice`). Emotion
 distributions are combined by the fitted rule (`combine = "fitted"`): each
 modality's distribution is calibrated by its temperature, and several are pooled
 as a product of experts, log p = sum_m pool_m * (w_m / max w) * log p_m / T_m, the
@@ -30,16 +30,14 @@ from collections.abc import Callable
 from edge.messages import EMOTIONS, MODALITIES, FusedState, ModalityEstimate, ModalityStatus
 from edge.settings import FusionSettings
 
-VOICE_STRESS_WEIGHT = 0.5
-"""Voice stress is inferred, not measured: it counts half as much as a modality's own."""
-
 
 def voice_stress(arousal: float, valence: float | None) -> float:
     """Stress read from the voice's circumplex position: high arousal with unpleasant
-    valence (the circumplex's "tense" quadrant) -> 1, calm or pleasant -> 0;
-    (1 + arousal)(1 - valence) / 2, clipped to [0, 1]."""
+    valence (the circumplex's "tense" quadrant) -> 1, calm or pleasant -> 0:
+    ((1 + arousal)(1 - valence) / 2)^2 clipped to [0, 1] (neutral 0.25, sad 0.35,
+    angry and fear 1, happy 0.03)."""
     v = 0.0 if valence is None else valence
-    return max(0.0, min(1.0, (1.0 + arousal) * (1.0 - v) / 2.0))
+    return max(0.0, min(1.0, ((1.0 + arousal) * (1.0 - v) / 2.0) ** 2))
 
 
 class LateFusion:
@@ -164,7 +162,7 @@ class LateFusion:
                          if getattr(e, key) is not None]
                 voice = ests.get("voice")
                 if key == "stress" and voice is not None and voice.arousal is not None:
-                    pairs.append((VOICE_STRESS_WEIGHT * weights["voice"],
+                    pairs.append((self.settings.stress_voice * weights["voice"],
                                   voice_stress(voice.arousal, voice.valence)))
                 total = sum(w for w, _ in pairs)
                 values[key] = self._ema(key, sum(w * v for w, v in pairs) / total

@@ -13,11 +13,12 @@ disjoint pair sets exist:
   scores them.
 
 Both int8 models score their half; the daemon's own `LateFusion` combines the
-two estimates (equal quality, fresh). Reported: fused accuracy (the fitted
-rule, and the weighted-mean fallback for reference), each modality alone on
-the same pairs, and fused accuracy with each modality removed (which, with two
-modalities, is the other one alone). Physiology carries stress and arousal,
-not emotion categories, so it has no place in a categorical pairing.
+two estimates (equal quality, fresh). Stress, which physiology and voice both
+carry, has its own pairs (edge/fusion_stress_eval.py) under the `stress` key.
+Reported: fused accuracy (the fitted rule, and the weighted-mean fallback for
+reference), each modality alone on the same pairs, and fused accuracy with each modality removed (which, with two
+modalities, is the other one alone). Physiology carries stress and arousal, not
+emotion categories, so it takes part in the stress pairs only.
 """
 
 from __future__ import annotations
@@ -138,7 +139,17 @@ def evaluate_fusion(data: Path, seeds: int = 5, settings: FusionSettings | None 
             "without_voice": acc(fused_labels(face, voice, settings, ("face",))),
         })
     avg = {k: round(float(np.mean([r[k] for r in rows])), 4) for k in rows[0]}
+    stress: dict[str, Any] | None = None
+    physio_root = data / "physio" / "stress_predict"
+    if (physio_root / "labels_per_second.csv").exists():
+        from edge.fusion_stress_eval import evaluate_stress_pairs, physio_windows
+
+        test = np.isin(p.speaker, sorted(SPEECH_TEST))
+        stress = evaluate_stress_pairs(p.voice[test], p.voice_y[test],
+                                       physio_windows(physio_root),
+                                       replace(settings, time_constant_s=0.0), seeds)
     return {
+        "stress": stress,
         "fused_accuracy": avg["fused"],
         "fused_accuracy_weighted_mean": avg["mean"],
         "single": {"face": avg["face"], "voice": avg["voice"]},

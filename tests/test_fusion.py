@@ -34,10 +34,11 @@ def test_weighting_by_quality_and_missing_values() -> None:
     s = f.fuse(now=10.0, wall=1.0)
     assert s.emotion == "happy"
     assert s.valence is not None and abs(s.valence - (0.9 * 0.8 - 0.3 * 0.6) / 1.2) < 1e-3
-    # stress: physiology's own, and the voice's (tense = aroused and unpleasant) at half weight
-    v_stress = (1 - 0.2) * (1 + 0.6) / 2
+    # stress: physiology's own, and the voice's (tense = aroused and unpleasant), fitted weight
+    v_stress = ((1 - 0.2) * (1 + 0.6) / 2) ** 2
     assert s.stress is not None
-    assert abs(s.stress - (1.0 * 0.7 + 0.5 * 0.3 * v_stress) / (1.0 + 0.5 * 0.3)) < 1e-3
+    w = FusionSettings().stress_voice * 0.3
+    assert abs(s.stress - (1.0 * 0.7 + w * v_stress) / (1.0 + w)) < 1e-3
     assert s.arousal is not None and abs(s.arousal - (0.9 * 0.4 - 0.3 * 0.2 + 0.5) / 2.2) < 1e-3
     top = (0.9 * 0.9 + 0.3 * 0.1 / 6) / 1.2  # reliability is 1 (physio quality 1) x top prob
     assert s.modalities["physio"].present and abs(s.confidence - top) < 1e-3
@@ -144,6 +145,11 @@ def test_eval_fusion_on_pseudo_multimodal_pairs(shared_data: object) -> None:
     # the fitted rule is the one shipped, and the committed report is what it measures
     fit = json.loads((root / "models" / "reports" / "fusion_fit.json").read_text())
     assert r["fused_accuracy"] == fit["test"]["fused_accuracy"]
+    # stress: held-out voices x held-out participants' physiology windows
+    s = r["stress"]
+    assert s["n"] > 100 and s["physio_windows"] > 300
+    assert s["fused_balanced_accuracy"] >= max(s["single"].values())
+    assert s == fit["test"]["stress"]
 
 
 def test_fitted_fusion_defaults_are_the_committed_fit() -> None:
@@ -155,7 +161,8 @@ def test_fitted_fusion_defaults_are_the_committed_fit() -> None:
     fit = json.loads((Path(__file__).resolve().parents[1] / "models" / "reports"
                       / "fusion_fit.json").read_text())
     s = FusionSettings()
-    for key in ("temperature_face", "temperature_voice", "pool_face", "pool_voice"):
+    for key in ("temperature_face", "temperature_voice", "pool_face", "pool_voice",
+                "stress_voice"):
         assert getattr(s, key) == pytest.approx(fit[key], abs=5e-5), key
     assert s.combine == "fitted"
 

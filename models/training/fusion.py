@@ -8,7 +8,10 @@ speakers x one half of FER2013 `val`; never the test speakers or the other half)
 1. temperature scaling per modality: T minimising the negative log-likelihood of
    softmax(log p / T) over that modality's calibration predictions;
 2. pooling exponents (a, b) minimising the NLL of softmax(a log q_face + b log q_voice)
-   over the calibration pairs, q the calibrated distributions.
+   over the calibration pairs, q the calibrated distributions;
+3. the voice's stress weight, minimising the log-loss of the fused stress over the
+   calibration speakers paired with the even-numbered Stress-Predict participants'
+   physiology windows (edge/fusion_stress_eval.py).
 
 Both by grid search (one and two parameters; no optimiser needed). The fitted
 values are the defaults of `FusionSettings` (temperature_*, pool_*); a test checks
@@ -59,6 +62,36 @@ def calibrate(p: F64, t: float) -> F64:
     return e / e.sum(axis=1, keepdims=True)
 
 
+def fit_stress_voice(preds: Predictions, windows: tuple[F64, npt.NDArray[np.int64],
+                                                        npt.NDArray[np.int64]]) -> float:
+    """The voice's stress weight (physiology's own is 1) minimising the log-loss of the
+    fused stress on calibration pairs: calibration speakers x even participants."""
+    from edge.fusion import voice_stress
+    from edge.fusion_stress_eval import calibration_subject, stress_pairs
+
+    phys, phys_y, who = windows
+    cal = np.array([calibration_subject(int(p)) for p in who])
+    voice_cal = np.isin(preds.speaker, sorted(SPEECH_CALIBRATION))
+    ps, vs, ys = [], [], []
+    for seed in range(5):
+        pairs, y = stress_pairs(preds.voice[voice_cal], preds.voice_y[voice_cal], phys[cal],
+                                phys_y[cal], seed)
+        for pair in pairs:
+            v = pair["voice"]
+            assert v.arousal is not None and pair["physio"].stress is not None
+            ps.append(pair["physio"].stress)
+            vs.append(voice_stress(v.arousal, v.valence))
+        ys += y.tolist()
+    p_, v_, y_ = np.array(ps), np.array(vs), np.array(ys)
+    grid = np.round(np.arange(0.0, 20.0001, 0.05), 2)
+
+    def logloss(w: float) -> float:
+        s = np.clip((p_ + w * v_) / (1.0 + w), 1e-3, 1 - 1e-3)
+        return float(-np.mean(y_ * np.log(s) + (1 - y_) * np.log(1 - s)))
+
+    return float(grid[int(np.argmin([logloss(w) for w in grid]))])
+
+
 def fit(preds: Predictions, seed: int = 0) -> dict[str, object]:
     calib_faces, _ = preds.face_halves(0)
     voice_cal = np.isin(preds.speaker, sorted(SPEECH_CALIBRATION))
@@ -66,8 +99,12 @@ def fit(preds: Predictions, seed: int = 0) -> dict[str, object]:
     t_voice = fit_temperature(preds.voice[voice_cal], preds.voice_y[voice_cal])
     face, voice, y = preds.pairs(SPEECH_CALIBRATION, calib_faces, seed)
     a, b = fit_pool(calibrate(face, t_face), calibrate(voice, t_voice), y)
+    from edge.fusion_stress_eval import physio_windows
+
+    windows = physio_windows(data_root() / "physio" / "stress_predict")
     return {"temperature_face": t_face, "temperature_voice": t_voice,
             "pool_face": a, "pool_voice": b,
+            "stress_voice": fit_stress_voice(preds, windows),
             "calibration": {"face_crops": int(calib_faces.size),
                             "voice_clips": int(voice_cal.sum()), "pairs": int(y.size),
                             "speakers": sorted(SPEECH_CALIBRATION), "seed": seed}}
@@ -77,12 +114,12 @@ def main() -> None:
     preds = predictions(data_root())
     params = fit(preds)
     settings = FusionSettings(**{k: v for k, v in params.items()  # type: ignore[arg-type]
-                                 if k.startswith(("temperature_", "pool_"))})
+                                 if k.startswith(("temperature_", "pool_", "stress_"))})
     report = {**params, "test": evaluate_fusion(data_root(), settings=settings, preds=preds),
               "command": "python -m models.training.fusion"}
     REPORT.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps({k: v for k, v in asdict(settings).items()
-                      if k.startswith(("temperature_", "pool_"))}))
+                      if k.startswith(("temperature_", "pool_", "stress_"))}))
     print(json.dumps(report["test"]))
 
 
