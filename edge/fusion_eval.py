@@ -16,8 +16,8 @@ Both int8 models score their half; the daemon's own `LateFusion` combines the
 two estimates (equal quality, fresh). Stress, which physiology and voice both
 carry, has its own pairs (edge/fusion_stress_eval.py) under the `stress` key.
 Reported: fused accuracy (the fitted rule, and the weighted-mean fallback for
-reference), each modality alone on the same pairs, and fused accuracy with each modality removed (which, with two
-modalities, is the other one alone). Physiology carries stress and arousal, not
+reference), each modality alone on the same pairs, and fused accuracy with each
+modality removed (which, with two modalities, is the other one alone). Physiology carries stress and arousal, not
 emotion categories, so it takes part in the stress pairs only.
 """
 
