@@ -17,8 +17,9 @@ two estimates (equal quality, fresh). Stress, which physiology and voice both
 carry, has its own pairs (edge/fusion_stress_eval.py) under the `stress` key.
 Reported: fused accuracy (the fitted rule, and the weighted-mean fallback for
 reference), each modality alone on the same pairs, and fused accuracy with each
-modality removed (which, with two modalities, is the other one alone). Physiology carries stress and arousal, not
-emotion categories, so it takes part in the stress pairs only.
+modality removed (which, with two modalities, is the other one alone).
+Physiology carries stress and arousal, not emotion categories, so it takes part
+in the stress pairs only.
 """
 
 from __future__ import annotations
