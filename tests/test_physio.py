@@ -130,3 +130,51 @@ def test_eval_ecg_json_contract(shared_data: Path) -> None:
     assert r["fs"] == 130.0 and len(r["records"]) == 2
     assert r["n_beats"] == sum(x["n_beats"] for x in r["records"])
     assert r["sensitivity"] > 0.99 and r["ppv"] > 0.99  # two clean records
+
+
+@pytest.mark.parametrize("record", ["103", "112"])
+def test_hrv_matches_neurokit2_on_the_same_rr_series(shared_data: Path, record: str) -> None:
+    """Five minutes of annotated beats (records whose RR series needs no correction, so
+    both tools see the same intervals): SDNN, RMSSD and pNN50 as neurokit2's hrv_time,
+    LF/HF as its Lomb-Scargle hrv_frequency within 5 %."""
+    nk = pytest.importorskip("neurokit2")
+    pytest.importorskip("astropy", reason="neurokit2's lomb method needs astropy")
+    wfdb = pytest.importorskip("wfdb")
+    import warnings
+
+    from edge.physio.hrv import clean_rr, hrv
+
+    ann = wfdb.rdann(str(shared_data / "physio" / "mitdb" / record), "atr")
+    fs = 360
+    beats = np.array([s for s, sym in zip(ann.sample, ann.symbol, strict=True)
+                      if sym in "NLRej"])
+    beats = beats[(beats > 0) & (beats < fs * 300)]
+    rr = np.diff(beats) / fs
+    assert clean_rr(rr).all()
+    ours = hrv(rr, beats[1:] / fs)
+    assert ours is not None and ours.lf_hf is not None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t = nk.hrv_time(beats, sampling_rate=fs)
+        f = nk.hrv_frequency(beats, sampling_rate=fs, psd_method="lomb")
+    assert ours.sdnn_ms == pytest.approx(float(t["HRV_SDNN"].iloc[0]), rel=1e-6)
+    assert ours.rmssd_ms == pytest.approx(float(t["HRV_RMSSD"].iloc[0]), rel=1e-6)
+    assert ours.pnn50 == pytest.approx(float(t["HRV_pNN50"].iloc[0]), abs=0.1)
+    assert ours.lf_hf == pytest.approx(float(f["HRV_LFHF"].iloc[0]), rel=0.05)
+
+
+def test_hrv_drops_ectopic_intervals_and_needs_two_minutes_for_lf() -> None:
+    from edge.physio.hrv import hrv
+
+    rng = np.random.default_rng(1)
+    rr = 0.8 + 0.03 * np.sin(2 * np.pi * 0.25 * np.arange(200) * 0.8) + rng.normal(0, 0.005,
+                                                                                     200)
+    clean = hrv(rr)
+    rr_bad = rr.copy()
+    rr_bad[50], rr_bad[51] = 0.4, 1.2  # an ectopic beat and its compensatory pause
+    h = hrv(rr_bad)
+    assert clean is not None and h is not None
+    assert h.rmssd_ms == pytest.approx(clean.rmssd_ms, rel=0.05)
+    assert h.lf_hf is not None and h.lf_hf < 0.5  # breathing at 0.25 Hz: HF dominates
+    short = hrv(rr[:100])  # 80 s: time domain only
+    assert short is not None and short.lf_hf is None

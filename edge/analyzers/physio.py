@@ -21,9 +21,12 @@ from edge.analyzers.base import Analyzer
 from edge.analyzers.rpeaks import StreamingRPeakDetector
 from edge.dsp import find_peaks_prominence
 from edge.messages import BioSamples, ModalityEstimate, SourceItem
+from edge.physio.hrv import hrv
 
 _HR_WINDOW_S = 10.0
 _HRV_WINDOW_S = 30.0
+_LF_WINDOW_S = 120.0
+_LF_EVERY_S = 30.0
 _EDA_WINDOW_S = 60.0
 _SCL_WINDOW_S = 10.0
 
@@ -42,6 +45,8 @@ class PhysioAnalyzer(Analyzer):
         self._ecg_t = 0.0  # seconds of ECG received
         self._beats: deque[float] = deque(maxlen=400)
         self._rr: deque[tuple[float, float]] = deque(maxlen=400)  # (time, rr s)
+        self._lf_at = -math.inf
+        self._lf_hf: float | None = None
         self._hr_notes: deque[tuple[float, float]] = deque(maxlen=120)
         self._eda: deque[float] = deque()
         self._eda_fs = 0.0
@@ -104,8 +109,18 @@ class PhysioAnalyzer(Analyzer):
                 recent = recent[np.abs(recent - rmed) < 0.25 * rmed]
             if recent.size:
                 f["hr_bpm"] = 60.0 / float(np.mean(recent))
-            if good.size > 5:
-                f["rmssd_ms"] = float(np.sqrt(np.mean(np.diff(good) ** 2)) * 1e3)
+            times = np.array([t for t, _ in self._rr if now - t <= _HRV_WINDOW_S])
+            h = hrv(rr, times, min_lf_s=math.inf)
+            if h is not None and good.size > 5:
+                f["rmssd_ms"], f["sdnn_ms"], f["pnn50"] = h.rmssd_ms, h.sdnn_ms, h.pnn50
+            if now - self._lf_at >= _LF_EVERY_S:  # the spectrum moves slowly: every 30 s
+                self._lf_at = now
+                lf_rr = [(t, r) for t, r in self._rr if now - t <= _LF_WINDOW_S]
+                hl = hrv(np.array([r for _, r in lf_rr]), np.array([t for t, _ in lf_rr]),
+                         min_lf_s=0.9 * _LF_WINDOW_S) if len(lf_rr) > 30 else None
+                self._lf_hf = None if hl is None or hl.lf_hf is None else min(100.0, hl.lf_hf)
+            if self._lf_hf is not None:
+                f["lf_hf"] = self._lf_hf
         elif self._hr_notes:
             f["hr_bpm"] = float(np.mean([v for t, v in self._hr_notes if now - t <= _HR_WINDOW_S]
                                         or [self._hr_notes[-1][1]]))
@@ -175,7 +190,8 @@ class PhysioAnalyzer(Analyzer):
                                                     ("scl", "scl_us"), ("scr", "scr_per_min"))
                                   if self._calib[key]}
         metrics = {k: round(v, 2) for k, v in f.items()
-                   if k in ("hr_bpm", "rmssd_ms", "scl_us", "scr_per_min")}
+                   if k in ("hr_bpm", "rmssd_ms", "sdnn_ms", "pnn50", "lf_hf", "scl_us",
+                            "scr_per_min")}
         quality = self._quality(f)
         if self._baseline is None:
             # Calibrating: report measurements but no arousal/stress judgement yet.
