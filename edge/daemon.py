@@ -40,7 +40,8 @@ def build_analyzer(source: Source, settings: Settings) -> Analyzer:
     if source.modality == "physio":
         from edge.analyzers.physio import PhysioAnalyzer
 
-        return PhysioAnalyzer(settings.physio.calibration_s)
+        return PhysioAnalyzer(settings.physio.calibration_s,
+                              baseline_path=settings.device.state_dir / "baseline.json")
     if source.modality == "face":
         from edge.vision.analyzer import FaceAnalyzer
 

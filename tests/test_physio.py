@@ -178,3 +178,53 @@ def test_hrv_drops_ectopic_intervals_and_needs_two_minutes_for_lf() -> None:
     assert h.lf_hf is not None and h.lf_hf < 0.5  # breathing at 0.25 Hz: HF dominates
     short = hrv(rr[:100])  # 80 s: time domain only
     assert short is not None and short.lf_hf is None
+
+
+def _stream(an: PhysioAnalyzer, seconds: float, seed: int = 0) -> list:
+    src = SyntheticPhysioSource(PhysioSettings(realtime=False, chunk_s=0.5, seed=seed))
+    src.open()
+    out = []
+    while src._t < seconds:
+        for item in src.read():
+            out += an.process(item)
+    return out
+
+
+def test_baseline_persists_without_identity_and_recalibrates(tmp_path: Path) -> None:
+    import json
+
+    path = tmp_path / "state" / "baseline.json"
+    first = PhysioAnalyzer(calibration_s=20.0, baseline_path=path)
+    ests = _stream(first, 40.0)
+    assert any(e.stress is None for e in ests[:5]) and ests[-1].stress is not None
+    saved = json.loads(path.read_text())
+    assert set(saved) <= {"format", "hr_bpm", "rmssd_ms", "scl_us", "scr_per_min"}
+    assert 40 < saved["hr_bpm"] < 120 and saved["format"] == 1
+    # a restart: the baseline is there at once, no calibration phase
+    second = PhysioAnalyzer(calibration_s=20.0, baseline_path=path)
+    assert second.baseline == pytest.approx({k: v for k, v in saved.items() if k != "format"},
+                                            abs=1e-3)
+    later = _stream(second, 15.0, seed=1)
+    assert later and all(e.stress is not None for e in later if e.metrics.get("hr_bpm"))
+    # an explicit calibration starts over and writes a new baseline
+    second.recalibrate()
+    again = _stream(second, 30.0, seed=2)
+    assert any(e.stress is None for e in again) and again[-1].stress is not None
+    # a corrupt or implausible file is ignored and counted
+    path.write_text('{"format": 1, "hr_bpm": 9000}')
+    third = PhysioAnalyzer(calibration_s=20.0, baseline_path=path)
+    assert third.baseline is None and third.store is not None and third.store.errors == 1
+    path.write_text("not json")
+    assert PhysioAnalyzer(baseline_path=path).baseline is None
+
+
+def test_baseline_adapts_slowly_during_calm() -> None:
+    an = PhysioAnalyzer(calibration_s=20.0, adapt_tau_s=60.0)
+    _stream(an, 25.0)
+    b0 = an.baseline
+    assert b0 is not None
+    an._adapt({"hr_bpm": b0["hr_bpm"] + 30.0}, stress=0.1)  # one calm window
+    assert an.baseline is not None
+    assert an.baseline["hr_bpm"] == pytest.approx(b0["hr_bpm"] + 30.0 / 60.0)
+    an._adapt({"hr_bpm": b0["hr_bpm"] + 60.0}, stress=0.9)  # a stressed one: no change
+    assert an.baseline["hr_bpm"] == pytest.approx(b0["hr_bpm"] + 30.0 / 60.0)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from pathlib import Path
 
 import numpy as np
 
@@ -21,6 +22,7 @@ from edge.analyzers.base import Analyzer
 from edge.analyzers.rpeaks import StreamingRPeakDetector
 from edge.dsp import find_peaks_prominence
 from edge.messages import BioSamples, ModalityEstimate, SourceItem
+from edge.physio.baseline import SAVE_EVERY_S, BaselineStore
 from edge.physio.hrv import hrv
 
 _HR_WINDOW_S = 10.0
@@ -35,9 +37,14 @@ class PhysioAnalyzer(Analyzer):
     name = "physio"
     modality = "physio"
 
-    def __init__(self, calibration_s: float = 60.0, emit_every_s: float = 1.0) -> None:
+    def __init__(self, calibration_s: float = 60.0, emit_every_s: float = 1.0,
+                 baseline_path: Path | None = None, adapt_tau_s: float = 3600.0) -> None:
+        """`baseline_path`: where the personal baseline persists (edge/physio/baseline.py);
+        `adapt_tau_s`: time constant of its slow update during calm windows."""
         self.calibration_s = calibration_s
         self.emit_every_s = emit_every_s
+        self.store = BaselineStore(baseline_path) if baseline_path is not None else None
+        self.adapt_tau_s = adapt_tau_s
         self.reset()
 
     def reset(self) -> None:
@@ -54,9 +61,11 @@ class PhysioAnalyzer(Analyzer):
         self._t = 0.0  # seconds of signal seen (longest channel)
         self._last_emit = -1e9
         self._calib: dict[str, list[float]] = {"hr": [], "rmssd": [], "scl": [], "scr": []}
-        self._baseline: dict[str, float] | None = None
+        self._baseline: dict[str, float] | None = self.store.load() if self.store else None
         self._calib_until = self.calibration_s
         self._recalibrate = False
+        self._saved_at = 0.0
+        self._dirty = False
 
     def recalibrate(self) -> None:
         """Start a new baseline from the next `calibration_s` seconds (the wearer rests);
@@ -163,6 +172,24 @@ class PhysioAnalyzer(Analyzer):
             parts.append(f["eda_contact"])
         return float(np.clip(np.mean(parts), 0.0, 1.0)) if parts else 0.0
 
+    def _adapt(self, f: dict[str, float], stress: float) -> None:
+        """Calm windows pull the baseline slowly towards the present (time constant
+        `adapt_tau_s`), so it follows a wearer's days without chasing a stressful hour."""
+        if self._baseline is None or stress >= 0.3 or self.adapt_tau_s <= 0:
+            return
+        alpha = min(1.0, self.emit_every_s / self.adapt_tau_s)
+        for key in self._baseline:
+            if key in f:
+                self._baseline[key] += alpha * (f[key] - self._baseline[key])
+                self._dirty = True
+        if self.store is not None and self._dirty and self._t - self._saved_at >= SAVE_EVERY_S:
+            self.store.save(self._baseline)
+            self._saved_at, self._dirty = self._t, False
+
+    @property
+    def baseline(self) -> dict[str, float] | None:
+        return None if self._baseline is None else dict(self._baseline)
+
     # -- main entry ------------------------------------------------------------
     def process(self, item: SourceItem) -> list[ModalityEstimate]:
         if not isinstance(item, BioSamples):
@@ -189,6 +216,9 @@ class PhysioAnalyzer(Analyzer):
                                   for key, name in (("hr", "hr_bpm"), ("rmssd", "rmssd_ms"),
                                                     ("scl", "scl_us"), ("scr", "scr_per_min"))
                                   if self._calib[key]}
+                if self.store is not None and self._baseline:
+                    self.store.save(self._baseline)
+                    self._saved_at = self._t
         metrics = {k: round(v, 2) for k, v in f.items()
                    if k in ("hr_bpm", "rmssd_ms", "sdnn_ms", "pnn50", "lf_hf", "scl_us",
                             "scr_per_min")}
@@ -198,5 +228,6 @@ class PhysioAnalyzer(Analyzer):
             return [ModalityEstimate("physio", item.ts, quality * 0.2, metrics=metrics,
                                      count=len(self._beats))]
         arousal, stress = self._score(f, self._baseline)
+        self._adapt(f, stress)
         return [ModalityEstimate("physio", item.ts, quality, arousal=arousal, stress=stress,
                                  metrics=metrics, count=len(self._beats))]

@@ -1,0 +1,71 @@
+"""The wearer's personal baseline, persisted in the state directory.
+
+`baseline.json` holds four numbers — median heart rate, RMSSD, skin conductance
+level and SCR rate over the calibration rest — and a format version: no name, no
+device address, no time series, nothing that identifies the wearer or lets a
+signal be rebuilt. It is written atomically (temp file + rename) when a
+calibration completes and, while the slow adaptive update moves it, at most every
+`SAVE_EVERY_S` seconds (SD cards wear out). A missing, unreadable or implausible
+file is ignored (and counted): the analyzer calibrates afresh.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import os
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+FORMAT = 1
+SAVE_EVERY_S = 300.0
+RANGES = {"hr_bpm": (25.0, 220.0), "rmssd_ms": (0.5, 500.0), "scl_us": (0.0, 100.0),
+          "scr_per_min": (0.0, 60.0)}
+
+
+class BaselineStore:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.errors = 0
+
+    def load(self) -> dict[str, float] | None:
+        try:
+            data = json.loads(self.path.read_text("utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            self.errors += 1
+            log.warning("ignoring unreadable %s (%s): calibrating afresh", self.path, exc)
+            return None
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            self.errors += 1
+            return None
+        out = {}
+        for key, (lo, hi) in RANGES.items():
+            v = data.get(key)
+            if v is None:
+                continue
+            if not isinstance(v, (int, float)) or not math.isfinite(v) or not lo <= v <= hi:
+                self.errors += 1
+                log.warning("ignoring %s: %s=%r is implausible", self.path, key, v)
+                return None
+            out[key] = float(v)
+        return out or None
+
+    def save(self, baseline: dict[str, float]) -> bool:
+        record = {"format": FORMAT, **{k: round(float(v), 3) for k, v in baseline.items()
+                                       if k in RANGES}}
+        tmp = self.path.with_suffix(".tmp")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps(record), "utf-8")
+            os.replace(tmp, self.path)
+            return True
+        except OSError as exc:  # a full or read-only state dir: keep it in memory
+            self.errors += 1
+            log.error("cannot persist the baseline: %s", exc)
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+            return False
