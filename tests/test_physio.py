@@ -228,3 +228,40 @@ def test_baseline_adapts_slowly_during_calm() -> None:
     assert an.baseline["hr_bpm"] == pytest.approx(b0["hr_bpm"] + 30.0 / 60.0)
     an._adapt({"hr_bpm": b0["hr_bpm"] + 60.0}, stress=0.9)  # a stressed one: no change
     assert an.baseline["hr_bpm"] == pytest.approx(b0["hr_bpm"] + 30.0 / 60.0)
+
+
+def test_eda_decomposition_on_real_e4_data(shared_data: Path) -> None:
+    """A Stress-Predict E4 session (4 Hz, µS): the tonic is NeuroKit2's smooth-median
+    tonic away from the ends, tonic + phasic is the signal, and the SCRs found are
+    plausible (rate, amplitude, rise time)."""
+    nk = pytest.importorskip("neurokit2")
+    import warnings
+
+    from edge.physio.eda import MIN_AMPLITUDE_US, analyse, decompose
+    from edge.sources.physio import read_e4_channel
+
+    _, fs, x = read_e4_channel(shared_data / "physio" / "stress_predict" / "Raw_data" / "S02"
+                               / "EDA.csv")
+    tonic, phasic = decompose(x, fs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = nk.eda_phasic(x, sampling_rate=int(fs), method="smoothmedian")
+    edge = int(4 * fs)
+    np.testing.assert_allclose(tonic[edge:-edge], ref["EDA_Tonic"].to_numpy()[edge:-edge],
+                               atol=1e-12)
+    np.testing.assert_allclose(tonic + phasic, x)
+    w = analyse(x[: int(600 * fs)], fs)  # ten minutes
+    assert w is not None and w.contact and w.fs == 4.0
+    assert 0.5 <= w.scr_per_min <= 10
+    assert all(s.amplitude_us >= MIN_AMPLITUDE_US and 0 < s.rise_s <= 4.0 for s in w.scrs)
+    assert 0.05 < w.scl_us < 30
+    # the same window at 32 Hz (as a DIY sensor might send) gives the same result
+    w32 = analyse(np.repeat(x[: int(600 * fs)], 8), 32.0)
+    assert w32 is not None and len(w32.scrs) == len(w.scrs)
+    # a detached sensor and a motion spike are flagged
+    off = analyse(np.full(400, 0.01), 4.0)
+    assert off is not None and not off.contact
+    spike = x[: int(120 * fs)].copy()
+    spike[200] += 3.0
+    flagged = analyse(spike, 4.0)
+    assert flagged is not None and flagged.artefact

@@ -20,9 +20,9 @@ import numpy as np
 
 from edge.analyzers.base import Analyzer
 from edge.analyzers.rpeaks import StreamingRPeakDetector
-from edge.dsp import find_peaks_prominence
 from edge.messages import BioSamples, ModalityEstimate, SourceItem
 from edge.physio.baseline import SAVE_EVERY_S, BaselineStore
+from edge.physio.eda import analyse as analyse_eda
 from edge.physio.hrv import hrv
 
 _HR_WINDOW_S = 10.0
@@ -30,7 +30,6 @@ _HRV_WINDOW_S = 30.0
 _LF_WINDOW_S = 120.0
 _LF_EVERY_S = 30.0
 _EDA_WINDOW_S = 60.0
-_SCL_WINDOW_S = 10.0
 
 
 class PhysioAnalyzer(Analyzer):
@@ -134,13 +133,11 @@ class PhysioAnalyzer(Analyzer):
             f["hr_bpm"] = float(np.mean([v for t, v in self._hr_notes if now - t <= _HR_WINDOW_S]
                                         or [self._hr_notes[-1][1]]))
             f["rr_valid"] = 1.0
-        if len(self._eda) >= max(2, int(2 * self._eda_fs)):
-            eda = np.asarray(self._eda)
-            n_scl = int(_SCL_WINDOW_S * self._eda_fs)
-            f["scl_us"] = float(np.median(eda[-n_scl:]))
-            peaks, _ = find_peaks_prominence(eda, 0.05, distance=max(1, int(self._eda_fs)))
-            f["scr_per_min"] = peaks.size * 60.0 / (eda.size / self._eda_fs)
-            f["eda_contact"] = float(f["scl_us"] > 0.05)
+        w = analyse_eda(np.asarray(self._eda), self._eda_fs) if self._eda_fs > 0 else None
+        if w is not None:  # tonic/phasic split, SCRs, flags: edge/physio/eda.py
+            f["scl_us"] = w.scl_us
+            f["scr_per_min"] = w.scr_per_min
+            f["eda_contact"] = float(w.contact and not w.artefact)
         return f
 
     def _score(self, f: dict[str, float], base: dict[str, float]) -> tuple[float, float]:
