@@ -30,7 +30,7 @@ from edge.broker import MosquittoBroker
 
 
 def pipeline_config(tmp: str, port: int, video: Path | None, interval_s: float = 0.05,
-                    stats_interval_s: float = 5.0, profile: str = "full") -> Path:
+                    stats_interval_s: float = 5.0, profile: str = "full", tiles: int = 0) -> Path:
     """Write the config of a whole-daemon run: file camera (unless `video` is None), file
     microphone (likewise), emulated H10 + EDA sensor over BLE, to 127.0.0.1:`port`."""
     from edge.demo import demo_speech
@@ -44,7 +44,7 @@ def pipeline_config(tmp: str, port: int, video: Path | None, interval_s: float =
         f'profile = "{profile}"',
         "[fusion]", "time_constant_s = 0.0",
         "[camera]", f"enabled = {str(av).lower()}", 'backend = "file"', f'path = "{video}"',
-        "fps = 15.0",
+        "fps = 15.0", "[face]", f"tiles = {tiles}",
         "[microphone]", f"enabled = {str(av).lower()}", 'backend = "file"',
         f'path = "{demo_speech()}"',
         "[physio]", 'source = "ble"', 'ble_backend = "emulated"', "calibration_s = 10.0",
@@ -63,12 +63,12 @@ def _proc_sample(pid: int) -> tuple[float, float]:
     return cpu, rss
 
 
-def bench_pipeline(video: Path, seconds: float = 30.0) -> dict[str, Any]:
+def bench_pipeline(video: Path, seconds: float = 30.0, tiles: int = 0) -> dict[str, Any]:
     recv: list[tuple[float, dict[str, Any]]] = []
     stats: list[dict[str, Any]] = []
     lock = threading.Lock()
     with MosquittoBroker() as broker, tempfile.TemporaryDirectory() as tmp:
-        cfg = pipeline_config(tmp, broker.port, video)
+        cfg = pipeline_config(tmp, broker.port, video, tiles=tiles)
 
         def on_message(_c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
             now = time.time()
@@ -119,6 +119,7 @@ def bench_pipeline(video: Path, seconds: float = 30.0) -> dict[str, Any]:
     wall = samples[-1][0] - samples[0][0]
     last = stats[-1]["stages"] if stats else {}
     cam, face = last.get("camera:file", {}), last.get("face", {})
+    faces = [p["modalities"].get("face", {}).get("faces") or 0 for _, p in recv]
     return {
         "seconds": seconds, "latency_ms": latency,
         "cpu_percent": round(100.0 * cpu_s / max(1e-9, wall) / (os.cpu_count() or 1), 1),
@@ -127,6 +128,7 @@ def bench_pipeline(video: Path, seconds: float = 30.0) -> dict[str, Any]:
         "frames_analysed": int(face.get("items", 0)),
         "frames_dropped": int(cam.get("dropped", 0)),
         "cold_start_s": round(cold, 2), "states": len(recv),
+        "faces_max": max(faces, default=0),
     }
 
 

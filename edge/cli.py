@@ -130,7 +130,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         root = Path(args.data) if args.data else data_root()
         video = Path(args.video) if args.video else root / "video" / "WolfgangLanger_Pexels.mp4"
-        print_pipeline(bench_pipeline(video, args.seconds), args.json)
+        print_pipeline(bench_pipeline(video, args.seconds, args.tiles or 0), args.json)
     elif args.what == "biofeedback":
         from edge.bench_pipeline import bench_biofeedback, print_pipeline
 
@@ -255,6 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
                                         "biofeedback"])
     bench.add_argument("--seconds", type=float, default=30.0, help="pipeline: duration")
     bench.add_argument("--video", help="pipeline, soak: video file (default: a clip in the data)")
+    bench.add_argument("--tiles", type=int, choices=[0, 2], help="pipeline: face detector tiles")
     bench.add_argument("--minutes", type=float, default=30.0, help="soak: measured duration")
     bench.add_argument("--hours", type=float, default=None, help="soak: duration in hours")
     bench.add_argument("--warmup-min", type=float, default=3.0, help="soak: warm-up minutes")

@@ -162,9 +162,9 @@ class VideoFileSource(_CappedSource):
         self.open()
 
     def read(self) -> list[SourceItem]:
-        if self._still is not None:
-            if self._media_index > 0:
-                self._rewind()
+        if self._still is not None:  # a still image repeats at the frame rate (loop) or ends
+            if self._media_index > 0 and not self.settings.loop:
+                raise EndOfStream
             self._media_index += 1
             media_t = (self._media_index - 1) * self._min_gap
             return self._emit(self._still, self._pacer.wait(media_t), media_t)
