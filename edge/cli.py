@@ -213,6 +213,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
         from models.training.data import data_root
 
         print_fusion(evaluate_fusion(data_root()), args.json)
+    elif args.what == "stress":
+        from edge.physio.stress_eval import evaluate_stress, print_stress
+
+        if not args.e4:
+            raise ConfigError("--e4", "required for eval stress (a Stress-Predict folder)")
+        print_stress(evaluate_stress(Path(args.e4), args.shuffle_blocks), args.json)
     elif args.what == "ecg":
         from edge.physio.evaluate import evaluate_records, print_ecg
 
@@ -275,7 +281,10 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--e4", help="plot: Empatica E4 folder for the physiology path")
     rep.add_argument("--seconds", type=float, default=120.0, help="plot: media time to use")
     ev = sub.add_parser("eval", help="measure accuracy on labelled data")
-    ev.add_argument("what", choices=["face", "speech", "ecg", "fusion"])
+    ev.add_argument("what", choices=["face", "speech", "ecg", "fusion", "stress"])
+    ev.add_argument("--e4", help="stress: Stress-Predict folder (Raw_data/, labels_per_second.csv)")
+    ev.add_argument("--shuffle-blocks", type=int, default=None, metavar="SEED",
+                    help="stress: reorder each subject's label blocks (first rest stays first)")
     ev.add_argument("--record", action="append", help="ecg: WFDB record path (repeatable)")
     ev.add_argument("--fs", type=float, default=None, help="ecg: resample to this rate")
     ev.add_argument("--audio", help="speech: folder of RAVDESS/EmoDB-named or <label>/ clips")

@@ -167,7 +167,9 @@ def find_peaks_prominence(x: npt.ArrayLike, prominence: float,
     peaks = _local_maxima(x)
     if distance > 1 and peaks.size > 1:
         keep = np.ones(peaks.size, dtype=bool)
-        for k in np.argsort(x[peaks], kind="stable")[::-1]:
+        # highest first, walking numpy's default argsort backwards exactly as scipy's
+        # _select_by_peak_distance does (so equal heights resolve the same way too)
+        for k in np.argsort(x[peaks])[::-1]:
             if not keep[k]:
                 continue
             close = np.abs(peaks - peaks[k]) < distance

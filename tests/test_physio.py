@@ -265,3 +265,30 @@ def test_eda_decomposition_on_real_e4_data(shared_data: Path) -> None:
     spike[200] += 3.0
     flagged = analyse(spike, 4.0)
     assert flagged is not None and flagged.artefact
+
+
+def test_shuffled_blocks_keep_the_first_rest_and_every_second(shared_data: Path) -> None:
+    from edge.physio.stress_eval import load_sessions, order_blocks
+
+    s = load_sessions(shared_data / "physio" / "stress_predict")[0]
+    plain, shuffled = order_blocks(s, None), order_blocks(s, 3)
+    assert plain[0] == shuffled[0] and plain[0][2] == 0  # the first rest stays first
+    assert sorted(plain) == sorted(shuffled) and plain != shuffled
+    assert shuffled == order_blocks(s, 3)  # the seed decides
+    assert sum(b - a for a, b, _ in shuffled) == s.labels.size
+
+
+def test_eval_stress_leave_one_subject_out_with_shuffled_blocks(shared_data: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    res = subprocess.run([sys.executable, "-m", "edge", "eval", "stress", "--e4",
+                          str(shared_data / "physio" / "stress_predict"), "--shuffle-blocks",
+                          "0", "--json"], capture_output=True, text=True, timeout=900, cwd=root)
+    assert res.returncode == 0, res.stderr[-2000:]
+    r = json.loads(res.stdout)
+    assert {"balanced_accuracy", "auc", "f1", "n_windows", "per_subject"} <= set(r)
+    assert r["subjects"] >= 20 and r["n_windows"] > 1000
+    assert r["balanced_accuracy"] > 0.58 and r["auc"] > 0.62  # above chance, far from done

@@ -1,0 +1,193 @@
+"""`affectd eval stress`: the streaming physiology path on Stress-Predict sessions.
+
+Per subject, the E4 recording (EDA 4 Hz, HR 1 Hz) is cut into its contiguous
+label blocks (`labels_per_second.csv`: 0 rest, 1 stress). With
+`--shuffle-blocks SEED` the blocks after the first (a rest, used for the
+baseline) are put in a random order, so the session's schedule carries no
+information; the blocks are then streamed back to back through the daemon's
+`PhysioAnalyzer` (baseline from the first minutes, which are rest) and scored in
+60-s windows against the labels of the seconds they contain.
+
+The stress model is fitted leave-one-subject-out here (`fit_logistic`, numpy
+IRLS with an L2 penalty) on window features that describe the window, not the
+session's clock: heart rate relative to the baseline, SCR rate relative to the
+baseline, the tonic slope inside the window and SCR amplitude (see
+`window_features`). Reported: balanced accuracy, AUC, F1, per subject.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from edge.messages import BioSamples
+from edge.sources.physio import read_e4_channel
+
+F64 = npt.NDArray[np.float64]
+WINDOW_S = 60
+FEATURES = ("hr_rel", "scr_delta", "scl_slope", "scr_amp")
+
+
+@dataclass
+class Session:
+    participant: int
+    eda: F64  # 4 Hz
+    hr: F64  # 1 Hz
+    labels: npt.NDArray[np.int64]  # per second, aligned with hr[0] / eda[0]
+
+    def blocks(self) -> list[tuple[int, int, int]]:
+        """(start s, end s, label) of the contiguous label runs."""
+        y = self.labels
+        cuts = np.flatnonzero(np.diff(y)) + 1
+        edges = [0, *cuts.tolist(), y.size]
+        return [(a, b, int(y[a])) for a, b in itertools.pairwise(edges)]
+
+
+def load_sessions(root: Path) -> list[Session]:
+    raw = np.genfromtxt(root / "labels_per_second.csv", delimiter=",", skip_header=1,
+                        usecols=(0, 3, 4))
+    raw = raw[np.all(np.isfinite(raw), axis=1)]
+    out = []
+    for folder in sorted((root / "Raw_data").glob("S*")):
+        if not (folder / "EDA.csv").exists() or not (folder / "HR.csv").exists():
+            continue
+        pid = int(folder.name[1:])
+        mine = raw[raw[:, 0] == pid]
+        if mine.size == 0:
+            continue
+        t0_eda, fs_eda, eda = read_e4_channel(folder / "EDA.csv")
+        t0_hr, _, hr = read_e4_channel(folder / "HR.csv")
+        start = int(np.ceil(max(t0_eda, t0_hr, mine[:, 1].min())))
+        end = int(min(t0_eda + eda.size / fs_eda, t0_hr + hr.size, mine[:, 1].max() + 1))
+        if end - start < 600:
+            continue
+        by_second = dict(zip(mine[:, 1].astype(np.int64).tolist(),
+                             mine[:, 2].astype(np.int64).tolist(), strict=True))
+        y = np.array([by_second.get(t, -1) for t in range(start, end)])
+        for i in range(1, y.size):  # a few seconds are missing: carry the last label
+            if y[i] < 0:
+                y[i] = y[i - 1]
+        y[y < 0] = 0
+        e0 = round((start - t0_eda) * fs_eda)
+        h0 = round(start - t0_hr)
+        n = end - start
+        out.append(Session(pid, eda[e0:e0 + 4 * n], hr[h0:h0 + n], y[:n]))
+    return out
+
+
+def order_blocks(s: Session, seed: int | None) -> list[tuple[int, int, int]]:
+    blocks = s.blocks()
+    if seed is None or len(blocks) < 3:
+        return blocks
+    rng = np.random.default_rng([seed, s.participant])
+    rest = [blocks[i] for i in rng.permutation(np.arange(1, len(blocks)))]
+    return [blocks[0], *rest]
+
+
+def window_features(s: Session, order: list[tuple[int, int, int]], calibration_s: float
+                    ) -> tuple[F64, npt.NDArray[np.int64]]:
+    """Stream the blocks in `order` through the physiology analyzer; one feature row
+    and label per 60-s window after the baseline."""
+    from edge.analyzers.physio import PhysioAnalyzer
+    from edge.physio.eda import analyse
+
+    eda = np.concatenate([s.eda[4 * a:4 * b] for a, b, _ in order])
+    hr = np.concatenate([s.hr[a:b] for a, b, _ in order])
+    y = np.concatenate([np.full(b - a, lab) for a, b, lab in order])
+    an = PhysioAnalyzer(calibration_s)
+    rows, labels = [], []
+    for sec in range(y.size):
+        an.process(BioSamples(float(sec), "eda", 4.0, eda[4 * sec:4 * sec + 4], "e4"))
+        an.process(BioSamples(float(sec), "hr", 0.0, hr[sec:sec + 1], "e4"))
+        if sec + 1 < calibration_s + WINDOW_S or (sec + 1) % WINDOW_S:
+            continue
+        base = an.baseline
+        w = analyse(eda[4 * (sec + 1 - WINDOW_S):4 * (sec + 1)], 4.0)
+        if base is None or w is None:
+            continue
+        hr_now = float(np.mean(hr[sec + 1 - 10:sec + 1]))
+        rows.append([hr_now / base.get("hr_bpm", hr_now) - 1.0,
+                     w.scr_per_min - base.get("scr_per_min", w.scr_per_min),
+                     w.slope_us_per_min,
+                     float(np.mean([r.amplitude_us for r in w.scrs])) if w.scrs else 0.0])
+        labels.append(int(np.mean(y[sec + 1 - WINDOW_S:sec + 1]) >= 0.5))
+    return np.array(rows, dtype=np.float64).reshape(-1, len(FEATURES)), np.array(labels)
+
+
+def fit_logistic(x: F64, y: npt.NDArray[np.int64], l2: float = 1.0
+                 ) -> tuple[F64, F64, F64]:
+    """(weights incl. bias, feature means, feature scales): L2 logistic regression by
+    Newton's method (IRLS) on standardised features, classes weighted to balance."""
+    mu, sd = x.mean(axis=0), x.std(axis=0) + 1e-9
+    z = np.hstack([(x - mu) / sd, np.ones((x.shape[0], 1))])
+    cw = np.where(y == 1, 0.5 / max(1e-9, y.mean()), 0.5 / max(1e-9, 1 - y.mean()))
+    w = np.zeros(z.shape[1])
+    reg = l2 * np.eye(z.shape[1])
+    reg[-1, -1] = 0.0
+    for _ in range(50):
+        p = 1 / (1 + np.exp(-z @ w))
+        grad = z.T @ (cw * (p - y)) + reg @ w
+        hess = (z * (cw * p * (1 - p))[:, None]).T @ z + reg
+        step = np.linalg.solve(hess, grad)
+        w -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    return w, mu, sd
+
+
+def predict(w: F64, mu: F64, sd: F64, x: F64) -> F64:
+    z = np.hstack([(x - mu) / sd, np.ones((x.shape[0], 1))])
+    return np.asarray(1 / (1 + np.exp(-z @ w)), dtype=np.float64)
+
+
+def _auc(p: F64, y: npt.NDArray[np.int64]) -> float:
+    pos, neg = p[y == 1], p[y == 0]
+    if not pos.size or not neg.size:
+        return float("nan")
+    return float((pos[:, None] > neg[None, :]).mean() + 0.5 * (pos[:, None] == neg[None, :]).mean())
+
+
+def _scores(p: F64, y: npt.NDArray[np.int64]) -> dict[str, float]:
+    pred = (p >= 0.5).astype(int)
+    rec = [float(np.mean(pred[y == c] == c)) for c in (0, 1) if np.any(y == c)]
+    tp = int(np.sum((pred == 1) & (y == 1)))
+    f1 = 2 * tp / max(1, int(pred.sum()) + int(y.sum()))
+    return {"balanced_accuracy": round(float(np.mean(rec)), 4), "auc": round(_auc(p, y), 4),
+            "f1": round(f1, 4), "n_windows": int(y.size)}
+
+
+def evaluate_stress(root: Path, shuffle_seed: int | None = None, calibration_s: float = 180.0,
+                    l2: float = 1.0) -> dict[str, Any]:
+    """Leave-one-subject-out: each subject scored by a model fitted on all the others."""
+    sessions = load_sessions(root)
+    feats = {s.participant: window_features(s, order_blocks(s, shuffle_seed), calibration_s)
+             for s in sessions}
+    probs, ys, per_subject = [], [], {}
+    for pid, (x, y) in feats.items():
+        if y.size == 0:
+            continue
+        train = [feats[o] for o in feats if o != pid and feats[o][1].size]
+        w, mu, sd = fit_logistic(np.vstack([t[0] for t in train]),
+                                 np.concatenate([t[1] for t in train]), l2)
+        p = predict(w, mu, sd, x)
+        probs.append(p)
+        ys.append(y)
+        per_subject[f"S{pid:02d}"] = _scores(p, y)["balanced_accuracy"]
+    out = _scores(np.concatenate(probs), np.concatenate(ys))
+    return {**out, "per_subject": per_subject, "shuffle_blocks": shuffle_seed,
+            "features": list(FEATURES), "subjects": len(per_subject)}
+
+
+def print_stress(r: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(r))
+        return
+    print(f"{r['subjects']} subjects, {r['n_windows']} windows, shuffle_blocks="
+          f"{r['shuffle_blocks']}: balanced accuracy {r['balanced_accuracy']:.3f}, "
+          f"AUC {r['auc']:.3f}, F1 {r['f1']:.3f}")
