@@ -53,6 +53,10 @@ def test_unit_exposure_score_is_ok() -> None:
     match = re.search(r"Overall exposure level for affectd\.service: (\d+\.\d)", res.stdout)
     assert match is not None, res.stdout[-500:]
     assert float(match.group(1)) <= 3.0, res.stdout[-2000:]
+    # runs as the unprivileged service user, with no capabilities
+    assert re.search(r"✓ User=/DynamicUser=\s+Service runs under a static non-root user",
+                     res.stdout), res.stdout[-3000:]
+    assert "User=affectd" in unit.read_text() and "CapabilityBoundingSet=\n" in unit.read_text()
     # --threshold is in tenths: the same bound enforced by systemd-analyze itself.
     gate = subprocess.run([analyze, "security", "--offline=true", "--threshold=30", str(unit)],
                           capture_output=True, text=True, timeout=60)
