@@ -86,3 +86,38 @@ def test_scan_counts_real_corpora(shared_data: Path) -> None:
     assert len(emo) == 408
     boredom = [p for p in (shared_data / "speech" / "emodb").iterdir() if p.stem[5] == "L"]
     assert sum(c.label is None for c in emo) == len(boredom) > 0
+
+
+def test_yin_pitch_and_rms_match_librosa_on_real_speech() -> None:
+    librosa = pytest.importorskip("librosa")
+    import soundfile as sf
+
+    from edge.demo import demo_speech
+    from edge.speech.prosody import rms, yin
+
+    x, sr = sf.read(demo_speech(), dtype="float32")
+    x = x[: 5 * sr].astype(np.float64)
+    f0, aperiodic = yin(x, 65.0, 400.0, sr, 1024, 256)
+    ref = librosa.yin(x, fmin=65.0, fmax=400.0, sr=sr, frame_length=1024, hop_length=256)
+    np.testing.assert_allclose(f0, ref, atol=0.01)  # Hz
+    assert np.all((aperiodic >= 0) & np.isfinite(aperiodic))
+    e = rms(x, 1024, 256)
+    ref_e = librosa.feature.rms(y=x, frame_length=1024, hop_length=256, center=True,
+                                pad_mode="constant")[0]
+    np.testing.assert_allclose(e, ref_e, atol=1e-6)
+
+
+def test_prosody_pitch_voicing_and_speaking_rate() -> None:
+    from edge.speech.prosody import prosody
+
+    sr = 16000
+    t = np.arange(3 * sr) / sr
+    carrier = sum(np.sin(2 * np.pi * k * 140 * t) / k for k in range(1, 6))
+    for rate in (3.0, 5.0):
+        env = np.maximum(0.5 * (1 - np.cos(2 * np.pi * rate * t)), 0.05)  # syllables
+        p = prosody(0.2 * carrier * env + 0.001 * np.random.default_rng(0).normal(size=t.size))
+        assert p.pitch_hz is not None and abs(p.pitch_hz - 140.0) < 2.0
+        assert p.speaking_rate is not None and abs(p.speaking_rate - rate) < 0.3 * rate / 3
+        assert p.voiced_fraction > 0.5
+    noise = prosody(0.05 * np.random.default_rng(1).normal(size=2 * sr))
+    assert noise.voiced_fraction < 0.05 and noise.speaking_rate is None
