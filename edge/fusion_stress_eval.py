@@ -33,6 +33,7 @@ import numpy.typing as npt
 from edge.circumplex import valence_arousal
 from edge.fusion import LateFusion
 from edge.messages import EMOTIONS, ModalityEstimate
+from edge.physio.stress_eval import balanced_accuracy
 from edge.settings import FusionSettings, PhysioSettings
 
 STRESSED = {"angry", "fear"}
@@ -128,11 +129,6 @@ def fused_stress(pair: dict[str, ModalityEstimate], settings: FusionSettings,
     return f.fuse(now=0.0, wall=0.0).stress
 
 
-def _balanced(pred: npt.NDArray[np.int64], y: npt.NDArray[np.int64]) -> float:
-    recalls = [float(np.mean(pred[y == c] == c)) for c in (0, 1) if np.any(y == c)]
-    return round(float(np.mean(recalls)), 4) if recalls else 0.0
-
-
 def evaluate_stress_pairs(voice: npt.NDArray[np.float64], voice_y: npt.NDArray[np.int64],
                           windows: tuple[npt.NDArray[np.float64], npt.NDArray[np.int64],
                                          npt.NDArray[np.int64]],
@@ -150,7 +146,8 @@ def evaluate_stress_pairs(voice: npt.NDArray[np.float64], voice_y: npt.NDArray[n
         for key, mods in (("fused", ("voice", "physio")), ("voice", ("voice",)),
                           ("physio", ("physio",))):
             s = [fused_stress(p, settings, mods) for p in pairs]
-            row[key] = _balanced(np.array([int(v is not None and v >= 0.5) for v in s]), y)
+            row[key] = balanced_accuracy(
+                np.array([int(v is not None and v >= 0.5) for v in s]), y)
         rows.append(row)
     avg = {k: round(float(np.mean([r[k] for r in rows])), 4) for k in rows[0]}
     return {"fused_balanced_accuracy": avg["fused"],

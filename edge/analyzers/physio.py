@@ -23,7 +23,7 @@ from edge.analyzers.rpeaks import StreamingRPeakDetector
 from edge.messages import BioSamples, ModalityEstimate, SourceItem
 from edge.physio.baseline import SAVE_EVERY_S, BaselineStore
 from edge.physio.eda import analyse as analyse_eda
-from edge.physio.hrv import hrv
+from edge.physio.hrv import clean_rr, hrv
 
 _HR_WINDOW_S = 10.0
 _HRV_WINDOW_S = 30.0
@@ -108,13 +108,10 @@ class PhysioAnalyzer(Analyzer):
         now = self._t
         rr = np.array([r for t, r in self._rr if now - t <= _HRV_WINDOW_S])
         if rr.size:
-            med = np.median(rr)
-            good = rr[np.abs(rr - med) < 0.25 * med]  # drop ectopic/missed-beat intervals
+            good = rr[clean_rr(rr)]  # drop ectopic/missed-beat intervals (edge/physio/hrv.py)
             f["rr_valid"] = good.size / rr.size
             recent = np.array([r for t, r in self._rr if now - t <= _HR_WINDOW_S])
-            if recent.size:
-                rmed = np.median(recent)
-                recent = recent[np.abs(recent - rmed) < 0.25 * rmed]
+            recent = recent[clean_rr(recent)]
             if recent.size:
                 f["hr_bpm"] = 60.0 / float(np.mean(recent))
             times = np.array([t for t, _ in self._rr if now - t <= _HRV_WINDOW_S])

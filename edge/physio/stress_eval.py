@@ -153,12 +153,17 @@ def _auc(p: F64, y: npt.NDArray[np.int64]) -> float:
     return float((pos[:, None] > neg[None, :]).mean() + 0.5 * (pos[:, None] == neg[None, :]).mean())
 
 
+def balanced_accuracy(pred: npt.NDArray[np.int64], y: npt.NDArray[np.int64]) -> float:
+    """Mean recall of the two classes (of those present), rounded to 4 places."""
+    rec = [float(np.mean(pred[y == c] == c)) for c in (0, 1) if np.any(y == c)]
+    return round(float(np.mean(rec)), 4) if rec else 0.0
+
+
 def _scores(p: F64, y: npt.NDArray[np.int64]) -> dict[str, float]:
     pred = (p >= 0.5).astype(int)
-    rec = [float(np.mean(pred[y == c] == c)) for c in (0, 1) if np.any(y == c)]
     tp = int(np.sum((pred == 1) & (y == 1)))
     f1 = 2 * tp / max(1, int(pred.sum()) + int(y.sum()))
-    return {"balanced_accuracy": round(float(np.mean(rec)), 4), "auc": round(_auc(p, y), 4),
+    return {"balanced_accuracy": balanced_accuracy(pred, y), "auc": round(_auc(p, y), 4),
             "f1": round(f1, 4), "n_windows": int(y.size)}
 
 
