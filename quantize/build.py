@@ -55,7 +55,8 @@ def load_source(recipe: Recipe) -> Any:
     if recipe.source["kind"] == "tflite":
         from quantize.graph import rebuild_keras
 
-        return rebuild_keras(recipe.source_path, recipe.source.get("output_clip"))
+        return rebuild_keras(recipe.source_path, recipe.source.get("output_clip"),
+                             equalize_weights=recipe.equalize)
     from models.training.flip_ensemble import register
 
     register()  # the expression ensemble uses a custom mirror layer
@@ -140,7 +141,8 @@ def build(recipe: Recipe, models_dir: Path | None = None, timing_runs: int = 100
     ev_x, ev_y = DATASETS[recipe.evaluation.dataset](recipe.evaluation.split,
                                                      recipe.evaluation.samples, size)
     int8_path = models_dir / recipe.output
-    int8_path.write_bytes(to_int8_tflite(model, cal_x, recipe.input_dtype, recipe.output_dtype))
+    int8_path.write_bytes(to_int8_tflite(model, cal_x, recipe.input_dtype, recipe.output_dtype,
+                                         per_channel=recipe.per_channel))
     with tempfile.TemporaryDirectory() as tmp:
         float_path = Path(tmp) / "float.tflite"
         float_path.write_bytes(to_float_tflite(model))

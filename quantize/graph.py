@@ -98,7 +98,8 @@ def _head_convs(g: Any, names: dict[int, str], model: Any, tensor: int) -> set[i
     return found
 
 
-def rebuild_keras(path: Path, output_clip: dict[str, float] | None = None) -> Any:
+def rebuild_keras(path: Path, output_clip: dict[str, float] | None = None,
+                  equalize_weights: bool = False) -> Any:
     """Return a Keras model computing the same function as the float TFLite file.
 
     `output_clip` ({output name: c}) bounds an output to [-c, c] in a way full-int8
@@ -106,6 +107,7 @@ def rebuild_keras(path: Path, output_clip: dict[str, float] | None = None) -> An
     clipped to [-1, 1] (fused as RELU_N1_TO_1), and the output is multiplied by c.
     Without it, rare inputs (a uniform frame) stretch the calibrated range of a
     detector's logits to tens of thousands and int8 keeps no resolution near 0.
+    `equalize_weights` applies cross-layer equalization (`quantize.equalize`) first.
     """
     import tensorflow as tf
     from ai_edge_litert import schema_py_generated as schema
@@ -115,6 +117,10 @@ def rebuild_keras(path: Path, output_clip: dict[str, float] | None = None) -> An
     g = model.subgraphs[0]
     names = _builtin_names()
     consts = _constants(Path(path), model)
+    if equalize_weights:
+        from quantize.equalize import equalize
+
+        equalize(g, [_opname(names, model, op) for op in g.operators], consts)
     L = keras.layers
     values: dict[int, Any] = {}
     inputs = []

@@ -13,6 +13,9 @@
     [io]
     input_dtype = "int8"            # int8 | uint8 | float32
     output_dtype = "float32"
+    [quantize]                      # optional
+    weights = "per_channel"         # or "per_tensor" (one scale per weight tensor)
+    equalize = false                # cross-layer equalization first (tflite sources)
     [calibration]
     dataset = "face_frames"; split = "calibration"; samples = 300
     [evaluation]
@@ -54,6 +57,8 @@ class Recipe:
     calibration: DataSpec
     evaluation: DataSpec
     labels: list[str] = field(default_factory=list)
+    per_channel: bool = True
+    equalize: bool = False
 
     @property
     def source_path(self) -> Path:
@@ -67,12 +72,20 @@ def load_recipe(path: Path) -> Recipe:
     data = tomllib.loads(Path(path).read_text("utf-8"))
     try:
         io = data.get("io", {})
+        q = data.get("quantize", {})
+        unknown = set(q) - {"weights", "equalize"}
+        if unknown:
+            raise ValueError(f"{path}: unknown key quantize.{sorted(unknown)[0]}")
+        if q.get("weights", "per_channel") not in ("per_channel", "per_tensor"):
+            raise ValueError(f"{path}: quantize.weights must be per_channel or per_tensor")
         return Recipe(
             path=Path(path), id=data["id"], version=data["version"], task=data["task"],
             output=data["output"], source=data["source"], labels=list(data.get("labels", [])),
             input_dtype=io.get("input_dtype", "int8"), output_dtype=io.get("output_dtype",
                                                                            "float32"),
             calibration=DataSpec(**data["calibration"]), evaluation=DataSpec(**data["evaluation"]),
+            per_channel=q.get("weights", "per_channel") == "per_channel",
+            equalize=bool(q.get("equalize", False)),
         )
     except (KeyError, TypeError) as exc:
         raise ValueError(f"{path}: bad recipe ({exc})") from None

@@ -19,6 +19,7 @@ import json
 import math
 import os
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -66,6 +67,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--lr", type=float, default=0.1)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--init", type=Path, default=None,
+                    help="start from this trained model (a warm restart: a new cosine cycle)")
+    ap.add_argument("--warmup", type=float, default=2.0, help="warm-up epochs")
+    ap.add_argument("--mixup", type=float, default=0.0,
+                    help="mixup Beta(a, a) parameter; 0 turns it off")
     ap.add_argument("--out", type=Path, default=cache_root() / "train" / "face_expression")
     args = ap.parse_args(argv)
 
@@ -106,7 +112,15 @@ def main(argv: list[str] | None = None) -> int:
         use = tf.random.uniform((b, 1, 1, 1)) < 0.5
         x = tf.where(patch & use, tf.fill(tf.shape(x), 127.0), x)
         onehot = tf.one_hot(y, n_classes)
-        return x, onehot, tf.gather(tf.constant(cw, tf.float32), y)
+        w = tf.gather(tf.constant(cw, tf.float32), y)
+        if args.mixup > 0:  # mix each image with a partner from the same batch
+            g1 = tf.random.gamma((b, 1), args.mixup)
+            g2 = tf.random.gamma((b, 1), args.mixup)
+            lam = tf.maximum(g1 / (g1 + g2), 1 - g1 / (g1 + g2))  # keep the own label dominant
+            perm = tf.random.shuffle(tf.range(b))
+            x = lam[:, :, None, None] * x + (1 - lam[:, :, None, None]) * tf.gather(x, perm)
+            onehot = lam * onehot + (1 - lam) * tf.gather(onehot, perm)
+        return x, onehot, w
 
     train = (tf.data.Dataset.from_tensor_slices((xtr, ytr)).shuffle(len(xtr), seed=args.seed)
              .batch(args.batch, drop_remainder=True).map(train_map, num_parallel_calls=2)
@@ -115,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         (center_crop(xva)[..., None].astype("float32"), tf.one_hot(yva, n_classes))).batch(256)
 
     steps = len(xtr) // args.batch
-    warm = 2 * steps
+    warm = max(1, int(args.warmup * steps))
 
     class WarmCosine(keras.optimizers.schedules.LearningRateSchedule):
         def __call__(self, step: tf.Tensor) -> tf.Tensor:
@@ -127,8 +141,9 @@ def main(argv: list[str] | None = None) -> int:
         def get_config(self) -> dict[str, float]:
             return {}
 
-    model = build_model()
-    model.compile(  # type: ignore[attr-defined]
+    model: Any = (keras.models.load_model(args.init, compile=False) if args.init
+                  else build_model())
+    model.compile(
         optimizer=keras.optimizers.SGD(WarmCosine(), momentum=0.9, nesterov=True,
                                        weight_decay=5e-4),
         loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.1),
@@ -139,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
                                         save_best_only=True, mode="max"),
         keras.callbacks.CSVLogger(str(args.out / "log.csv"), append=True),
     ]
-    model.fit(train, validation_data=val, epochs=args.epochs,  # type: ignore[attr-defined]
+    model.fit(train, validation_data=val, epochs=args.epochs,
               callbacks=callbacks, verbose=2)
     best = keras.models.load_model(args.out / "best.keras", compile=False)
     logits = best.predict(center_crop(xva)[..., None].astype("float32"), verbose=0)
