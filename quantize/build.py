@@ -1,6 +1,7 @@
 """`quantize build RECIPE`: rebuild a shipped model, measure parity, update the registry.
 
-Steps: load the float source (a Keras file, or a float .tflite rebuilt in Keras),
+Steps: load the float source (Keras, SavedModel, ONNX through onnx2tf, or a float
+.tflite rebuilt in Keras; see `quantize.sources`),
 convert it to float and full-int8 TFLite, evaluate both through the daemon's
 own runtime wrapper on the recipe's held-out data, and write
 `models/<output>`, `models/reports/<id>.parity.{json,md}` and the manifest entry.
@@ -23,6 +24,7 @@ from edge.registry import ModelEntry, Registry, sha256_file
 from quantize.convert import to_float_tflite, to_int8_tflite
 from quantize.datasets import DATASETS
 from quantize.recipe import REPO, Recipe
+from quantize.sources import input_size, load_source
 
 ACCURACY_TOLERANCE = 0.005
 """A rebuilt model's task metrics may differ from the committed report by this much."""
@@ -47,24 +49,6 @@ def float_model_path(model_id: str) -> Path:
     d = cache_root() / "float_models"
     d.mkdir(parents=True, exist_ok=True)
     return d / f"{model_id}.tflite"
-
-
-def load_source(recipe: Recipe) -> Any:
-    from tensorflow import keras
-
-    if recipe.source["kind"] == "tflite":
-        from quantize.graph import rebuild_keras
-
-        return rebuild_keras(recipe.source_path, recipe.source.get("output_clip"),
-                             equalize_weights=recipe.equalize)
-    from models.training.flip_ensemble import register
-
-    register()  # the expression ensemble uses a custom mirror layer
-    return keras.models.load_model(recipe.source_path, compile=False)
-
-
-def _input_size(model: Any) -> int:
-    return int(model.inputs[0].shape[1])
 
 
 def evaluate(recipe: Recipe, float_path: Path, int8_path: Path,
@@ -135,7 +119,7 @@ def build(recipe: Recipe, models_dir: Path | None = None, timing_runs: int = 100
     models_dir = models_dir or REPO / "models"
     (models_dir / "reports").mkdir(parents=True, exist_ok=True)
     model = load_source(recipe)
-    size = _input_size(model)
+    size = input_size(model)
     cal_x, _ = DATASETS[recipe.calibration.dataset](recipe.calibration.split,
                                                     recipe.calibration.samples, size)
     ev_x, ev_y = DATASETS[recipe.evaluation.dataset](recipe.evaluation.split,

@@ -1,4 +1,4 @@
-"""Float Keras model -> float and full-int8 TFLite (per-channel int8 weights, int8
+"""Float model (Keras or SavedModel) -> float and full-int8 TFLite (per-channel int8 weights, int8
 activations, I/O types from the recipe) through `tf.lite.TFLiteConverter`."""
 
 from __future__ import annotations
@@ -9,13 +9,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from quantize.sources import converter
+
 _TF_TYPES = {"int8": "int8", "uint8": "uint8", "float32": "float32"}
 
 
 def to_float_tflite(model: Any) -> bytes:
-    import tensorflow as tf
-
-    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv = converter(model)
     return compact(bytes(conv.convert()))
 
 
@@ -71,7 +71,7 @@ def to_int8_tflite(model: Any, calibration: list[npt.NDArray[np.float32]],
         for x in calibration:
             yield [x.astype(np.float32)]
 
-    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv = converter(model)
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
     conv.representative_dataset = representative
     conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]

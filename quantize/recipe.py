@@ -6,7 +6,8 @@
     output = "face_detect_short.tflite"   # written into models/
     labels = []                     # classification labels, in output order
     [source]
-    kind = "tflite"                 # "tflite" (rebuilt with quantize.graph) or "keras"
+    kind = "tflite"                 # "keras", "saved_model", "onnx" or "tflite" (rebuilt
+                                    # with quantize.graph); see quantize.sources
     path = "shared:models/source/face_detection_short_range.tflite"
     origin = "..."; licence = "Apache-2.0"; attribution = "..."
     training_data = "..."; data_terms = "..."
@@ -35,6 +36,9 @@ from typing import Any
 from models.training.data import data_root
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+SOURCE_KINDS = ("keras", "saved_model", "onnx", "tflite")
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,8 @@ def load_recipe(path: Path) -> Recipe:
     data = tomllib.loads(Path(path).read_text("utf-8"))
     try:
         io = data.get("io", {})
+        if data["source"].get("kind") not in SOURCE_KINDS:
+            raise ValueError(f"{path}: source.kind must be one of {', '.join(SOURCE_KINDS)}")
         q = data.get("quantize", {})
         unknown = set(q) - {"weights", "equalize"}
         if unknown:

@@ -186,3 +186,88 @@ def test_recipe_rejects_unknown_quantize_keys(tmp_path: Path) -> None:
                  '[evaluation]\ndataset = "synthetic_shapes"\nsplit = "evaluation"\nsamples = 1\n')
     with pytest.raises(ValueError, match=r"quantize\.weigths"):
         load_recipe(p)
+
+
+def tiny_onnx(path: Path) -> float:
+    """Train a small Keras network on the shapes, write it as ONNX (NCHW, opset 13) by
+    hand with onnx.helper, and return the Keras model's accuracy on the evaluation split."""
+    from onnx import TensorProto, checker, helper, numpy_helper, save
+    from tensorflow import keras
+
+    from quantize.datasets import synthetic_shapes
+
+    x, y = synthetic_shapes("calibration", 600, 32)
+    keras.utils.set_random_seed(0)
+    L = keras.layers
+    inp = keras.Input((32, 32, 1), batch_size=1)
+    h = L.Conv2D(16, 3, strides=2, activation="relu")(L.Rescaling(1 / 127.5, -1.0)(inp))
+    h = L.Conv2D(32, 3, strides=2, activation="relu")(h)
+    out = L.Dense(3)(L.Flatten()(h))
+    model = keras.Model(inp, out)
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(np.concatenate(x), np.array(y), epochs=20, batch_size=32, verbose=0)
+    (k1, b1), (k2, b2), (wd, bd) = (layer.get_weights() for layer in model.layers
+                                    if layer.get_weights())
+    inits = {"k1": k1.transpose(3, 2, 0, 1), "b1": b1, "k2": k2.transpose(3, 2, 0, 1),
+             "b2": b2, "wd": wd, "bd": bd, "s": np.float32(1 / 127.5), "o": np.float32(-1.0)}
+    nodes = [helper.make_node("Mul", ["x", "s"], ["xs"]),
+             helper.make_node("Add", ["xs", "o"], ["xn"]),
+             helper.make_node("Conv", ["xn", "k1", "b1"], ["c1"], strides=[2, 2]),
+             helper.make_node("Relu", ["c1"], ["r1"]),
+             helper.make_node("Conv", ["r1", "k2", "b2"], ["c2"], strides=[2, 2]),
+             helper.make_node("Relu", ["c2"], ["r2"]),
+             # Keras flattens NHWC: transpose before flattening to keep its order
+             helper.make_node("Transpose", ["r2"], ["t"], perm=[0, 2, 3, 1]),
+             helper.make_node("Flatten", ["t"], ["f"]),
+             helper.make_node("Gemm", ["f", "wd", "bd"], ["logits"])]
+    graph = helper.make_graph(
+        nodes, "tiny", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 32, 32])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, 3])],
+        [numpy_helper.from_array(np.asarray(v, np.float32), k) for k, v in inits.items()])
+    onnx_model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    onnx_model.ir_version = 8
+    checker.check_model(onnx_model)
+    save(onnx_model, str(path))
+    ex, ey = synthetic_shapes("evaluation", 150, 32)
+    pred = model.predict(np.concatenate(ex), verbose=0).argmax(1)
+    return float((pred == np.array(ey)).mean())
+
+
+def test_onnx_recipe_goes_through_onnx2tf(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An ONNX source (NCHW) becomes a full-int8 TFLite with NHWC int8 input whose float
+    twin scores what the original network scores."""
+    pytest.importorskip("onnx2tf", reason="script/bootstrap installs requirements-onnx.txt")
+    from quantize.build import build
+    from quantize.recipe import load_recipe
+
+    monkeypatch.setenv("AFFECTD_CACHE", str(tmp_path / "cache"))
+    keras_accuracy = tiny_onnx(tmp_path / "tiny.onnx")
+    assert keras_accuracy > 0.8
+    recipe = tmp_path / "onnx.toml"
+    recipe.write_text(f'''
+id = "tiny_onnx"
+version = "0.1.0"
+task = "classification"
+output = "tiny_onnx.tflite"
+labels = ["disc", "square", "triangle"]
+[source]
+kind = "onnx"
+path = "{tmp_path / 'tiny.onnx'}"
+licence = "Apache-2.0"
+origin = "written by the test"
+[calibration]
+dataset = "synthetic_shapes"
+split = "calibration"
+samples = 90
+[evaluation]
+dataset = "synthetic_shapes"
+split = "evaluation"
+samples = 150
+''')
+    report = build(load_recipe(recipe), tmp_path / "models", timing_runs=5)
+    assert abs(report["task"]["float"] - keras_accuracy) <= 0.01, report["task"]
+    assert abs(report["task"]["int8"] - report["task"]["float"]) <= 0.03, report["task"]
+    from edge.registry import Registry
+
+    m = Registry(tmp_path / "models").load("tiny_onnx")
+    assert m.inputs[0].dtype == "int8" and list(m.inputs[0].shape) == [1, 32, 32, 1]
