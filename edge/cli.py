@@ -230,7 +230,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
         if not args.audio:
             raise ConfigError("--audio", "required for eval speech")
-        print_json_or_text(evaluate_speech(Path(args.audio), 1), args.json)
+        print_json_or_text(evaluate_speech(Path(args.audio), 1, args.order_seed), args.json)
     return 0
 
 
@@ -288,6 +288,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--record", action="append", help="ecg: WFDB record path (repeatable)")
     ev.add_argument("--fs", type=float, default=None, help="ecg: resample to this rate")
     ev.add_argument("--audio", help="speech: folder of RAVDESS/EmoDB-named or <label>/ clips")
+    ev.add_argument("--order-seed", type=int, default=0,
+                    help="speech: order in which each speaker's clips are played (the online "
+                         "speaker normalisation learns from earlier clips only)")
     ev.add_argument("--images", help="face: folder of <label>/*.jpg")
     ev.add_argument("--crops", action="store_true", help="face: images are face crops")
     for sp in (rep, ev):

@@ -42,6 +42,9 @@ class ModelEntry:
     parity_report: str = ""
     float_file: str = ""
     recipe: str = ""
+    preprocessing: dict[str, Any] = field(default_factory=dict)
+    """How the daemon prepares inputs beyond the tensor spec, e.g.
+    {"speaker_normalisation": true} (`edge.speech.adapt`)."""
 
     @property
     def ref(self) -> str:

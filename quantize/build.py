@@ -166,7 +166,7 @@ def register(recipe: Recipe, path: Path, report: dict[str, Any], models_dir: Pat
         licence=src.get("licence", ""), labels=recipe.labels,
         training_data=src.get("training_data", ""), data_terms=src.get("data_terms", ""),
         metrics=metrics, parity_report=f"reports/{recipe.id}.parity.json",
-        recipe=report["recipe"]))
+        recipe=report["recipe"], preprocessing=recipe.preprocessing))
     reg.save()
 
 

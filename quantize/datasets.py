@@ -108,23 +108,35 @@ def synthetic_shapes(split: str, samples: int, size: int) -> Batch:
     return xs, ys
 
 
-def speech_logmel(split: str, samples: int, size: int) -> Batch:
+def speech_logmel(split: str, samples: int, size: int, speaker_norm: bool = False) -> Batch:
     """Normalised log-mel windows (size frames x 64) of RAVDESS + EmoDB clips with labels:
     `calibration` from training speakers, `evaluation` the held-out test speakers."""
     from edge.speech.features import fit_frames
-    from models.training.speech_emotion import build_cache
+    from models.training.speech_emotion import build_cache, online_offsets, utterance_means
 
     d = build_cache()
     want = "train" if split == "calibration" else "test"
     idx = np.flatnonzero((d["split"] == want) & (d["variant"] == "orig"))
+    x = d["x"][idx].astype(np.float32)
+    if speaker_norm:  # as the daemon's online normaliser sees each speaker's clips
+        from models.training.speech_emotion import add_offsets
+
+        x = add_offsets(x, online_offsets(utterance_means(d)[idx], d["speaker"][idx].astype(str)))
+    keep = np.arange(len(idx))
     if split == "calibration":
-        idx = np.random.default_rng(0).permutation(idx)[:samples]
-    xs = [fit_frames(d["x"][i].astype(np.float32), size)[None, :, :, None] for i in idx]
-    return xs, [int(d["y"][i]) for i in idx]
+        keep = np.random.default_rng(0).permutation(keep)[:samples]
+    xs = [fit_frames(x[i], size)[None, :, :, None] for i in keep]
+    return xs, [int(d["y"][idx[i]]) for i in keep]
+
+
+def speech_logmel_speaker(split: str, samples: int, size: int) -> Batch:
+    """`speech_logmel` with online speaker normalisation (`edge.speech.adapt`)."""
+    return speech_logmel(split, samples, size, speaker_norm=True)
 
 
 DATASETS: dict[str, Callable[[str, int, int], Batch]] = {
     "speech_logmel": speech_logmel,
+    "speech_logmel_speaker": speech_logmel_speaker,
     "face_frames": face_frames,
     "fer_crops": fer_crops,
     "synthetic_shapes": synthetic_shapes,

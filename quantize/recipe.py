@@ -17,6 +17,8 @@
     [quantize]                      # optional
     weights = "per_channel"         # or "per_tensor" (one scale per weight tensor)
     equalize = false                # cross-layer equalization first (tflite sources)
+    [preprocessing]                 # optional, copied to the manifest for the daemon
+    speaker_normalisation = false   # speech: online speaker normalisation
     [calibration]
     dataset = "face_frames"; split = "calibration"; samples = 300
     [evaluation]
@@ -63,6 +65,7 @@ class Recipe:
     labels: list[str] = field(default_factory=list)
     per_channel: bool = True
     equalize: bool = False
+    preprocessing: dict[str, Any] = field(default_factory=dict)
 
     @property
     def source_path(self) -> Path:
@@ -92,6 +95,7 @@ def load_recipe(path: Path) -> Recipe:
             calibration=DataSpec(**data["calibration"]), evaluation=DataSpec(**data["evaluation"]),
             per_channel=q.get("weights", "per_channel") == "per_channel",
             equalize=bool(q.get("equalize", False)),
+            preprocessing=dict(data.get("preprocessing", {})),
         )
     except (KeyError, TypeError) as exc:
         raise ValueError(f"{path}: bad recipe ({exc})") from None

@@ -3,7 +3,9 @@
 Runs the int8 `speech_emotion` model (from the registry) only on segments the
 VAD found; a segment longer than the model's 3 s window is scored on
 half-overlapping windows and averaged. No audio is kept beyond the open
-segment (at most `max_s` seconds) and nothing is stored or sent.
+segment (at most `max_s` seconds) and nothing is stored or sent; the speaker
+normalisation keeps the mean spectrum (64 numbers) of the last 32 utterances in
+memory.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from edge.circumplex import valence_arousal
 from edge.inference import TFLiteModel
 from edge.messages import AudioChunk, ModalityEstimate, SourceItem
 from edge.registry import Registry
+from edge.speech.adapt import SpeakerAdaptation, with_offset
 from edge.speech.features import fit_frames, log_mel, normalise
 from edge.speech.vad import Segmenter
 
@@ -23,12 +26,20 @@ MODEL_ID = "speech_emotion"
 
 
 class SpeechEmotionModel:
-    def __init__(self, model: TFLiteModel) -> None:
+    """The network plus its input preparation; with `speaker_normalisation` (a model
+    trained that way says so in the manifest) features are taken relative to the
+    room's recent voices (`edge.speech.adapt`), learnt online from past utterances."""
+
+    def __init__(self, model: TFLiteModel, speaker_normalisation: bool = False) -> None:
         self.model = model
         self.frames = model.inputs[0].shape[1]
+        self.adaptation = SpeakerAdaptation() if speaker_normalisation else None
 
     def predict(self, audio: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-        lm = normalise(log_mel(audio))
+        raw = log_mel(audio)
+        lm = normalise(raw)
+        if self.adaptation is not None:
+            lm = with_offset(lm, self.adaptation.offset(raw.mean(axis=0)))
         n = lm.shape[0]
         starts = [0] if n <= self.frames else list(range(0, n - self.frames + 1,
                                                          self.frames // 2))
@@ -48,7 +59,8 @@ class VoiceAnalyzer(Analyzer):
     def __init__(self, registry: Registry | None = None, threads: int = 1,
                  model: TFLiteModel | None = None) -> None:
         reg = registry or Registry()
-        self.model = SpeechEmotionModel(model or reg.load(MODEL_ID, threads))
+        norm = bool(reg.get(MODEL_ID).preprocessing.get("speaker_normalisation", False))
+        self.model = SpeechEmotionModel(model or reg.load(MODEL_ID, threads), norm)
         self._ids = [reg.get(MODEL_ID).ref]
         self.segmenter = Segmenter()
 

@@ -4,7 +4,7 @@ RAVDESS: `03-01-EE-II-SS-RR-AA.ext`, EE emotion (01 neutral, 02 calm -> neutral,
 03 happy, 04 sad, 05 angry, 06 fearful, 07 disgust, 08 surprised), AA actor
 (odd male, even female). EmoDB: `SSTTTEV.ext`, SS speaker, E emotion letter
 (W anger, L boredom -> not in the 7 labels, E disgust, A fear, F happiness,
-T sadness, N neutral); speakers 03 10 11 12 male, 08 09 13 14 female.
+T sadness, N neutral); speakers 03 10 11 12 15 male, 08 09 13 14 16 female.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ RAVDESS_EMOTION = {"01": "neutral", "02": "neutral", "03": "happy", "04": "sad",
                    "06": "fear", "07": "disgust", "08": "surprise"}
 EMODB_EMOTION = {"W": "angry", "L": None, "E": "disgust", "A": "fear", "F": "happy", "T": "sad",
                  "N": "neutral"}
-EMODB_MALE = {"03", "10", "11", "12"}
+EMODB_MALE = {"03", "10", "11", "12", "15"}
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg"}
 
 

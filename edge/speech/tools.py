@@ -12,7 +12,7 @@ import numpy as np
 from edge.messages import EMOTIONS, AudioChunk
 from edge.registry import Registry
 from edge.speech.analyzer import MODEL_ID, SpeechEmotionModel, VoiceAnalyzer
-from edge.speech.corpora import scan
+from edge.speech.corpora import Clip, scan
 from edge.speech.vad import speech_bounds
 from edge.vision.tools import LABEL_ALIASES
 
@@ -36,22 +36,36 @@ def _scores(conf: np.ndarray) -> dict[str, float]:
             "uar": round(float(rec[present].mean()) if present.any() else 0.0, 4), "n": n}
 
 
-def evaluate_speech(audio: Path, threads: int = 1) -> dict[str, Any]:
+def speaker_sessions(clips: list[Clip], seed: int = 0) -> list[list[Clip]]:
+    """The clips of each speaker as one session, in a fixed pseudo-random order: a room
+    hears emotions mixed, not sorted by the corpus's file names. The online speaker
+    normalisation starts afresh for each session and only ever uses earlier clips."""
+    by: dict[str, list[Clip]] = {}
+    for c in clips:
+        by.setdefault(c.speaker, []).append(c)
+    rng = np.random.default_rng(seed)
+    return [[group[i] for i in rng.permutation(len(group))]
+            for _, group in sorted(by.items())]
+
+
+def evaluate_speech(audio: Path, threads: int = 1, order_seed: int = 0) -> dict[str, Any]:
     reg = Registry()
-    model = SpeechEmotionModel(reg.load(MODEL_ID, threads))
+    entry = reg.get(MODEL_ID)
+    norm = bool(entry.preprocessing.get("speaker_normalisation", False))
+    net = reg.load(MODEL_ID, threads)
     clips, unknown = scan(audio, LABEL_ALIASES)
     k = len(EMOTIONS)
     conf = np.zeros((k, k), int)
     groups: dict[str, np.ndarray] = {}
-    skipped = unknown
-    for c in clips:
-        if c.label is None:
-            skipped += 1  # EmoDB boredom: not one of the 7 labels
-            continue
-        t, p = EMOTIONS.index(c.label), int(np.argmax(model.predict(load_clip(c.path))))
-        conf[t][p] += 1
-        for g in (f"gender:{c.gender}", f"corpus:{c.corpus}"):
-            groups.setdefault(g, np.zeros((k, k), int))[t][p] += 1
+    skipped = unknown + sum(c.label is None for c in clips)  # EmoDB boredom
+    for session in speaker_sessions([c for c in clips if c.label is not None], order_seed):
+        model = SpeechEmotionModel(net, norm)
+        for c in session:
+            t = EMOTIONS.index(str(c.label))
+            p = int(np.argmax(model.predict(load_clip(c.path))))
+            conf[t][p] += 1
+            for g in (f"gender:{c.gender}", f"corpus:{c.corpus}", f"speaker:{c.speaker}"):
+                groups.setdefault(g, np.zeros((k, k), int))[t][p] += 1
     rec = conf.diagonal() / np.maximum(1, conf.sum(1))
     return {
         **_scores(conf), "skipped": skipped,
@@ -62,6 +76,9 @@ def evaluate_speech(audio: Path, threads: int = 1) -> dict[str, Any]:
                        if g.startswith("gender:")},
         "per_corpus": {g.split(":")[1]: _scores(m) for g, m in groups.items()
                        if g.startswith("corpus:")},
+        "per_speaker": {g.split(":", 1)[1]: _scores(m) for g, m in sorted(groups.items())
+                        if g.startswith("speaker:")},
+        "speaker_normalisation": norm,
         "model": reg.get(MODEL_ID).ref,
     }
 

@@ -30,7 +30,10 @@ from models.training.data import FER_LABELS, cache_root, load_fer_split
 CROP = 44
 
 
-def build_model(widths: tuple[int, ...] = (32, 64, 128, 256)) -> object:
+def build_model(widths: tuple[int, ...] = (32, 64, 128, 256), deep: bool = False) -> object:
+    """The residual CNN; `deep` adds an identity block (layers named `extra_*`) after
+    each downsampling block, initialised so that it passes its input through unchanged
+    (last batch-norm scale 0, and the input is already rectified)."""
     from tensorflow import keras
 
     L = keras.layers
@@ -44,16 +47,38 @@ def build_model(widths: tuple[int, ...] = (32, 64, 128, 256)) -> object:
             sc = L.BatchNormalization()(L.Conv2D(c, 1, strides=stride, use_bias=False)(sc))
         return L.ReLU()(L.Add()([y, sc]))
 
+    def identity_block(x: object, c: int, tag: str) -> object:
+        y = L.Conv2D(c, 3, padding="same", use_bias=False, name=f"extra_{tag}_conv1")(x)
+        y = L.ReLU(name=f"extra_{tag}_relu1")(L.BatchNormalization(name=f"extra_{tag}_bn1")(y))
+        y = L.Conv2D(c, 3, padding="same", use_bias=False, name=f"extra_{tag}_conv2")(y)
+        y = L.BatchNormalization(gamma_initializer="zeros", name=f"extra_{tag}_bn2")(y)
+        return L.ReLU(name=f"extra_{tag}_relu2")(L.Add(name=f"extra_{tag}_add")([y, x]))
+
     inp = keras.Input((CROP, CROP, 1), name="face")
     x = L.Rescaling(1 / 127.5, -1.0)(inp)
     x = L.ReLU()(L.BatchNormalization()(L.Conv2D(widths[0], 3, padding="same",
                                                  use_bias=False)(x)))
     for w in widths[1:]:
         x = block(x, w, 2)
+        if deep:
+            x = identity_block(x, w, str(w))
     x = L.GlobalAveragePooling2D()(x)
     x = L.Dropout(0.3)(x)
     out = L.Dense(len(FER_LABELS), name="logits")(x)
     return keras.Model(inp, out, name="face_expression")
+
+
+def deepen(trained: object) -> object:
+    """A `deep` model carrying the trained weights of a plain one: computes the same
+    function until training moves the new blocks (Net2Net-style growth)."""
+    deep: Any = build_model(deep=True)
+    old = [layer for layer in trained.layers if layer.weights]  # type: ignore[attr-defined]
+    new = [layer for layer in deep.layers if layer.weights and not layer.name.startswith("extra_")]
+    if len(old) != len(new):
+        raise ValueError("the trained model is not the plain architecture")
+    for a, b in zip(old, new, strict=True):
+        b.set_weights(a.get_weights())
+    return deep
 
 
 def center_crop(x: np.ndarray) -> np.ndarray:
@@ -70,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--init", type=Path, default=None,
                     help="start from this trained model (a warm restart: a new cosine cycle)")
     ap.add_argument("--warmup", type=float, default=2.0, help="warm-up epochs")
+    ap.add_argument("--deepen", action="store_true",
+                    help="with --init: add an identity-initialised block per stage first")
     ap.add_argument("--mixup", type=float, default=0.0,
                     help="mixup Beta(a, a) parameter; 0 turns it off")
     ap.add_argument("--out", type=Path, default=cache_root() / "train" / "face_expression")
@@ -143,6 +170,11 @@ def main(argv: list[str] | None = None) -> int:
 
     model: Any = (keras.models.load_model(args.init, compile=False) if args.init
                   else build_model())
+    if args.deepen:
+        before = model.predict(center_crop(xva[:256])[..., None].astype("float32"), verbose=0)
+        model = deepen(model)
+        after = model.predict(center_crop(xva[:256])[..., None].astype("float32"), verbose=0)
+        print("deepened; max logit change", float(np.abs(after - before).max()), flush=True)
     model.compile(
         optimizer=keras.optimizers.SGD(WarmCosine(), momentum=0.9, nesterov=True,
                                        weight_decay=5e-4),
