@@ -78,19 +78,23 @@ class Predictions:
 def predictions(data: Path) -> Predictions:
     from edge.speech.analyzer import MODEL_ID, SpeechEmotionModel
     from edge.speech.corpora import scan
-    from edge.speech.tools import load_clip
+    from edge.speech.tools import load_clip, speaker_sessions
     from edge.vision.analyzer import EXPRESSION_ID
     from edge.vision.expression import ExpressionModel
     from models.training.data import load_fer_split
 
-    speech = SpeechEmotionModel(Registry().load(MODEL_ID, 1))
+    net = Registry().load(MODEL_ID, 1)
+    norm = bool(Registry().get(MODEL_ID).preprocessing.get("speaker_normalisation", False))
     voice, voice_y, speaker = [], [], []
     for corpus in ("ravdess", "emodb"):
         clips, _ = scan(data / "speech" / corpus)
-        for c in clips:
-            if c.speaker in SPEECH_TEST | SPEECH_CALIBRATION and c.label is not None:
+        wanted = [c for c in clips
+                  if c.speaker in SPEECH_TEST | SPEECH_CALIBRATION and c.label is not None]
+        for session in speaker_sessions(wanted):  # as `affectd eval speech` plays them
+            speech = SpeechEmotionModel(net, norm)
+            for c in session:
                 voice.append(speech.predict(load_clip(c.path)))
-                voice_y.append(EMOTIONS.index(c.label))
+                voice_y.append(EMOTIONS.index(str(c.label)))
                 speaker.append(c.speaker)
     expression = ExpressionModel(Registry().load(EXPRESSION_ID, 1))
     x, y = load_fer_split("val")
