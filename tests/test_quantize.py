@@ -37,25 +37,19 @@ def tiny_model(path: Path) -> None:
     model.save(path)
 
 
-def test_tiny_recipe_end_to_end(tmp_path: Path) -> None:
-    from edge.registry import Registry
-    from quantize.build import build
-    from quantize.cards import write_cards
-    from quantize.recipe import load_recipe
-
-    tiny_model(tmp_path / "tiny.keras")
-    recipe = tmp_path / "tiny.toml"
-    recipe.write_text(f'''
-id = "tiny_shapes"
+def shapes_recipe(path: Path, model_id: str, kind: str, source: Path) -> Path:
+    """A recipe for a classifier of the synthetic shapes, written to `path`."""
+    path.write_text(f'''
+id = "{model_id}"
 version = "0.1.0"
 task = "classification"
-output = "tiny_shapes.tflite"
+output = "{model_id}.tflite"
 labels = ["disc", "square", "triangle"]
 [source]
-kind = "keras"
-path = "{tmp_path / 'tiny.keras'}"
+kind = "{kind}"
+path = "{source}"
 licence = "Apache-2.0"
-origin = "trained in the test"
+origin = "built in the test"
 [io]
 input_dtype = "int8"
 output_dtype = "float32"
@@ -68,6 +62,18 @@ dataset = "synthetic_shapes"
 split = "evaluation"
 samples = 150
 ''')
+    return path
+
+
+def test_tiny_recipe_end_to_end(tmp_path: Path) -> None:
+    from edge.registry import Registry
+    from quantize.build import build
+    from quantize.cards import write_cards
+    from quantize.recipe import load_recipe
+
+    tiny_model(tmp_path / "tiny.keras")
+    recipe = shapes_recipe(tmp_path / "tiny.toml", "tiny_shapes", "keras",
+                           tmp_path / "tiny.keras")
     models = tmp_path / "models"
     report = build(load_recipe(recipe), models, timing_runs=10)
     assert report["task"]["float"] > 0.8, report["task"]
@@ -243,27 +249,7 @@ def test_onnx_recipe_goes_through_onnx2tf(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setenv("AFFECTD_CACHE", str(tmp_path / "cache"))
     keras_accuracy = tiny_onnx(tmp_path / "tiny.onnx")
     assert keras_accuracy > 0.8
-    recipe = tmp_path / "onnx.toml"
-    recipe.write_text(f'''
-id = "tiny_onnx"
-version = "0.1.0"
-task = "classification"
-output = "tiny_onnx.tflite"
-labels = ["disc", "square", "triangle"]
-[source]
-kind = "onnx"
-path = "{tmp_path / 'tiny.onnx'}"
-licence = "Apache-2.0"
-origin = "written by the test"
-[calibration]
-dataset = "synthetic_shapes"
-split = "calibration"
-samples = 90
-[evaluation]
-dataset = "synthetic_shapes"
-split = "evaluation"
-samples = 150
-''')
+    recipe = shapes_recipe(tmp_path / "onnx.toml", "tiny_onnx", "onnx", tmp_path / "tiny.onnx")
     report = build(load_recipe(recipe), tmp_path / "models", timing_runs=5)
     assert abs(report["task"]["float"] - keras_accuracy) <= 0.01, report["task"]
     assert abs(report["task"]["int8"] - report["task"]["float"]) <= 0.03, report["task"]
