@@ -112,15 +112,18 @@ def speech_logmel(split: str, samples: int, size: int, speaker_norm: bool = Fals
     """Normalised log-mel windows (size frames x 64) of RAVDESS + EmoDB clips with labels:
     `calibration` from training speakers, `evaluation` the held-out test speakers."""
     from edge.speech.features import fit_frames
-    from models.training.speech_emotion import build_cache, online_offsets, utterance_means
+    from models.training.speech_emotion import (
+        add_offsets,
+        build_cache,
+        online_offsets,
+        utterance_means,
+    )
 
     d = build_cache()
     want = "train" if split == "calibration" else "test"
     idx = np.flatnonzero((d["split"] == want) & (d["variant"] == "orig"))
     x = d["x"][idx].astype(np.float32)
     if speaker_norm:  # as the daemon's online normaliser sees each speaker's clips
-        from models.training.speech_emotion import add_offsets
-
         x = add_offsets(x, online_offsets(utterance_means(d)[idx], d["speaker"][idx].astype(str)))
     keep = np.arange(len(idx))
     if split == "calibration":

@@ -43,6 +43,17 @@ class SpeakerAdaptation:
         return (u - np.mean(self._means, axis=0)).astype(np.float32)
 
 
+def session_order(speakers: list[str], seed: int = 0) -> list[list[int]]:
+    """Indices of each speaker's utterances as one session (speakers in sorted order),
+    each in a fixed pseudo-random order: a room hears emotions mixed, not sorted by a
+    corpus's file names. Used by `affectd eval speech` and by training alike."""
+    by: dict[str, list[int]] = {}
+    for i, s in enumerate(speakers):
+        by.setdefault(s, []).append(i)
+    rng = np.random.default_rng(seed)
+    return [[group[j] for j in rng.permutation(len(group))] for _, group in sorted(by.items())]
+
+
 def with_offset(normalised: npt.NDArray[np.float32],
                 offset: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     """Per-utterance-normalised log-mel frames shifted by the speaker offset."""

@@ -11,6 +11,7 @@ import numpy as np
 
 from edge.messages import EMOTIONS, AudioChunk
 from edge.registry import Registry
+from edge.speech.adapt import session_order
 from edge.speech.analyzer import MODEL_ID, SpeechEmotionModel, VoiceAnalyzer
 from edge.speech.corpora import Clip, scan
 from edge.speech.vad import speech_bounds
@@ -37,15 +38,10 @@ def _scores(conf: np.ndarray) -> dict[str, float]:
 
 
 def speaker_sessions(clips: list[Clip], seed: int = 0) -> list[list[Clip]]:
-    """The clips of each speaker as one session, in a fixed pseudo-random order: a room
-    hears emotions mixed, not sorted by the corpus's file names. The online speaker
-    normalisation starts afresh for each session and only ever uses earlier clips."""
-    by: dict[str, list[Clip]] = {}
-    for c in clips:
-        by.setdefault(c.speaker, []).append(c)
-    rng = np.random.default_rng(seed)
-    return [[group[i] for i in rng.permutation(len(group))]
-            for _, group in sorted(by.items())]
+    """The clips of each speaker as one session (`edge.speech.adapt.session_order`); the
+    online speaker normalisation starts afresh for each and only uses earlier clips."""
+    return [[clips[i] for i in session]
+            for session in session_order([c.speaker for c in clips], seed)]
 
 
 def evaluate_speech(audio: Path, threads: int = 1, order_seed: int = 0) -> dict[str, Any]:

@@ -69,6 +69,12 @@ def trim_silence(x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     return x[a:b] if b - a > 1600 else x
 
 
+def labelled_clips() -> list[Clip]:
+    """RAVDESS then EmoDB clips with one of the 7 labels, in the caches' row order."""
+    return [c for root in ("ravdess", "emodb")
+            for c in scan(data_root() / "speech" / root)[0] if c.label is not None]
+
+
 def features(x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     return normalise(log_mel(x))
 
@@ -80,8 +86,7 @@ def build_cache() -> dict[str, npt.NDArray[np.generic]]:
         return {k: z[k] for k in z.files}
     from scipy.signal import resample_poly
 
-    clips = [c for root in ("ravdess", "emodb")
-             for c in scan(data_root() / "speech" / root)[0] if c.label is not None]
+    clips = labelled_clips()
     rng = np.random.default_rng(0)
     feats, labels, splits, speakers, variants, genders = [], [], [], [], [], []
     for i, c in enumerate(clips):
@@ -116,8 +121,7 @@ def utterance_means(d: dict[str, npt.NDArray[np.generic]]) -> npt.NDArray[np.flo
     path = cache_root() / "speech_utt_means_v1.npy"
     if path.exists():
         return np.load(path)
-    clips = [c for root in ("ravdess", "emodb")
-             for c in scan(data_root() / "speech" / root)[0] if c.label is not None]
+    clips = labelled_clips()
     means: list[npt.NDArray[np.float32]] = []
     for c in clips:
         m = log_mel(trim_silence(load_audio(c.path))).mean(axis=0)
@@ -133,14 +137,12 @@ def online_offsets(means: npt.NDArray[np.float32], speakers: npt.NDArray[np.str_
                    seed: int = 0) -> npt.NDArray[np.float32]:
     """Offsets of the daemon's online normaliser, each speaker's clips played in a fixed
     pseudo-random order (as `affectd eval speech` plays them)."""
-    from edge.speech.adapt import SpeakerAdaptation
+    from edge.speech.adapt import SpeakerAdaptation, session_order
 
     out = np.zeros_like(means)
-    rng = np.random.default_rng(seed)
-    for s in sorted(set(speakers.tolist())):
-        idx = np.flatnonzero(speakers == s)
+    for session in session_order([str(s) for s in speakers], seed):
         ad = SpeakerAdaptation()
-        for i in rng.permutation(idx):
+        for i in session:
             out[i] = ad.offset(means[i])
     return out
 
