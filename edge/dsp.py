@@ -134,7 +134,8 @@ class SosFilter:
         for i in range(0, x.size, self.BLOCK):
             xb = x[i:i + self.BLOCK]
             n = xb.size
-            out[i:i + n] = self._free[:n] @ s + np.convolve(xb, self._h)[:n]
+            # only the first n taps reach the first n outputs
+            out[i:i + n] = self._free[:n] @ s + np.convolve(xb, self._h[:n])[:n]
             s = self._powers[n] @ s + xb @ self._ab_rev[self.BLOCK - n:]
         self._state = s
         return out

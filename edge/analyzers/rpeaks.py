@@ -3,24 +3,45 @@
 Stages, all causal and stateful so the beats do not depend on chunk size:
 band-pass 5-15 Hz (2nd-order Butterworth, `edge.dsp.SosFilter` with carried state),
 derivative, squaring, 150 ms moving-window integration; a candidate is a local
-maximum of the integrated signal within +-120 ms; candidates above the adaptive
-threshold (NPK + 0.25 (SPK - NPK)) outside a 250 ms refractory period are beats;
-a candidate within 360 ms of the last beat whose slope is under half of that
-beat's is a T wave; when no beat comes for 1.66 mean RR the best candidate above
-half the threshold is taken (search-back). The beat is placed at the largest
-absolute band-passed value in the 150 ms before the integrated peak, so it
-works for either ECG polarity. Fixed latency: 120 ms look-ahead plus the
-integration window, about 0.27 s; search-back beats come later by nature.
+maximum of the integrated signal within +-120 ms. The decisions, candidate by
+candidate in time order:
+
+- inside the 250 ms refractory period after a beat: ignored;
+- above the adaptive threshold `NPK + THRESHOLD (SPK - NPK)` (SPK, NPK: running
+  levels of beat and noise peaks; a peak counts at most `PEAK_CAP` x SPK, so one
+  artefact cannot blind the detector) it is a beat, unless
+  - it lies within 360 ms of the last beat with under half that beat's slope and
+    under its energy: a T wave (a premature ventricular beat is wide, so slope alone
+    would call it a T wave, but it carries the energy of a QRS), or
+  - a candidate `DOMINANCE` x stronger follows within the refractory period: then
+    this one was a P wave or noise and the later one is the beat;
+- otherwise it is noise; when no beat has come for 1.66 mean RR, the strongest
+  candidate above half the threshold since the last beat is taken (search-back).
+
+The beat is placed at the largest absolute band-passed value in the 200 ms before
+the integrated peak, so it works for either ECG polarity. Fixed latency: the
+decision needs 120 ms after a candidate to see it is a local maximum and 250 ms
+more to look for a stronger one; a beat is reported 0.50 s after its R wave
+(median, fed sample by sample); search-back beats come later by nature.
+
+Speed: each chunk is filtered, integrated and searched for candidates with a
+dozen numpy calls; only the few candidates per second go through the Python
+decisions above, on plain floats. Feed chunks of any size: the cost per chunk is
+nearly constant, so larger chunks (a wearable's 0.5-1 s packets, or the daemon's
+analysis block) run faster per second of signal.
 """
 
 from __future__ import annotations
 
-from collections import deque
-
 import numpy as np
 import numpy.typing as npt
 
-from edge.dsp import SosFilter, butter_bandpass_sos, group_delay_s, running_max
+from edge.dsp import SosFilter, butter_bandpass_sos, group_delay_s
+
+THRESHOLD = 0.1  # fraction of the way from the noise level to the beat level
+PEAK_CAP = 3.0  # a peak updates SPK / NPK with at most this multiple of SPK
+DOMINANCE = 3.0  # a later candidate this much stronger within the refractory wins
+SEARCHBACK_RR = 1.66
 
 
 class StreamingRPeakDetector:
@@ -38,118 +59,153 @@ class StreamingRPeakDetector:
         self._look = max(1, round(0.120 * fs))
         self._refractory = round(0.250 * fs)
         self._twave = round(0.360 * fs)
-        keep = round(3.0 * fs) + self._win + self._look
-        self._bp: deque[float] = deque(maxlen=keep)
-        self._mwi: deque[float] = deque(maxlen=keep)
+        self._reach = self._win + max(1, round(0.05 * fs))  # samples searched for the R
+        # history kept before the first undecided sample: what its candidate test needs
+        self._keep = self._look + self._reach + 2
+        self._kernel = np.ones(self._win) / self._win
+        self._back = np.arange(-self._win + 1, 1)  # the slope looks back one window
+        self._reach_off = np.arange(-self._reach, 1)
+        # |band-pass|, |derivative| and the integrated signal; zeros in front so that
+        # the look-back of the first candidates stays inside the buffers
+        self._pad = self._reach + self._look
+        self._abp = np.zeros(self._pad)
+        self._absd = np.zeros(self._pad)
+        self._mwi = np.zeros(self._pad)
         self._sq_tail = np.zeros(self._win - 1)
         self._last_bp = 0.0
         self._n = 0  # samples received
-        self._next = 0  # next absolute index to examine as a candidate centre
+        self._next = 0  # first absolute index not yet decided as a candidate centre
         self._spk = 0.0
         self._npk = 0.0
         self._learning = round(2.0 * fs)
+        self._learn: list[float] = []
         self._last_beat = -(10**9)
         self._last_slope = 0.0
-        self._rr: deque[int] = deque(maxlen=8)
-        self._sb_best: tuple[int, float, float] | None = None  # (index, value, slope)
-
-    def _threshold(self) -> float:
-        return self._npk + 0.25 * (self._spk - self._npk)
+        self._last_v = 0.0
+        self._rr: list[int] = []  # the last 8 RR intervals, samples
+        self._sb: tuple[int, float, float, float] | None = None  # (index, v, slope, R time)
 
     def process(self, x: npt.NDArray[np.float64]) -> list[float]:
         x = np.asarray(x, dtype=np.float64)
-        step = max(1, int(self.fs))  # the look-back buffers hold 3 s: feed at most 1 s at once
-        out: list[float] = []
-        for i in range(0, x.size, step):
-            out.extend(self._process(x[i:i + step]))
-        return out
-
-    def _process(self, x: npt.NDArray[np.float64]) -> list[float]:
-        bp = self._bandpass(x)
-        d = np.diff(bp, prepend=self._last_bp)
-        self._last_bp = float(bp[-1])
-        sq = np.concatenate([self._sq_tail, d * d])
-        mwi = np.convolve(sq, np.ones(self._win) / self._win, mode="valid")
-        self._sq_tail = sq[len(sq) - (self._win - 1):] if self._win > 1 else np.zeros(0)
-        self._bp.extend(bp.tolist())
-        self._mwi.extend(mwi.tolist())
-        self._n += x.size
-        if self._n < self._learning:
+        if x.size == 0:
             return []
+        bp = self._bandpass(x)
+        d = np.empty_like(bp)
+        d[0] = bp[0] - self._last_bp
+        np.subtract(bp[1:], bp[:-1], out=d[1:])
+        self._last_bp = float(bp[-1])
+        sq = np.concatenate((self._sq_tail, d * d))
+        mwi = np.convolve(sq, self._kernel, mode="valid")
+        if self._win > 1:
+            self._sq_tail = sq[sq.size - (self._win - 1):]
+        self._abp = np.concatenate((self._abp, np.abs(bp)))
+        self._absd = np.concatenate((self._absd, np.abs(d)))
+        self._mwi = np.concatenate((self._mwi, mwi))
+        self._n += x.size
         if self._spk == 0.0:
-            arr = np.asarray(self._mwi)
-            self._spk = float(arr.max()) * 0.6
-            self._npk = float(np.median(arr))
-        return self._scan()
+            if self._n < self._learning:
+                return []
+            self._spk = max(float(self._mwi.max()) * 0.6, 1e-12)
+            self._npk = float(np.median(self._mwi[self._pad:]))
+        beats = self._scan()
+        drop = self._mwi.size - (self._n - self._next + self._keep)
+        if drop > 0:
+            self._abp = self._abp[drop:]
+            self._absd = self._absd[drop:]
+            self._mwi = self._mwi[drop:]
+        return beats
+
+    def _candidates(self, base: int) -> npt.NDArray[np.intp]:
+        """Buffer indices, in order, of the local maxima of the integrated signal over
+        +-look that are not decided yet."""
+        mwi, look = self._mwi, self._look
+        lo = max(self._next - base, look)
+        hi = mwi.size - look  # a candidate needs `look` samples on both sides
+        if hi <= lo:
+            return np.zeros(0, dtype=np.intp)
+        # maximum over the centred window of 2 look + 1 samples by doubling spans
+        # (log2 of the window numpy calls instead of a strided view)
+        m, span = mwi[lo - look:hi + look], 1
+        while 2 * span <= 2 * look + 1:
+            m = np.maximum(m[:-span], m[span:])
+            span *= 2
+        rest = 2 * look + 1 - span
+        if rest:
+            m = np.maximum(m[:-rest], m[rest:])
+        core = mwi[lo:hi]
+        return np.flatnonzero((core > 0) & (core >= m)) + lo
 
     def _scan(self) -> list[float]:
-        mwi = np.asarray(self._mwi)
-        bp = np.asarray(self._bp)
-        base = self._n - mwi.size  # absolute index of mwi[0]
-        start = max(self._next, base + self._look)
-        stop = self._n - self._look  # candidates need `look` samples on both sides
-        if stop <= start:
+        base = self._n - self._mwi.size  # absolute index of the buffers' first sample
+        cand = self._candidates(base)
+        final = self._n - self._look - self._refractory  # decide only with the look-ahead seen
+        if cand.size == 0:
+            self._next = max(self._next, final)
             return []
-        # Local maxima of the integrated signal over +-look, found vectorised; only those
-        # (a few per second) go through the threshold logic below.
-        peak = running_max(mwi, 2 * self._look + 1)
-        lo, hi = start - base, stop - base
-        cand = np.flatnonzero((mwi[lo:hi] > 0) & (mwi[lo:hi] >= peak[lo:hi])) + lo
-        self._next = stop
+        slope = self._absd[cand[:, None] + self._back].max(axis=1).tolist()
+        rows = cand[:, None] + self._reach_off
+        r_idx = rows[np.arange(cand.size), self._abp[rows].argmax(axis=1)]
+        r_time = ((r_idx + base) / self.fs - self._delay).tolist()
+        idx = (cand + base).tolist()
+        v = self._mwi[cand].tolist()
         beats: list[float] = []
-        for i in cand:
-            beat = self._classify(base + int(i), float(mwi[i]), bp, base)
+        for k, i in enumerate(idx):
+            if i >= final:
+                self._next = i
+                return beats
+            beat = self._decide(k, idx, v, slope[k], r_time[k])
             if beat is not None:
                 beats.append(beat)
-            sb = self._searchback(base + int(i), bp, base)
-            if sb is not None:
-                beats.append(sb)
-        return sorted(beats)
+        self._next = max(idx[-1] + 1, final)
+        return beats
 
-    def _slope(self, idx: int, bp: npt.NDArray[np.float64], base: int) -> float:
-        i = idx - base
-        seg = bp[max(0, i - self._win):i + 1]
-        return float(np.abs(np.diff(seg)).max()) if seg.size > 1 else 0.0
-
-    def _locate(self, idx: int, bp: npt.NDArray[np.float64], base: int) -> float:
-        i = idx - base
-        lo = max(0, i - self._win - int(0.05 * self.fs))
-        seg = np.abs(bp[lo:i + 1])
-        return (base + lo + int(np.argmax(seg))) / self.fs - self._delay
-
-    def _accept(self, idx: int, v: float, slope: float, bp: npt.NDArray[np.float64],
-                base: int, weight: float) -> float:
-        if self._last_beat > 0:
-            self._rr.append(idx - self._last_beat)
-        self._last_beat = idx
-        self._last_slope = slope
-        self._spk = weight * v + (1 - weight) * self._spk
-        self._sb_best = None
-        return self._locate(idx, bp, base)
-
-    def _classify(self, idx: int, v: float, bp: npt.NDArray[np.float64], base: int) -> float | None:
-        since = idx - self._last_beat
-        slope = self._slope(idx, bp, base)
+    def _decide(self, k: int, idx: list[int], v: list[float], slope: float,
+                r_time: float) -> float | None:
+        i, vk = idx[k], v[k]
+        since = i - self._last_beat
         if since < self._refractory:
             return None
-        if v > self._threshold():
-            if since < self._twave and slope < 0.5 * self._last_slope:
-                self._npk = 0.125 * v + 0.875 * self._npk
-                return None
-            return self._accept(idx, v, slope, bp, base, 0.125)
-        self._npk = 0.125 * v + 0.875 * self._npk
-        if v > 0.5 * self._threshold() and (self._sb_best is None or v > self._sb_best[1]):
-            self._sb_best = (idx, v, slope)
-        return None
+        thr = self._npk + THRESHOLD * (self._spk - self._npk)
+        capped = min(vk, PEAK_CAP * self._spk)
+        if vk > thr:
+            twave = (since < self._twave and slope < 0.5 * self._last_slope
+                     and vk < self._last_v)
+            ahead = k + 1
+            while not twave and ahead < len(idx) and idx[ahead] - i <= self._refractory:
+                twave = v[ahead] > DOMINANCE * vk
+                ahead += 1
+            if not twave:
+                return self._accept(i, capped, slope, r_time, 0.125)
+            self._npk = 0.125 * capped + 0.875 * self._npk
+            return self._searchback(i)
+        self._npk = 0.125 * capped + 0.875 * self._npk
+        if vk > 0.5 * thr and (self._sb is None or vk > self._sb[1]):
+            self._sb = (i, capped, slope, r_time)
+        return self._searchback(i)
 
-    def _searchback(self, idx: int, bp: npt.NDArray[np.float64], base: int) -> float | None:
-        if not self._rr or self._sb_best is None:
+    def _accept(self, i: int, v: float, slope: float, r_time: float, weight: float) -> float:
+        if self._last_beat > 0:
+            self._rr.append(i - self._last_beat)
+            if len(self._rr) > 8:
+                del self._rr[0]
+        self._last_beat = i
+        self._last_slope = slope
+        self._last_v = v
+        self._spk = weight * v + (1 - weight) * self._spk
+        self._sb = None
+        return r_time
+
+    def _searchback(self, i: int) -> float | None:
+        if not self._rr:
             return None
-        mean_rr = float(np.mean(self._rr))
-        if idx - self._last_beat <= 1.66 * mean_rr:
+        if i - self._last_beat <= SEARCHBACK_RR * sum(self._rr) / len(self._rr):
             return None
-        cand, v, slope = self._sb_best
-        if cand - base < 0 or cand - self._last_beat < self._refractory:
-            self._sb_best = None
+        if self._sb is None:  # nothing even half as strong: the levels are stale (after an
+            self._spk *= 0.5  # artefact, or a smaller signal); halve them until beats come
+            self._npk *= 0.5
             return None
-        return self._accept(cand, v, slope, bp, base, 0.25)
+        j, v, slope, r_time = self._sb
+        if j - self._last_beat < self._refractory:
+            self._sb = None
+            return None
+        return self._accept(j, v, slope, r_time, 0.25)

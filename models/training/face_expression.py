@@ -64,7 +64,7 @@ def build_model(widths: tuple[int, ...] = (32, 64, 128, 256), deep: bool = False
             x = identity_block(x, w, str(w))
     x = L.GlobalAveragePooling2D()(x)
     x = L.Dropout(0.3)(x)
-    out = L.Dense(len(FER_LABELS), name="logits")(x)
+    out = L.Dense(len(FER_LABELS), name="logits", dtype="float32")(x)  # float32 under bf16
     return keras.Model(inp, out, name="face_expression")
 
 
@@ -97,6 +97,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--warmup", type=float, default=2.0, help="warm-up epochs")
     ap.add_argument("--deepen", action="store_true",
                     help="with --init: add an identity-initialised block per stage first")
+    ap.add_argument("--deep", action="store_true",
+                    help="without --init: train the two-blocks-per-stage network from scratch")
+    ap.add_argument("--bf16", action="store_true",
+                    help="mixed bfloat16 compute (about 1.7x faster on CPUs with AVX512-BF16); "
+                         "the saved model is float32")
     ap.add_argument("--mixup", type=float, default=0.0,
                     help="mixup Beta(a, a) parameter; 0 turns it off")
     ap.add_argument("--out", type=Path, default=cache_root() / "train" / "face_expression")
@@ -106,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     from tensorflow import keras
 
     tf.keras.utils.set_random_seed(args.seed)
+    if args.bf16:
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
     args.out.mkdir(parents=True, exist_ok=True)
     xtr, ytr = load_fer_split("train")
     xva, yva = load_fer_split("val")
@@ -123,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def train_map(x: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         x = tf.cast(x[..., None], tf.float32)
-        x = aug(x, training=True)
+        x = tf.cast(aug(x, training=True), tf.float32)  # bf16 under mixed precision
         x = tf.image.random_crop(x, (tf.shape(x)[0], CROP, CROP, 1))
         scale = tf.random.uniform((tf.shape(x)[0], 1, 1, 1), 0.75, 1.25)
         shift = tf.random.uniform((tf.shape(x)[0], 1, 1, 1), -25.0, 25.0)
@@ -169,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
             return {}
 
     model: Any = (keras.models.load_model(args.init, compile=False) if args.init
-                  else build_model())
+                  else build_model(deep=args.deep))
     if args.deepen:
         before = model.predict(center_crop(xva[:256])[..., None].astype("float32"), verbose=0)
         model = deepen(model)
@@ -189,6 +196,12 @@ def main(argv: list[str] | None = None) -> int:
     model.fit(train, validation_data=val, epochs=args.epochs,
               callbacks=callbacks, verbose=2)
     best = keras.models.load_model(args.out / "best.keras", compile=False)
+    if args.bf16:  # the same weights in a float32 graph, for quantize and the daemon
+        keras.mixed_precision.set_global_policy("float32")
+        plain: Any = build_model(deep=args.deep or args.deepen)
+        plain.set_weights(best.get_weights())
+        best = plain
+        best.save(args.out / "best.keras")
     logits = best.predict(center_crop(xva)[..., None].astype("float32"), verbose=0)
     acc = float((logits.argmax(1) == yva).mean())
     (args.out / "result.json").write_text(json.dumps({"val_accuracy": acc,
