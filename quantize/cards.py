@@ -53,6 +53,8 @@ def write_cards(models_dir: Path) -> list[Path]:
     out_dir.mkdir(exist_ok=True)
     written = []
     for entry in reg.entries.values():
+        if not entry.file.endswith(".tflite"):
+            continue  # e.g. the physiology stress model: its training script writes its card
         report = json.loads((models_dir / entry.parity_report).read_text())
         extra_path = models_dir / _EXTRA / f"{entry.id}.md"
         extra = extra_path.read_text() if extra_path.exists() else ""

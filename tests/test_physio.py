@@ -225,12 +225,16 @@ def test_baseline_persists_without_identity_and_recalibrates(tmp_path: Path) -> 
     ests = _stream(first, 40.0)
     assert any(e.stress is None for e in ests[:5]) and ests[-1].stress is not None
     saved = json.loads(path.read_text())
-    assert set(saved) <= {"format", "hr_bpm", "rmssd_ms", "scl_us", "scr_per_min"}
-    assert 40 < saved["hr_bpm"] < 120 and saved["format"] == 1
-    # a restart: the baseline is there at once, no calibration phase
+    assert set(saved) <= {"format", "hr_bpm", "rmssd_ms", "scl_us", "scr_per_min", "norm"}
+    assert 40 < saved["hr_bpm"] < 120 and saved["format"] == 2
+    # the wearer norm: counts, means and spreads of window features, nothing longer
+    assert set(saved["norm"]) == {"n", "mean", "m2", "prev"}
+    assert len(saved["norm"]["mean"]) == len(saved["norm"]["m2"]) == 18
+    # a restart: the baseline and the norm are there at once, no calibration phase
     second = PhysioAnalyzer(calibration_s=20.0, baseline_path=path)
-    assert second.baseline == pytest.approx({k: v for k, v in saved.items() if k != "format"},
-                                            abs=1e-3)
+    assert second.baseline == pytest.approx({k: v for k, v in saved.items()
+                                             if k not in ("format", "norm")}, abs=1e-3)
+    assert second._norm.to_dict() == saved["norm"]
     later = _stream(second, 15.0, seed=1)
     assert later and all(e.stress is not None for e in later if e.metrics.get("hr_bpm"))
     # an explicit calibration starts over and writes a new baseline
@@ -318,4 +322,5 @@ def test_eval_stress_leave_one_subject_out_with_shuffled_blocks(shared_data: Pat
     r = json.loads(res.stdout)
     assert {"balanced_accuracy", "auc", "f1", "n_windows", "per_subject"} <= set(r)
     assert r["subjects"] >= 20 and r["n_windows"] > 1000
-    assert r["balanced_accuracy"] > 0.58 and r["auc"] > 0.62  # above chance, far from done
+    # the trained model's inputs (wearer-normalised window features); target 0.75 not met
+    assert r["balanced_accuracy"] > 0.66 and r["auc"] > 0.70

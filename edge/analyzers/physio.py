@@ -1,13 +1,15 @@
 """Physiology analyzer: ECG beats and EDA level -> heart rate, HRV, arousal, stress.
 
-First version of the physiology path: streaming R-peaks (`rpeaks`), heart rate
-and RMSSD over sliding windows, skin-conductance level and SCR rate, a resting
-baseline from the first `calibration_s` seconds, and arousal/stress from the
-baseline-relative features with a fixed logistic rule (weights below,
-documented, not fitted). The trained stress model and personal baselines that
-persist come with the physiology work (issue 7) and replace `_score`.
-Accepts ECG (µV), EDA (µS), HR (bpm) and RR (s) messages; emits at most one
-estimate per `emit_every_s`.
+Streaming R-peaks (`rpeaks`), heart rate and HRV over sliding windows,
+skin-conductance level and SCR rate (`edge.physio.eda`), a resting baseline from
+the first `calibration_s` seconds (persisted, `edge.physio.baseline`), and
+stress/arousal from the trained model (`edge.physio.stress_model`): the last
+60 s described by nine features, normalised against the wearer's own past
+windows, through the shipped logistic regression. Without skin conductance (a
+chest strap alone) the model has no input, and a fixed logistic rule on heart
+rate and RMSSD against the baseline (`_score`, documented weights) stands in at
+half the quality. Accepts ECG (µV), EDA (µS), HR (bpm) and RR (s) messages;
+emits at most one estimate per `emit_every_s`.
 """
 
 from __future__ import annotations
@@ -22,8 +24,10 @@ from edge.analyzers.base import Analyzer
 from edge.analyzers.rpeaks import StreamingRPeakDetector
 from edge.messages import BioSamples, ModalityEstimate, SourceItem
 from edge.physio.baseline import SAVE_EVERY_S, BaselineStore
+from edge.physio.eda import EdaWindow
 from edge.physio.eda import analyse as analyse_eda
 from edge.physio.hrv import clean_rr, hrv
+from edge.physio.stress_model import WINDOW_S, StressModel, WearerNorm, window_features
 
 _HR_WINDOW_S = 10.0
 _HRV_WINDOW_S = 30.0
@@ -37,9 +41,14 @@ class PhysioAnalyzer(Analyzer):
     modality = "physio"
 
     def __init__(self, calibration_s: float = 60.0, emit_every_s: float = 1.0,
-                 baseline_path: Path | None = None, adapt_tau_s: float = 3600.0) -> None:
+                 baseline_path: Path | None = None, adapt_tau_s: float = 3600.0,
+                 model: StressModel | str | None = "shipped") -> None:
         """`baseline_path`: where the personal baseline persists (edge/physio/baseline.py);
-        `adapt_tau_s`: time constant of its slow update during calm windows."""
+        `adapt_tau_s`: time constant of its slow update during calm windows;
+        `model`: the stress model ("shipped": the registry's; None: only the window
+        inputs are computed, as training needs, and the fixed rule scores)."""
+        self.model: StressModel | None = (StressModel.from_registry() if model == "shipped"
+                                          else model if isinstance(model, StressModel) else None)
         self.calibration_s = calibration_s
         self.emit_every_s = emit_every_s
         self.store = BaselineStore(baseline_path) if baseline_path is not None else None
@@ -57,6 +66,8 @@ class PhysioAnalyzer(Analyzer):
         self._eda: deque[float] = deque()
         self._eda_fs = 0.0
         self._eda_t = 0.0  # seconds of EDA received
+        self._hr_t = 0.0  # seconds of heart-rate notifications received
+        self._eda_window: EdaWindow | None = None
         self._t = 0.0  # seconds of signal seen (longest channel)
         self._last_emit = -1e9
         self._calib: dict[str, list[float]] = {"hr": [], "rmssd": [], "scl": [], "scr": []}
@@ -65,6 +76,22 @@ class PhysioAnalyzer(Analyzer):
         self._recalibrate = False
         self._saved_at = 0.0
         self._dirty = False
+        self._norm = self._stored_norm()
+        self._window_end = math.inf  # end of the next 60-s window (set at calibration)
+        self.windows: deque[tuple[float, np.ndarray]] = deque(maxlen=1000)
+        """(end time, raw features) of each completed window, newest last."""
+
+    def _stored_norm(self) -> WearerNorm:
+        stored = self.store.load_norm() if self.store and self._baseline else None
+        if stored is not None:
+            try:
+                return WearerNorm.from_dict(stored)
+            except (KeyError, TypeError, ValueError):
+                self.store.errors += 1  # type: ignore[union-attr]
+        return self._fresh_norm()
+
+    def _fresh_norm(self) -> WearerNorm:
+        return WearerNorm(self.model.prior if self.model else None)
 
     def recalibrate(self) -> None:
         """Start a new baseline from the next `calibration_s` seconds (the wearer rests);
@@ -93,9 +120,10 @@ class PhysioAnalyzer(Analyzer):
         elif self._det is not None:
             return  # beats come from the ECG; the strap's own HR/RR would count them twice
         elif s.kind == "hr":
-            for v in s.values:
-                self._t += 1.0 if s.fs == 0 else 1.0 / s.fs
-                self._hr_notes.append((self._t, float(v)))
+            for v in s.values:  # notifications on their own clock (1 Hz when fs is 0)
+                self._hr_t += 1.0 if s.fs == 0 else 1.0 / s.fs
+                self._hr_notes.append((self._hr_t, float(v)))
+            self._t = max(self._t, self._hr_t)
         elif s.kind == "rr":
             for rr in s.values:
                 t = (self._rr[-1][0] if self._rr else self._t) + float(rr)
@@ -131,6 +159,7 @@ class PhysioAnalyzer(Analyzer):
                                         or [self._hr_notes[-1][1]]))
             f["rr_valid"] = 1.0
         w = analyse_eda(np.asarray(self._eda), self._eda_fs) if self._eda_fs > 0 else None
+        self._eda_window = w
         if w is not None:  # tonic/phasic split, SCRs, flags: edge/physio/eda.py
             f["scl_us"] = w.scl_us
             f["scr_per_min"] = w.scr_per_min
@@ -158,6 +187,38 @@ class PhysioAnalyzer(Analyzer):
         stress = 1.0 / (1.0 + math.exp(-(2.0 * z - 1.5)))
         return arousal, stress
 
+    def _hr_points(self) -> tuple[np.ndarray, np.ndarray]:
+        """(time, bpm) of the heart rate in the last window: from beat intervals (ECG
+        or RR messages, ectopic ones dropped) or else from HR notifications."""
+        now = self._t
+        pts = [(t, r) for t, r in self._rr if now - t <= WINDOW_S]
+        if pts:
+            a = np.array(pts)
+            a = a[clean_rr(a[:, 1])]
+            return a[:, 0], 60.0 / a[:, 1]
+        b = np.array([(t, v) for t, v in self._hr_notes if now - t <= WINDOW_S]).reshape(-1, 2)
+        return b[:, 0], b[:, 1]
+
+    def _model_stress(self) -> tuple[float, float] | None:
+        """(arousal, stress) from the model on the last 60 s, None without its inputs.
+        At each window's end the wearer's norm takes the window in."""
+        if self._eda_window is None or self._baseline is None:
+            return None
+        t, v = self._hr_points()
+        raw = window_features(t, v, self._t, self._eda_window, self._baseline)
+        if raw is None:
+            return None
+        inputs = self._norm.inputs(raw)
+        if self._t >= self._window_end:
+            self._norm.update(raw)
+            self._dirty = True
+            self.windows.append((self._t, raw))
+            self._window_end += WINDOW_S
+        if self.model is None:
+            return None
+        p = self.model.probability(inputs)
+        return 2.0 * p - 1.0, p
+
     def _quality(self, f: dict[str, float]) -> float:
         parts = []
         if "rr_valid" in f:
@@ -176,8 +237,14 @@ class PhysioAnalyzer(Analyzer):
             if key in f:
                 self._baseline[key] += alpha * (f[key] - self._baseline[key])
                 self._dirty = True
-        if self.store is not None and self._dirty and self._t - self._saved_at >= SAVE_EVERY_S:
-            self.store.save(self._baseline)
+
+    def _save(self, now: bool = False) -> None:
+        """Persist baseline and wearer norm: at once, or when changed and at most every
+        `SAVE_EVERY_S` (SD cards wear out)."""
+        if self.store is None or not self._baseline:
+            return
+        if now or (self._dirty and self._t - self._saved_at >= SAVE_EVERY_S):
+            self.store.save(self._baseline, self._norm.to_dict())
             self._saved_at, self._dirty = self._t, False
 
     @property
@@ -194,6 +261,8 @@ class PhysioAnalyzer(Analyzer):
             self._baseline = None
             self._calib = {"hr": [], "rmssd": [], "scl": [], "scr": []}
             self._calib_until = self._t + self.calibration_s
+            self._window_end = math.inf
+            self._norm = self._fresh_norm()  # a new rest, perhaps a new wearer: start afresh
         if self._t - self._last_emit < self.emit_every_s:
             return []
         self._last_emit = self._t
@@ -210,9 +279,7 @@ class PhysioAnalyzer(Analyzer):
                                   for key, name in (("hr", "hr_bpm"), ("rmssd", "rmssd_ms"),
                                                     ("scl", "scl_us"), ("scr", "scr_per_min"))
                                   if self._calib[key]}
-                if self.store is not None and self._baseline:
-                    self.store.save(self._baseline)
-                    self._saved_at = self._t
+                self._save(now=True)
         metrics = {k: round(v, 2) for k, v in f.items()
                    if k in ("hr_bpm", "rmssd_ms", "sdnn_ms", "pnn50", "lf_hf", "scl_us",
                             "scr_per_min")}
@@ -221,7 +288,14 @@ class PhysioAnalyzer(Analyzer):
             # Calibrating: report measurements but no arousal/stress judgement yet.
             return [ModalityEstimate("physio", item.ts, quality * 0.2, metrics=metrics,
                                      count=len(self._beats))]
-        arousal, stress = self._score(f, self._baseline)
+        if self._window_end == math.inf:
+            self._window_end = self._t + WINDOW_S
+        scored = self._model_stress()
+        if scored is None:  # no skin conductance: the fixed rule, trusted half as much
+            scored = self._score(f, self._baseline)
+            quality *= 0.5
+        arousal, stress = scored
         self._adapt(f, stress)
+        self._save()
         return [ModalityEstimate("physio", item.ts, quality, arousal=arousal, stress=stress,
                                  metrics=metrics, count=len(self._beats))]

@@ -1,9 +1,11 @@
 """The wearer's personal baseline, persisted in the state directory.
 
 `baseline.json` holds four numbers — median heart rate, RMSSD, skin conductance
-level and SCR rate over the calibration rest — and a format version: no name, no
-device address, no time series, nothing that identifies the wearer or lets a
-signal be rebuilt. It is written atomically (temp file + rename) when a
+level and SCR rate over the calibration rest — the running mean and spread of
+the stress model's window features (`edge.physio.stress_model.WearerNorm`: 37
+numbers and the last window's 9) and a format version: no name, no device
+address, no time series, nothing that identifies the wearer or lets a signal be
+rebuilt. It is written atomically (temp file + rename) when a
 calibration completes and, while the slow adaptive update moves it, at most every
 `SAVE_EVERY_S` seconds (SD cards wear out). A missing, unreadable or implausible
 file is ignored (and counted): the analyzer calibrates afresh.
@@ -17,9 +19,10 @@ import logging
 import math
 import os
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
-FORMAT = 1
+FORMAT = 2  # 1: the four numbers only (still read)
 SAVE_EVERY_S = 300.0
 RANGES = {"hr_bpm": (25.0, 220.0), "rmssd_ms": (0.5, 500.0), "scl_us": (0.0, 100.0),
           "scr_per_min": (0.0, 60.0)}
@@ -39,7 +42,7 @@ class BaselineStore:
             self.errors += 1
             log.warning("ignoring unreadable %s (%s): calibrating afresh", self.path, exc)
             return None
-        if not isinstance(data, dict) or data.get("format") != FORMAT:
+        if not isinstance(data, dict) or data.get("format") not in (1, FORMAT):
             self.errors += 1
             return None
         out = {}
@@ -54,9 +57,21 @@ class BaselineStore:
             out[key] = float(v)
         return out or None
 
-    def save(self, baseline: dict[str, float]) -> bool:
-        record = {"format": FORMAT, **{k: round(float(v), 3) for k, v in baseline.items()
-                                       if k in RANGES}}
+    def load_norm(self) -> dict[str, Any] | None:
+        """The stored wearer norm (checked by `WearerNorm.from_dict`), None if absent."""
+        try:
+            data = json.loads(self.path.read_text("utf-8"))
+        except (OSError, ValueError):
+            return None
+        norm = data.get("norm") if isinstance(data, dict) else None
+        return norm if isinstance(norm, dict) else None
+
+    def save(self, baseline: dict[str, float], norm: dict[str, Any] | None = None) -> bool:
+        record: dict[str, Any] = {"format": FORMAT, **{k: round(float(v), 3)
+                                                       for k, v in baseline.items()
+                                                       if k in RANGES}}
+        if norm is not None:
+            record["norm"] = norm
         tmp = self.path.with_suffix(".tmp")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)

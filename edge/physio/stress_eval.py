@@ -9,16 +9,19 @@ information; the blocks are then streamed back to back through the daemon's
 60-s windows against the labels of the seconds they contain.
 
 The stress model is fitted leave-one-subject-out here (`fit_logistic`, numpy
-IRLS with an L2 penalty) on window features that describe the window, not the
-session's clock: heart rate relative to the baseline, SCR rate relative to the
-baseline, the tonic slope inside the window and SCR amplitude (see
-`window_features`). Reported: balanced accuracy, AUC, F1, per subject.
+IRLS with an L2 penalty) on the inputs the daemon's analyzer computes for each
+window: nine features that describe the window, not the session's clock, each
+with its change since the previous window, normalised against the subject's own
+past windows (`edge.physio.stress_model`). The shipped model
+(`python -m models.training.stress`) is the same regression fitted on every
+subject. Reported: balanced accuracy, AUC, F1, per subject.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,11 +30,17 @@ import numpy as np
 import numpy.typing as npt
 
 from edge.messages import BioSamples
+from edge.physio.stress_model import (
+    FEATURES,
+    StressModel,
+    population_prior,
+    session_inputs,
+)
+from edge.physio.stress_model import WINDOW_S as MODEL_WINDOW_S
 from edge.sources.physio import read_e4_channel
 
 F64 = npt.NDArray[np.float64]
-WINDOW_S = 60
-FEATURES = ("hr_rel", "scr_delta", "scl_slope", "scr_amp")
+WINDOW_S = round(MODEL_WINDOW_S)
 
 
 @dataclass
@@ -92,32 +101,35 @@ def order_blocks(s: Session, seed: int | None) -> list[tuple[int, int, int]]:
 
 def window_features(s: Session, order: list[tuple[int, int, int]], calibration_s: float
                     ) -> tuple[F64, npt.NDArray[np.int64]]:
-    """Stream the blocks in `order` through the physiology analyzer; one feature row
-    and label per 60-s window after the baseline."""
+    """Stream the blocks in `order` through the daemon's physiology analyzer; the raw
+    features it computes at the end of each 60-s window after the baseline, and the
+    window's label (stress when most of its seconds are)."""
     from edge.analyzers.physio import PhysioAnalyzer
-    from edge.physio.eda import analyse
 
     eda = np.concatenate([s.eda[4 * a:4 * b] for a, b, _ in order])
     hr = np.concatenate([s.hr[a:b] for a, b, _ in order])
     y = np.concatenate([np.full(b - a, lab) for a, b, lab in order])
-    an = PhysioAnalyzer(calibration_s)
-    rows, labels = [], []
+    an = PhysioAnalyzer(calibration_s, model=None)
     for sec in range(y.size):
         an.process(BioSamples(float(sec), "eda", 4.0, eda[4 * sec:4 * sec + 4], "e4"))
         an.process(BioSamples(float(sec), "hr", 0.0, hr[sec:sec + 1], "e4"))
-        if sec + 1 < calibration_s + WINDOW_S or (sec + 1) % WINDOW_S:
-            continue
-        base = an.baseline
-        w = analyse(eda[4 * (sec + 1 - WINDOW_S):4 * (sec + 1)], 4.0)
-        if base is None or w is None:
-            continue
-        hr_now = float(np.mean(hr[sec + 1 - 10:sec + 1]))
-        rows.append([hr_now / base.get("hr_bpm", hr_now) - 1.0,
-                     w.scr_per_min - base.get("scr_per_min", w.scr_per_min),
-                     w.slope_us_per_min,
-                     float(np.mean([r.amplitude_us for r in w.scrs])) if w.scrs else 0.0])
-        labels.append(int(np.mean(y[sec + 1 - WINDOW_S:sec + 1]) >= 0.5))
+    rows, labels = [], []
+    for t_end, raw in an.windows:
+        end = round(t_end)
+        rows.append(raw)
+        labels.append(int(np.mean(y[end - WINDOW_S:end]) >= 0.5))
     return np.array(rows, dtype=np.float64).reshape(-1, len(FEATURES)), np.array(labels)
+
+
+def fit_model(raws: list[F64], labels: list[npt.NDArray[np.int64]], l2: float = 1.0
+              ) -> StressModel:
+    """The stress model from several wearers' window features (in order) and labels:
+    population prior, each wearer's windows normalised as the daemon would, then
+    the regression."""
+    prior = population_prior(raws)
+    x = np.vstack([session_inputs(r, prior) for r in raws])
+    w, mu, sd = fit_logistic(x, np.concatenate(labels), l2)
+    return StressModel(w, mu, sd, *prior)
 
 
 def fit_logistic(x: F64, y: npt.NDArray[np.int64], l2: float = 1.0
@@ -178,15 +190,30 @@ def evaluate_stress(root: Path, shuffle_seed: int | None = None, calibration_s: 
         if y.size == 0:
             continue
         train = [feats[o] for o in feats if o != pid and feats[o][1].size]
-        w, mu, sd = fit_logistic(np.vstack([t[0] for t in train]),
-                                 np.concatenate([t[1] for t in train]), l2)
-        p = predict(w, mu, sd, x)
+        model = fit_model([t[0] for t in train], [t[1] for t in train], l2)
+        p = np.array([model.probability(v) for v in session_inputs(x, model.prior)])
         probs.append(p)
         ys.append(y)
         per_subject[f"S{pid:02d}"] = _scores(p, y)["balanced_accuracy"]
     out = _scores(np.concatenate(probs), np.concatenate(ys))
     return {**out, "per_subject": per_subject, "shuffle_blocks": shuffle_seed,
             "features": list(FEATURES), "subjects": len(per_subject)}
+
+
+def collect(root: Path, seeds: tuple[int, ...], calibration_s: float = 180.0,
+            participants: Callable[[int], bool] = lambda pid: True
+            ) -> tuple[list[F64], list[npt.NDArray[np.int64]]]:
+    """Window features and labels of every subject (those `participants` accepts),
+    once per block order in `seeds`."""
+    raws, labels = [], []
+    sessions = [s for s in load_sessions(root) if participants(s.participant)]
+    for seed in seeds:
+        for s in sessions:
+            x, y = window_features(s, order_blocks(s, seed), calibration_s)
+            if y.size:
+                raws.append(x)
+                labels.append(y)
+    return raws, labels
 
 
 def print_stress(r: dict[str, Any], as_json: bool) -> None:

@@ -1,0 +1,205 @@
+"""Stress and arousal from a wearer's physiology, one 60-s window at a time.
+
+Three parts, shared by the daemon (`edge.analyzers.physio`), the evaluation
+(`affectd eval stress`) and the training script (`models.training.stress`):
+
+- `window_features`: nine numbers describing one window — heart rate (last 10 s
+  and whole window) relative to the calibration baseline, its slope and spread
+  inside the window, SCR rate against the baseline, tonic slope, mean SCR
+  amplitude, log skin-conductance level against the baseline, and the spread of
+  the phasic signal. None of them reads the clock: a window is described by what
+  happens inside it and by the wearer's own resting numbers.
+- `WearerNorm`: the wearer's running mean and SD of those features and of their
+  change since the previous window, over the windows seen so far (Welford; past
+  windows only), starting from the training population's mean and variance
+  counted as `PRIOR_WINDOWS` windows, so the first minutes are scored against
+  people in general and later ones against this wearer. People differ far more
+  from each other than stress moves them, so the model sees each window relative
+  to this wearer's own history. It is 46 numbers, no time series, and persists
+  with the baseline.
+- `StressModel`: logistic regression on the 18 normalised inputs, fitted on the
+  Stress-Predict sessions with their label blocks shuffled (so the schedule
+  carries no information); JSON weights in `models/stress_physio.json`, loaded
+  through the registry (sha256-checked). Stress is the probability; arousal is
+  the same activation mapped to [-1, 1] (2 p - 1).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from edge.physio.eda import EdaWindow
+
+F64 = npt.NDArray[np.float64]
+WINDOW_S = 60.0
+FEATURES = ("hr_last_rel", "hr_rel", "hr_slope", "hr_sd", "scr_delta", "scl_slope",
+            "scr_amp", "scl_logrel", "phasic_sd")
+INPUTS = tuple(f"z_{f}" for f in FEATURES) + tuple(f"zd_{f}" for f in FEATURES)
+MODEL_ID = "stress_physio"
+PRIOR_WINDOWS = 3
+
+
+def window_features(hr_t: F64, hr_v: F64, t_end: float, eda: EdaWindow,
+                    base: dict[str, float]) -> F64 | None:
+    """The nine features of the window ending at `t_end` (seconds); `hr_t`, `hr_v`:
+    heart-rate samples (time, bpm) inside it. None without enough heart rate."""
+    if hr_v.size < 5:
+        return None
+    hr_base = base.get("hr_bpm") or float(np.median(hr_v))
+    last = hr_v[hr_t > t_end - 10.0]
+    hr_last = float(last.mean()) if last.size else float(hr_v[-1])
+    tm = (hr_t - hr_t.mean()) / 60.0
+    denom = float(tm @ tm)
+    slope = float(tm @ (hr_v - hr_v.mean())) / denom if denom > 0 else 0.0
+    scl_base = base.get("scl_us", eda.scl_us)
+    return np.array([
+        hr_last / hr_base - 1.0,
+        float(hr_v.mean()) / hr_base - 1.0,
+        slope / hr_base,
+        float(hr_v.std()) / hr_base,
+        eda.scr_per_min - base.get("scr_per_min", eda.scr_per_min),
+        eda.slope_us_per_min,
+        float(np.mean([r.amplitude_us for r in eda.scrs])) if eda.scrs else 0.0,
+        math.log(max(eda.scl_us, 0.01) / max(scl_base, 0.01)),
+        float(eda.phasic.std()),
+    ])
+
+
+class WearerNorm:
+    """Running mean and SD (Welford) of the window features and of their change since
+    the previous window. `inputs` normalises a window against the windows before it
+    and itself; `update` then adds it. `prior`: (mean, variance) the statistics start
+    from, counted as `PRIOR_WINDOWS` windows; without one, zeros until three windows
+    are known."""
+
+    def __init__(self, prior: tuple[F64, F64] | None = None,
+                 n_features: int = len(FEATURES)) -> None:
+        if prior is None:
+            self.n = 0
+            self.mean = np.zeros(2 * n_features)
+            self.m2 = np.zeros(2 * n_features)
+        else:
+            self.n = PRIOR_WINDOWS
+            self.mean = np.array(prior[0], dtype=np.float64)
+            self.m2 = np.array(prior[1], dtype=np.float64) * PRIOR_WINDOWS
+        self.prev: F64 | None = None
+
+    @staticmethod
+    def stack(raw: F64, prev: F64 | None) -> F64:
+        """A window's features followed by their change since the previous window."""
+        return np.concatenate([raw, raw - prev if prev is not None else np.zeros_like(raw)])
+
+    def _with(self, v: F64) -> tuple[int, F64, F64]:
+        n = self.n + 1
+        d = v - self.mean
+        mean = self.mean + d / n
+        return n, mean, self.m2 + d * (v - mean)
+
+    def inputs(self, raw: F64) -> F64:
+        v = self.stack(raw, self.prev)
+        n, mean, m2 = self._with(v)
+        if n < 3:
+            return np.zeros_like(v)
+        return np.asarray((v - mean) / (np.sqrt(m2 / n) + 1e-6), dtype=np.float64)
+
+    def update(self, raw: F64) -> None:
+        self.n, self.mean, self.m2 = self._with(self.stack(raw, self.prev))
+        self.prev = raw.copy()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"n": self.n, "mean": [round(float(v), 6) for v in self.mean],
+                "m2": [round(float(v), 6) for v in self.m2],
+                "prev": None if self.prev is None else [round(float(v), 6) for v in self.prev]}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> WearerNorm:
+        """Raises ValueError on anything malformed (the caller starts afresh)."""
+        norm = cls()
+        size = norm.mean.size
+        mean = np.asarray(d["mean"], dtype=np.float64)
+        m2 = np.asarray(d["m2"], dtype=np.float64)
+        prev = None if d.get("prev") is None else np.asarray(d["prev"], dtype=np.float64)
+        n = int(d["n"])
+        if (mean.shape != (size,) or m2.shape != (size,) or n < 0 or np.any(m2 < 0)
+                or (prev is not None and prev.shape != (size // 2,))
+                or not all(np.all(np.isfinite(a)) for a in (mean, m2))):
+            raise ValueError("malformed wearer norm")
+        norm.n, norm.mean, norm.m2, norm.prev = n, mean, m2, prev
+        return norm
+
+
+def population_prior(sessions: list[F64]) -> tuple[F64, F64]:
+    """(mean, variance) of the stacked window vectors over several wearers' windows
+    (one array of raw features per wearer, windows in order)."""
+    rows = [WearerNorm.stack(r, r_prev) for raws in sessions
+            for r_prev, r in zip([None, *raws[:-1]], raws, strict=True)]
+    a = np.array(rows)
+    return a.mean(axis=0), a.var(axis=0)
+
+
+def session_inputs(raws: F64, prior: tuple[F64, F64] | None) -> F64:
+    """The model inputs of one wearer's windows in order, as the daemon computes them."""
+    norm = WearerNorm(prior)
+    out = []
+    for raw in raws:
+        out.append(norm.inputs(raw))
+        norm.update(raw)
+    return np.array(out).reshape(-1, len(INPUTS))
+
+
+@dataclass(frozen=True)
+class StressModel:
+    """Logistic regression over `INPUTS` (standardised with `mu`, `sd`), and the
+    population prior its wearer norms start from."""
+
+    weights: F64  # one per input, then the bias
+    mu: F64
+    sd: F64
+    prior_mean: F64
+    prior_var: F64
+
+    @property
+    def prior(self) -> tuple[F64, F64]:
+        return self.prior_mean, self.prior_var
+
+    def probability(self, inputs: F64) -> float:
+        z = (inputs - self.mu) / self.sd
+        logit = float(z @ self.weights[:-1] + self.weights[-1])
+        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, logit))))
+
+    def to_json(self, extra: dict[str, Any]) -> str:
+        return json.dumps({"inputs": list(INPUTS), "features": list(FEATURES),
+                           "window_s": WINDOW_S,
+                           "weights": [round(float(v), 6) for v in self.weights],
+                           "mu": [round(float(v), 6) for v in self.mu],
+                           "sd": [round(float(v), 6) for v in self.sd],
+                           "prior_mean": [round(float(v), 6) for v in self.prior_mean],
+                           "prior_var": [round(float(v), 8) for v in self.prior_var],
+                           "prior_windows": PRIOR_WINDOWS, **extra}, indent=1)
+
+    @classmethod
+    def from_json(cls, text: str) -> StressModel:
+        d = json.loads(text)
+        if list(d.get("inputs", [])) != list(INPUTS):
+            raise ValueError("the model's inputs are not the ones this version computes")
+        w, mu, sd, pm, pv = (np.asarray(d[k], dtype=np.float64)
+                             for k in ("weights", "mu", "sd", "prior_mean", "prior_var"))
+        n = len(INPUTS)
+        if w.shape != (n + 1,) or any(a.shape != (n,) for a in (mu, sd, pm, pv)):
+            raise ValueError("weights, mu, sd or the prior have the wrong length")
+        return cls(w, mu, sd, pm, pv)
+
+    @classmethod
+    def from_registry(cls, models_dir: Path | None = None) -> StressModel:
+        """The shipped model, sha256-checked (`edge.registry`)."""
+        from edge.registry import DEFAULT_MODELS_DIR, Registry
+
+        path = Registry(models_dir or DEFAULT_MODELS_DIR).verify(MODEL_ID)
+        return cls.from_json(path.read_text("utf-8"))

@@ -1,0 +1,147 @@
+"""Fit the shipped physiology stress model on the Stress-Predict E4 sessions.
+
+    python -m models.training.stress [--e4 DIR] [--l2 1.0]
+
+Every subject's session is streamed through the daemon's `PhysioAnalyzer` five
+times, each with its label blocks in a different random order (seeds 100-104;
+the first rest block stays first for the baseline; `affectd eval stress` uses
+seeds 0-4), and the window inputs it computes are pooled: the schedule carries
+no information, so the regression can only learn from physiology. An L2
+logistic regression (`edge.physio.stress_eval.fit_logistic`, classes balanced)
+on the 18 inputs becomes `models/stress_physio.json`, registered in the
+manifest with its sha256 and the leave-one-subject-out figures of
+`affectd eval stress --shuffle-blocks S`, S = 0..4 (the same regression fitted
+without the subject scored), written to `models/reports/stress_physio.json`.
+A few minutes on one core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edge.physio.stress_eval import collect, evaluate_stress, fit_model, load_sessions
+from edge.physio.stress_model import FEATURES, INPUTS, MODEL_ID, PRIOR_WINDOWS
+from edge.registry import DEFAULT_MODELS_DIR, ModelEntry, Registry, sha256_file
+from models.training.data import data_root
+
+TRAIN_SEEDS = (100, 101, 102, 103, 104)
+EVAL_SEEDS = (0, 1, 2, 3, 4)
+CALIBRATION_S = 180.0
+
+
+def card(report: dict[str, Any], entry: ModelEntry) -> str:
+    """The model card, every figure from `report` (this script's own measurement)."""
+    ba, auc = report["balanced_accuracy"], report["auc"]
+    subj = report["per_subject_seed0"]
+    weights = "\n".join(f"| {k} | {v:+.3f} |" for k, v in report["weights"].items())
+    return f"""# {MODEL_ID} — stress from wrist physiology (logistic regression)
+
+File `models/{entry.file}` ({entry.metrics["size_bytes"]} bytes), sha256 `{entry.sha256}`.
+Rebuild: `python -m models.training.stress` (a few minutes on one core).
+
+## What it does
+Every 60-s window of a wearer's heart rate and skin conductance is described by nine
+features ({", ".join(FEATURES)}; `edge/physio/stress_model.py`), each with its change
+since the previous window; all 18 are normalised against the wearer's own past windows
+(running mean and SD, persisted with the baseline, starting from the training
+population's statistics counted as {PRIOR_WINDOWS} windows) and a logistic regression gives
+p(stress). The daemon publishes stress = p and arousal = 2p - 1. No input reads the
+clock or the time since the session started.
+
+## Data
+{entry.training_data}. Labels per second from the dataset (rest / stress task).
+Training pools five random orders of each session's label blocks (seeds
+{list(TRAIN_SEEDS)}), the first rest block kept first for the baseline.
+
+## Measured (leave one subject out, blocks shuffled)
+`{report["command"]}`, S = {report["seeds"]}: {report["subjects"]} subjects,
+{report["n_windows"]} windows each run.
+
+| seed | balanced accuracy | AUC |
+|---|---|---|
+""" + "\n".join(f"| {s} | {b:.4f} | {a:.4f} |" for s, b, a in zip(report["seeds"], ba, auc,
+                                                                   strict=True)) + f"""
+| mean | {report["balanced_accuracy_mean"]:.4f} | {report["auc_mean"]:.4f} |
+
+Per subject (seed 0): {", ".join(f"{k} {v:.2f}" for k, v in subj.items())}.
+
+## Weights (standardised inputs)
+| input | weight |
+|---|---|
+{weights}
+
+## Limits and biases
+- Stress-Predict covers one protocol (Stroop, interview, hyperventilation) with
+  young adult volunteers; other stressors and ages are not measured.
+- The wearer norm needs a few windows to settle: the first minutes after a fresh
+  calibration are scored against little history.
+- Below the issue's target (0.75): window physiology separates rest from these tasks
+  only partly once the schedule is hidden; several subjects score near chance.
+- Without skin conductance (a chest strap alone) the model has no input and the
+  analyzer falls back to a fixed rule on heart rate and RMSSD at half the quality.
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--e4", type=Path, default=None, help="Stress-Predict folder")
+    ap.add_argument("--l2", type=float, default=1.0)
+    ap.add_argument("--models", type=Path, default=DEFAULT_MODELS_DIR)
+    args = ap.parse_args(argv)
+    root = args.e4 or data_root() / "physio" / "stress_predict"
+    sessions = load_sessions(root)
+    raws, labels = collect(root, TRAIN_SEEDS, CALIBRATION_S)
+    model = fit_model(raws, labels, args.l2)
+    w = model.weights
+    y_all = np.concatenate(labels)
+    print(f"fitted on {len(sessions)} subjects, {y_all.size} windows "
+          f"({y_all.mean():.3f} stress)", flush=True)
+
+    runs = [evaluate_stress(root, seed, CALIBRATION_S, args.l2) for seed in EVAL_SEEDS]
+    ba = [r["balanced_accuracy"] for r in runs]
+    auc = [r["auc"] for r in runs]
+    report = {"model": MODEL_ID, "command": "affectd eval stress --e4 DIR --shuffle-blocks S",
+              "seeds": list(EVAL_SEEDS), "balanced_accuracy": ba, "auc": auc,
+              "balanced_accuracy_mean": round(float(np.mean(ba)), 4),
+              "auc_mean": round(float(np.mean(auc)), 4),
+              "subjects": runs[0]["subjects"], "n_windows": runs[0]["n_windows"],
+              "per_subject_seed0": runs[0]["per_subject"],
+              "weights": dict(zip([*INPUTS, "bias"], np.round(w, 4).tolist(), strict=True))}
+    print(json.dumps({k: report[k] for k in ("balanced_accuracy", "auc")}), flush=True)
+
+    out = args.models / f"{MODEL_ID}.json"
+    out.write_text(model.to_json({"l2": args.l2, "calibration_s": CALIBRATION_S,
+                                  "train_seeds": list(TRAIN_SEEDS)}) + "\n", "utf-8")
+    rep_path = args.models / "reports" / f"{MODEL_ID}.json"
+    rep_path.write_text(json.dumps(report, indent=2) + "\n", "utf-8")
+    reg = Registry(args.models)
+    reg.put(ModelEntry(
+        id=MODEL_ID, version="1.0.0", file=out.name, sha256=sha256_file(out),
+        task="stress_logistic",
+        inputs=[{"name": "window_inputs", "shape": [1, len(INPUTS)], "dtype": "float32",
+                 "features": list(FEATURES)}],
+        outputs=[{"name": "p_stress", "shape": [1], "dtype": "float32"}],
+        source={"kind": "json",
+                "origin": "trained by affectd: python -m models.training.stress"},
+        licence="Apache-2.0",
+        training_data="Stress-Predict (Iqbal et al. 2022), Empatica E4 EDA and HR of "
+                      f"{len(sessions)} participants, label blocks shuffled",
+        data_terms="Stress-Predict is MIT-licensed (Copyright (c) 2022 Talha Iqbal); "
+                   "the weights contain no recording",
+        metrics={"loso_balanced_accuracy_shuffled_mean": report["balanced_accuracy_mean"],
+                 "loso_auc_shuffled_mean": report["auc_mean"],
+                 "size_bytes": out.stat().st_size},
+        parity_report=f"reports/{MODEL_ID}.json", recipe="models/training/stress.py"))
+    reg.save()
+    (args.models / "cards" / f"{MODEL_ID}.md").write_text(card(report, reg.get(MODEL_ID)))
+    print(f"wrote {out}, its manifest entry and card", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
