@@ -130,6 +130,10 @@ class SosFilter:
         if self._state is None:  # start as if x[0] had always been there (sosfilt_zi)
             self._state = np.asarray(self._zi_step * float(x[0]), dtype=np.float64)
         s = self._state
+        n = x.size
+        if n <= self.BLOCK:  # one block: no loop, no copy
+            self._state = self._powers[n] @ s + x @ self._ab_rev[self.BLOCK - n:]
+            return np.asarray(self._free[:n] @ s + np.convolve(x, self._h[:n])[:n])
         out = np.empty_like(x)
         for i in range(0, x.size, self.BLOCK):
             xb = x[i:i + self.BLOCK]

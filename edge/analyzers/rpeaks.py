@@ -143,8 +143,7 @@ class StreamingRPeakDetector:
             self._next = max(self._next, final)
             return []
         slope = self._absd[cand[:, None] + self._back].max(axis=1).tolist()
-        rows = cand[:, None] + self._reach_off
-        r_idx = rows[np.arange(cand.size), self._abp[rows].argmax(axis=1)]
+        r_idx = cand - self._reach + self._abp[cand[:, None] + self._reach_off].argmax(axis=1)
         r_time = ((r_idx + base) / self.fs - self._delay).tolist()
         idx = (cand + base).tolist()
         v = self._mwi[cand].tolist()

@@ -1,6 +1,12 @@
 """Fold trained expression networks and horizontal-flip test-time augmentation into one.
 
     python -m models.training.flip_ensemble OUT.keras IN.keras [IN2.keras ...]
+    python -m models.training.flip_ensemble --choose OUT.keras IN.keras [IN2.keras ...]
+
+With `--choose`, every non-empty subset of the members is scored on FER2013 `val`
+(each member's logits on the face and its mirror, computed once and cached next
+to it as `IN.keras.val_logits.npy`), the table is printed, and the subset with
+the best val accuracy (the smaller one on a tie) is the one written.
 
 The output model runs every member network on the face and on its mirror image
 and averages all the logits: an ensemble in one graph, so the daemon and the
@@ -56,14 +62,57 @@ def flip_ensemble(members: list[Any]) -> Any:
     return keras.Model(inp, avg, name="face_expression_ensemble")
 
 
+def val_logits(path: Path, model: Any) -> Any:
+    """(2, n, 7) logits of a member on FER val faces and on their mirror images."""
+    import numpy as np
+
+    from models.training.data import load_fer_split
+    from models.training.face_expression import center_crop
+
+    cache = path.with_name(path.name + ".val_logits.npy")
+    if cache.exists() and cache.stat().st_mtime >= path.stat().st_mtime:
+        return np.load(cache)
+    x = center_crop(load_fer_split("val")[0])[..., None].astype("float32")
+    out = np.stack([model.predict(x, batch_size=256, verbose=0),
+                    model.predict(x[:, :, ::-1], batch_size=256, verbose=0)])
+    np.save(cache, out)
+    return out
+
+
+def choose(paths: list[Path], members: list[Any]) -> list[int]:
+    """Indices of the member subset whose averaged logits score best on val."""
+    import itertools
+
+    import numpy as np
+
+    from models.training.data import load_fer_split
+
+    y = load_fer_split("val")[1]
+    logits = [val_logits(p, m) for p, m in zip(paths, members, strict=True)]
+    best: tuple[float, int, tuple[int, ...]] = (-1.0, 0, ())
+    for r in range(1, len(paths) + 1):
+        for subset in itertools.combinations(range(len(paths)), r):
+            avg = np.mean([logits[i] for i in subset], axis=(0, 1))
+            acc = float((avg.argmax(1) == y).mean())
+            print(f"{acc:.4f}  " + " + ".join(paths[i].parent.name for i in subset), flush=True)
+            if acc > best[0] or (acc == best[0] and r < best[1]):
+                best = (acc, r, subset)
+    print(f"chosen: {best[0]:.4f} " + " + ".join(paths[i].parent.name for i in best[2]))
+    return list(best[2])
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--choose", action="store_true",
+                    help="keep the subset of members that scores best on FER val")
     ap.add_argument("dst", type=Path)
     ap.add_argument("src", type=Path, nargs="+")
     args = ap.parse_args(argv)
     from tensorflow import keras
 
     members = [keras.models.load_model(p, compile=False) for p in args.src]
+    if args.choose:
+        members = [members[i] for i in choose(args.src, members)]
     flip_ensemble(members).save(args.dst)
     return 0
 
