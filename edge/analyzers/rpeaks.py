@@ -11,8 +11,10 @@ candidate in time order:
   levels of beat and noise peaks; a peak counts at most `PEAK_CAP` x SPK, so one
   artefact cannot blind the detector) it is a beat, unless
   - it lies within 360 ms of the last beat with under half that beat's slope and
-    under its energy: a T wave (a premature ventricular beat is wide, so slope alone
-    would call it a T wave, but it carries the energy of a QRS), or
+    under its energy, and does not have the opposite polarity with at least
+    `ECTOPIC_AMPLITUDE` of that beat's band-passed amplitude: a T wave (a premature
+    ventricular beat is wide, so slope alone would call it a T wave, but it usually
+    points the other way and is large; a T wave follows the QRS's polarity), or
   - a candidate `DOMINANCE` x stronger follows within the refractory period: then
     this one was a P wave or noise and the later one is the beat;
 - otherwise it is noise; when no beat has come for 1.66 mean RR, the strongest
@@ -42,6 +44,7 @@ THRESHOLD = 0.1  # fraction of the way from the noise level to the beat level
 PEAK_CAP = 3.0  # a peak updates SPK / NPK with at most this multiple of SPK
 DOMINANCE = 3.0  # a later candidate this much stronger within the refractory wins
 SEARCHBACK_RR = 1.66
+ECTOPIC_AMPLITUDE = 0.4  # opposite polarity and this share of the last QRS: not a T wave
 
 
 class StreamingRPeakDetector:
@@ -68,7 +71,7 @@ class StreamingRPeakDetector:
         # |band-pass|, |derivative| and the integrated signal; zeros in front so that
         # the look-back of the first candidates stays inside the buffers
         self._pad = self._reach + self._look
-        self._abp = np.zeros(self._pad)
+        self._bp = np.zeros(self._pad)
         self._absd = np.zeros(self._pad)
         self._mwi = np.zeros(self._pad)
         self._sq_tail = np.zeros(self._win - 1)
@@ -82,8 +85,10 @@ class StreamingRPeakDetector:
         self._last_beat = -(10**9)
         self._last_slope = 0.0
         self._last_v = 0.0
+        self._last_shape = 0.0
         self._rr: list[int] = []  # the last 8 RR intervals, samples
-        self._sb: tuple[int, float, float, float] | None = None  # (index, v, slope, R time)
+        # search-back candidate: (index, v, slope, R time, shape)
+        self._sb: tuple[int, float, float, float, float] | None = None
 
     def process(self, x: npt.NDArray[np.float64]) -> list[float]:
         x = np.asarray(x, dtype=np.float64)
@@ -98,7 +103,7 @@ class StreamingRPeakDetector:
         mwi = np.convolve(sq, self._kernel, mode="valid")
         if self._win > 1:
             self._sq_tail = sq[sq.size - (self._win - 1):]
-        self._abp = np.concatenate((self._abp, np.abs(bp)))
+        self._bp = np.concatenate((self._bp, bp))
         self._absd = np.concatenate((self._absd, np.abs(d)))
         self._mwi = np.concatenate((self._mwi, mwi))
         self._n += x.size
@@ -110,7 +115,7 @@ class StreamingRPeakDetector:
         beats = self._scan()
         drop = self._mwi.size - (self._n - self._next + self._keep)
         if drop > 0:
-            self._abp = self._abp[drop:]
+            self._bp = self._bp[drop:]
             self._absd = self._absd[drop:]
             self._mwi = self._mwi[drop:]
         return beats
@@ -143,8 +148,12 @@ class StreamingRPeakDetector:
             self._next = max(self._next, final)
             return []
         slope = self._absd[cand[:, None] + self._back].max(axis=1).tolist()
-        r_idx = cand - self._reach + self._abp[cand[:, None] + self._reach_off].argmax(axis=1)
-        r_time = ((r_idx + base) / self.fs - self._delay).tolist()
+        seg = self._bp[cand[:, None] + self._reach_off]
+        at = np.abs(seg).argmax(axis=1)
+        r_time = ((cand - self._reach + at + base) / self.fs - self._delay).tolist()
+        # peak-to-peak band-passed amplitude, signed by the polarity of the largest sample
+        shape = (np.sign(seg[np.arange(cand.size), at]) * (seg.max(axis=1) - seg.min(axis=1))
+                 ).tolist()
         idx = (cand + base).tolist()
         v = self._mwi[cand].tolist()
         beats: list[float] = []
@@ -152,14 +161,14 @@ class StreamingRPeakDetector:
             if i >= final:
                 self._next = i
                 return beats
-            beat = self._decide(k, idx, v, slope[k], r_time[k])
+            beat = self._decide(k, idx, v, slope[k], r_time[k], shape[k])
             if beat is not None:
                 beats.append(beat)
         self._next = max(idx[-1] + 1, final)
         return beats
 
     def _decide(self, k: int, idx: list[int], v: list[float], slope: float,
-                r_time: float) -> float | None:
+                r_time: float, shape: float) -> float | None:
         i, vk = idx[k], v[k]
         since = i - self._last_beat
         if since < self._refractory:
@@ -168,21 +177,24 @@ class StreamingRPeakDetector:
         capped = min(vk, PEAK_CAP * self._spk)
         if vk > thr:
             twave = (since < self._twave and slope < 0.5 * self._last_slope
-                     and vk < self._last_v)
+                     and vk < self._last_v
+                     and not (shape * self._last_shape < 0
+                              and abs(shape) >= ECTOPIC_AMPLITUDE * abs(self._last_shape)))
             ahead = k + 1
             while not twave and ahead < len(idx) and idx[ahead] - i <= self._refractory:
                 twave = v[ahead] > DOMINANCE * vk
                 ahead += 1
             if not twave:
-                return self._accept(i, capped, slope, r_time, 0.125)
+                return self._accept(i, capped, slope, r_time, shape, 0.125)
             self._npk = 0.125 * capped + 0.875 * self._npk
             return self._searchback(i)
         self._npk = 0.125 * capped + 0.875 * self._npk
         if vk > 0.5 * thr and (self._sb is None or vk > self._sb[1]):
-            self._sb = (i, capped, slope, r_time)
+            self._sb = (i, capped, slope, r_time, shape)
         return self._searchback(i)
 
-    def _accept(self, i: int, v: float, slope: float, r_time: float, weight: float) -> float:
+    def _accept(self, i: int, v: float, slope: float, r_time: float, shape: float,
+                weight: float) -> float:
         if self._last_beat > 0:
             self._rr.append(i - self._last_beat)
             if len(self._rr) > 8:
@@ -190,6 +202,7 @@ class StreamingRPeakDetector:
         self._last_beat = i
         self._last_slope = slope
         self._last_v = v
+        self._last_shape = shape
         self._spk = weight * v + (1 - weight) * self._spk
         self._sb = None
         return r_time
@@ -203,8 +216,8 @@ class StreamingRPeakDetector:
             self._spk *= 0.5  # artefact, or a smaller signal); halve them until beats come
             self._npk *= 0.5
             return None
-        j, v, slope, r_time = self._sb
+        j, v, slope, r_time, shape = self._sb
         if j - self._last_beat < self._refractory:
             self._sb = None
             return None
-        return self._accept(j, v, slope, r_time, 0.25)
+        return self._accept(j, v, slope, r_time, shape, 0.25)
