@@ -88,6 +88,16 @@ def test_rpeaks_on_every_mit_bih_record_at_130hz(shared_data: Path) -> None:
     assert min(row["f1"] for row in r["records"]) >= 0.97, r["records"]
 
 
+def test_rpeaks_fixed_latency() -> None:
+    """Fed sample by sample, a beat comes out 0.5 s after its R wave (the 120 ms
+    local-maximum test plus the 250 ms look-ahead for a stronger candidate)."""
+    x, _ = synthetic_ecg(60)
+    d = StreamingRPeakDetector(130.0)
+    lag = [(k + 1) / 130.0 - b for k in range(x.size) for b in d.process(x[k:k + 1])]
+    assert len(lag) > 50
+    assert 0.45 < float(np.median(lag)) < 0.55 and min(lag) > 0.4
+
+
 def test_rpeaks_recover_after_an_artefact_burst() -> None:
     """Two seconds of huge artefact (a strap pulled off the skin) must not blind the
     detector: the levels it learnt from the artefact are let go within a few beats."""
