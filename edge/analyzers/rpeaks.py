@@ -38,7 +38,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from edge.dsp import SosFilter, butter_bandpass_sos, group_delay_s
+from edge.dsp import SosFilter, butter_bandpass_sos, group_delay_s, window_max
 
 THRESHOLD = 0.1  # fraction of the way from the noise level to the beat level
 PEAK_CAP = 3.0  # a peak updates SPK / NPK with at most this multiple of SPK
@@ -128,15 +128,7 @@ class StreamingRPeakDetector:
         hi = mwi.size - look  # a candidate needs `look` samples on both sides
         if hi <= lo:
             return np.zeros(0, dtype=np.intp)
-        # maximum over the centred window of 2 look + 1 samples by doubling spans
-        # (log2 of the window numpy calls instead of a strided view)
-        m, span = mwi[lo - look:hi + look], 1
-        while 2 * span <= 2 * look + 1:
-            m = np.maximum(m[:-span], m[span:])
-            span *= 2
-        rest = 2 * look + 1 - span
-        if rest:
-            m = np.maximum(m[:-rest], m[rest:])
+        m = window_max(mwi[lo - look:hi + look], 2 * look + 1)  # centred on lo..hi-1
         core = mwi[lo:hi]
         return np.flatnonzero((core > 0) & (core >= m)) + lo
 

@@ -153,11 +153,6 @@ def fit_logistic(x: F64, y: npt.NDArray[np.int64], l2: float = 1.0
     return w, mu, sd
 
 
-def predict(w: F64, mu: F64, sd: F64, x: F64) -> F64:
-    z = np.hstack([(x - mu) / sd, np.ones((x.shape[0], 1))])
-    return np.asarray(1 / (1 + np.exp(-z @ w)), dtype=np.float64)
-
-
 def _auc(p: F64, y: npt.NDArray[np.int64]) -> float:
     pos, neg = p[y == 1], p[y == 0]
     if not pos.size or not neg.size:
