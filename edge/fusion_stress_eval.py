@@ -37,11 +37,11 @@ from edge.circumplex import valence_arousal
 from edge.fusion import LateFusion
 from edge.messages import EMOTIONS, ModalityEstimate
 from edge.physio.stress_eval import balanced_accuracy
+from edge.physio.stress_model import WINDOW_S
 from edge.settings import FusionSettings, PhysioSettings
 
 STRESSED = {"angry", "fear"}
 CALM = {"neutral", "happy", "sad"}
-WINDOW_S = 60.0
 
 
 def physio_windows(root: Path, calibration_s: float = 180.0

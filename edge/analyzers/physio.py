@@ -82,7 +82,7 @@ class PhysioAnalyzer(Analyzer):
         """(end time, raw features) of each completed window, newest last."""
 
     def _stored_norm(self) -> WearerNorm:
-        stored = self.store.load_norm() if self.store and self._baseline else None
+        stored = self.store.norm if self.store and self._baseline else None
         if stored is not None:
             try:
                 return WearerNorm.from_dict(stored)

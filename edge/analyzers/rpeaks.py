@@ -81,7 +81,6 @@ class StreamingRPeakDetector:
         self._spk = 0.0
         self._npk = 0.0
         self._learning = round(2.0 * fs)
-        self._learn: list[float] = []
         self._last_beat = -(10**9)
         self._last_slope = 0.0
         self._last_v = 0.0

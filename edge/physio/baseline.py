@@ -32,8 +32,12 @@ class BaselineStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.errors = 0
+        self.norm: dict[str, Any] | None = None
+        """The wearer norm read by the last successful `load` (checked by
+        `WearerNorm.from_dict` where it is used), None when the file had none."""
 
     def load(self) -> dict[str, float] | None:
+        self.norm = None
         try:
             data = json.loads(self.path.read_text("utf-8"))
         except FileNotFoundError:
@@ -55,16 +59,9 @@ class BaselineStore:
                 log.warning("ignoring %s: %s=%r is implausible", self.path, key, v)
                 return None
             out[key] = float(v)
+        norm = data.get("norm")
+        self.norm = norm if out and isinstance(norm, dict) else None
         return out or None
-
-    def load_norm(self) -> dict[str, Any] | None:
-        """The stored wearer norm (checked by `WearerNorm.from_dict`), None if absent."""
-        try:
-            data = json.loads(self.path.read_text("utf-8"))
-        except (OSError, ValueError):
-            return None
-        norm = data.get("norm") if isinstance(data, dict) else None
-        return norm if isinstance(norm, dict) else None
 
     def save(self, baseline: dict[str, float], norm: dict[str, Any] | None = None) -> bool:
         record: dict[str, Any] = {"format": FORMAT, **{k: round(float(v), 3)

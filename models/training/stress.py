@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from edge.physio.stress_eval import collect, evaluate_stress, fit_model, load_sessions
+from edge.physio.stress_eval import collect, evaluate_stress, fit_model
 from edge.physio.stress_model import FEATURES, INPUTS, MODEL_ID, PRIOR_WINDOWS
 from edge.registry import DEFAULT_MODELS_DIR, ModelEntry, Registry, sha256_file
 from models.training.data import data_root
@@ -94,12 +94,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--models", type=Path, default=DEFAULT_MODELS_DIR)
     args = ap.parse_args(argv)
     root = args.e4 or data_root() / "physio" / "stress_predict"
-    sessions = load_sessions(root)
     raws, labels = collect(root, TRAIN_SEEDS, CALIBRATION_S)
+    n_subjects = len(raws) // len(TRAIN_SEEDS)
     model = fit_model(raws, labels, args.l2)
     w = model.weights
     y_all = np.concatenate(labels)
-    print(f"fitted on {len(sessions)} subjects, {y_all.size} windows "
+    print(f"fitted on {n_subjects} subjects, {y_all.size} windows "
           f"({y_all.mean():.3f} stress)", flush=True)
 
     runs = [evaluate_stress(root, seed, CALIBRATION_S, args.l2) for seed in EVAL_SEEDS]
@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
                 "origin": "trained by affectd: python -m models.training.stress"},
         licence="Apache-2.0",
         training_data="Stress-Predict (Iqbal et al. 2022), Empatica E4 EDA and HR of "
-                      f"{len(sessions)} participants, label blocks shuffled",
+                      f"{n_subjects} participants, label blocks shuffled",
         data_terms="Stress-Predict is MIT-licensed (Copyright (c) 2022 Talha Iqbal); "
                    "the weights contain no recording",
         metrics={"loso_balanced_accuracy_shuffled_mean": report["balanced_accuracy_mean"],
