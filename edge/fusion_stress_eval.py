@@ -9,9 +9,9 @@ valence, `edge.fusion.voice_stress`). The pairs, documented as pseudo-multimodal
   session's first minutes, which are rest), cut into 60-s windows; a window's
   label is the majority of `labels_per_second.csv` in it (0 rest, 1 stress) and its
   estimate the analyzer's output at the window's end. The shipped stress model
-  has seen every subject, so here the analyzer runs the same regression fitted on
-  the even-numbered participants only (`fit_model`, block orders seed 100): the
-  odd-numbered test participants are unseen;
+  has seen every subject, so here the analyzer runs the same recipe fitted on
+  the even-numbered participants only (`fit_model`, their blocks in the five
+  training orders): the odd-numbered test participants are unseen;
 - voice: the held-out speech clips (the same test speakers as the categorical
   pairs) labelled stress when the acted emotion is angry or fearful and no stress
   when neutral, happy or sad (disgust and surprise are left out as ambiguous);
@@ -56,9 +56,9 @@ def physio_windows(root: Path, calibration_s: float = 180.0
     labels = np.genfromtxt(root / "labels_per_second.csv", delimiter=",", skip_header=1,
                            usecols=(0, 3, 4))
     labels = labels[np.all(np.isfinite(labels), axis=1)]
-    from edge.physio.stress_eval import collect, fit_model
+    from edge.physio.stress_eval import TRAIN_SEEDS, collect, fit_model
 
-    model = fit_model(*collect(root, (100,), calibration_s, calibration_subject))
+    model = fit_model(*collect(root, TRAIN_SEEDS, calibration_s, calibration_subject))
     stress, ys, who = [], [], []
     for folder in sorted((root / "Raw_data").glob("S*")):
         if not (folder / "EDA.csv").exists():

@@ -162,7 +162,7 @@ def register(recipe: Recipe, path: Path, report: dict[str, Any], models_dir: Pat
     reg.put(ModelEntry(
         id=recipe.id, version=recipe.version, file=recipe.output, sha256=sha256_file(path),
         task=recipe.task, inputs=[spec(i) for i in m.inputs], outputs=[spec(o) for o in m.outputs],
-        source={k: src[k] for k in ("kind", "path", "origin", "attribution") if k in src},
+        source={k: src[k] for k in ("kind", "path", "paths", "origin", "attribution") if k in src},
         licence=src.get("licence", ""), labels=recipe.labels,
         training_data=src.get("training_data", ""), data_terms=src.get("data_terms", ""),
         metrics=metrics, parity_report=f"reports/{recipe.id}.parity.json",

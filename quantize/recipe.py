@@ -6,8 +6,9 @@
     output = "face_detect_short.tflite"   # written into models/
     labels = []                     # classification labels, in output order
     [source]
-    kind = "tflite"                 # "keras", "saved_model", "onnx" or "tflite" (rebuilt
-                                    # with quantize.graph); see quantize.sources
+    kind = "tflite"                 # "keras", "saved_model", "onnx", "tflite" (rebuilt
+                                    # with quantize.graph) or "flip_ensemble" (`paths`:
+                                    # its members); see quantize.sources
     path = "shared:models/source/face_detection_short_range.tflite"
     origin = "..."; licence = "Apache-2.0"; attribution = "..."
     training_data = "..."; data_terms = "..."
@@ -40,7 +41,7 @@ from models.training.data import data_root
 REPO = Path(__file__).resolve().parents[1]
 
 
-SOURCE_KINDS = ("keras", "saved_model", "onnx", "tflite")
+SOURCE_KINDS = ("keras", "saved_model", "onnx", "tflite", "flip_ensemble")
 
 
 @dataclass(frozen=True)
@@ -69,10 +70,20 @@ class Recipe:
 
     @property
     def source_path(self) -> Path:
-        p = str(self.source["path"])
-        if p.startswith("shared:"):
-            return data_root().parent / p.removeprefix("shared:")
-        return REPO / p  # an absolute path stays absolute
+        return _resolve(str(self.source["path"]))
+
+    @property
+    def source_paths(self) -> list[Path]:
+        """`paths` (the members of a flip_ensemble source), else the one `path`."""
+        if "paths" in self.source:
+            return [_resolve(str(p)) for p in self.source["paths"]]
+        return [self.source_path]
+
+
+def _resolve(p: str) -> Path:
+    if p.startswith("shared:"):
+        return data_root().parent / p.removeprefix("shared:")
+    return REPO / p  # an absolute path stays absolute
 
 
 def load_recipe(path: Path) -> Recipe:
@@ -81,6 +92,9 @@ def load_recipe(path: Path) -> Recipe:
         io = data.get("io", {})
         if data["source"].get("kind") not in SOURCE_KINDS:
             raise ValueError(f"{path}: source.kind must be one of {', '.join(SOURCE_KINDS)}")
+        key = "paths" if data["source"]["kind"] == "flip_ensemble" else "path"
+        if key not in data["source"] or (key == "paths" and not data["source"]["paths"]):
+            raise ValueError(f"{path}: source.{key} is required for this kind")
         q = data.get("quantize", {})
         unknown = set(q) - {"weights", "equalize"}
         if unknown:

@@ -5,6 +5,10 @@
     kind = "onnx"          an ONNX file, turned into a SavedModel by onnx2tf (NCHW
                            inputs become NHWC, as the daemon feeds them)
     kind = "tflite"        a float TFLite file whose graph `quantize.graph` rebuilds
+    kind = "flip_ensemble" `paths`: member networks (`.keras`, or `.npz` with float16
+                           weights from `models.training.flip_ensemble --half`),
+                           folded into one graph that averages every member's
+                           logits on the face and its mirror image
 
 onnx2tf pins exact versions of TensorFlow and NumPy that conflict with ours, so
 `script/bootstrap` installs it (and its few pure-Python helpers) with
@@ -71,6 +75,14 @@ def load_source(recipe: Recipe) -> Any:
 
         return saved_model_source(onnx_to_saved_model(recipe.source_path,
                                                       cache_root() / "onnx2tf"))
+    if kind == "flip_ensemble":
+        from tensorflow import keras
+
+        from models.training.flip_ensemble import flip_ensemble, load_half
+
+        members = [load_half(p) if p.suffix == ".npz" else
+                   keras.models.load_model(p, compile=False) for p in recipe.source_paths]
+        return flip_ensemble(members)
     if kind == "keras":
         from tensorflow import keras
 

@@ -319,6 +319,7 @@ def test_shuffled_blocks_keep_the_first_rest_and_every_second(shared_data: Path)
     assert sum(b - a for a, b, _ in shuffled) == s.labels.size
 
 
+@pytest.mark.timeout(900)  # streams every session six times (one evaluated, five to train)
 def test_eval_stress_leave_one_subject_out_with_shuffled_blocks(shared_data: Path) -> None:
     import json
     import subprocess
@@ -332,5 +333,6 @@ def test_eval_stress_leave_one_subject_out_with_shuffled_blocks(shared_data: Pat
     r = json.loads(res.stdout)
     assert {"balanced_accuracy", "auc", "f1", "n_windows", "per_subject"} <= set(r)
     assert r["subjects"] >= 20 and r["n_windows"] > 1000
-    # the trained model's inputs (wearer-normalised window features); target 0.75 not met
-    assert r["balanced_accuracy"] > 0.66 and r["auc"] > 0.70
+    # boosted trees on wearer-normalised window features and two windows of context
+    # (0.7385 / AUC 0.8206 for this seed when committed); target 0.75 on the mean not met
+    assert r["balanced_accuracy"] > 0.71 and r["auc"] > 0.78

@@ -194,6 +194,39 @@ def test_recipe_rejects_unknown_quantize_keys(tmp_path: Path) -> None:
         load_recipe(p)
 
 
+def test_flip_ensemble_recipe_from_half_precision_members(tmp_path: Path) -> None:
+    """Members stored as float16 weights (`flip_ensemble --half`) come back as float32
+    networks computing the same function (to float16 rounding), and a flip_ensemble
+    recipe folds them into one model averaging every member on the image and its mirror."""
+    from tensorflow import keras
+
+    from models.training.flip_ensemble import load_half, save_half
+    from quantize.recipe import load_recipe
+    from quantize.sources import load_source
+
+    tiny_model(tmp_path / "tiny.keras")
+    member = keras.models.load_model(tmp_path / "tiny.keras", compile=False)
+    save_half(member, tmp_path / "m_0.npz")
+    assert (tmp_path / "m_0.npz").stat().st_size < 0.6 * (tmp_path / "tiny.keras").stat().st_size
+    again = load_half(tmp_path / "m_0.npz")
+    assert all(w.dtype == np.float32 for w in again.get_weights())
+    x = np.random.default_rng(0).uniform(0, 255, (4, 32, 32, 1)).astype(np.float32)
+    np.testing.assert_allclose(again.predict(x, verbose=0), member.predict(x, verbose=0),
+                               rtol=1e-2, atol=1e-2)
+
+    recipe = shapes_recipe(tmp_path / "ens.toml", "ens", "flip_ensemble", tmp_path / "m_0.npz")
+    text = recipe.read_text()
+    with pytest.raises(ValueError, match=r"source\.paths"):
+        load_recipe(recipe)  # a flip_ensemble lists its members
+    members = f'paths = ["{tmp_path / "m_0.npz"}", "{tmp_path / "tiny.keras"}"]'
+    recipe.write_text(text.replace(f'path = "{tmp_path / "m_0.npz"}"', members))
+    ens = load_source(load_recipe(recipe))
+    one = x[:1]
+    want = np.mean([m.predict(v, verbose=0) for m in (again, member)
+                    for v in (one, one[:, :, ::-1])], axis=0)
+    np.testing.assert_allclose(np.asarray(ens(one)), want, rtol=1e-5, atol=1e-5)
+
+
 def tiny_onnx(path: Path) -> float:
     """Train a small Keras network on the shapes, write it as ONNX (NCHW, opset 13) by
     hand with onnx.helper, and return the Keras model's accuracy on the evaluation split."""

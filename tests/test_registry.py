@@ -21,11 +21,11 @@ def test_every_shipped_model_verifies_and_runs() -> None:
     assert reg.entries, "models/manifest.json lists no model"
     for mid, entry in reg.entries.items():
         if entry.file.endswith(".json"):  # the physiology stress model (JSON weights)
-            from edge.physio.stress_model import INPUTS, StressModel
+            from edge.physio.stress_model import MODEL_INPUTS, StressModel
 
             m = StressModel.from_registry()
-            assert entry.inputs[0]["shape"] == [1, len(INPUTS)]
-            assert 0.0 < m.probability(np.zeros(len(INPUTS))) < 1.0
+            assert entry.inputs[0]["shape"] == [1, len(MODEL_INPUTS)]
+            assert 0.0 < m.probability(np.zeros(len(MODEL_INPUTS))) < 1.0
             assert (DEFAULT_MODELS_DIR / entry.parity_report).exists()
             continue
         model = reg.load(mid, threads=1)
@@ -107,3 +107,13 @@ def test_models_command_lists_metrics() -> None:
     assert {r["id"] for r in rows} >= {"face_detect_short", "face_detect_full"}
     for r in rows:
         assert r["status"] == "ok" and r["metrics"]["size_bytes"] > 0
+
+
+def test_committed_model_files_stay_under_ten_megabytes() -> None:
+    """Models are plain files in git (no LFS): each one, float twins included, < 10 MB."""
+    files = [p for p in (ROOT / "models").rglob("*") if p.is_file()
+             and "__pycache__" not in p.parts]
+    assert any(p.suffix == ".tflite" for p in files)
+    too_big = {str(p.relative_to(ROOT)): p.stat().st_size for p in files
+               if p.stat().st_size >= 10_000_000}
+    assert not too_big, too_big

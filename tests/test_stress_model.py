@@ -1,6 +1,8 @@
 """The physiology stress model: the wearer norm (past windows only, population prior,
-persistence format), the JSON model's validation, and the shipped model's direction
-(more heart rate and sweating against the wearer's history -> more stress)."""
+persistence format), the context of earlier windows, the boosted trees (the numpy
+walk agrees with scikit-learn, malformed trees are refused), the JSON model's
+validation, and the shipped model's direction (more heart rate and sweating
+against the wearer's history -> more stress)."""
 
 from __future__ import annotations
 
@@ -10,13 +12,18 @@ import numpy as np
 import pytest
 
 from edge.physio.stress_model import (
+    CONTEXT,
     FEATURES,
     INPUTS,
+    MODEL_INPUTS,
     PRIOR_WINDOWS,
     StressModel,
     WearerNorm,
+    model_inputs,
     session_inputs,
+    with_context,
 )
+from edge.physio.trees import Tree, TreeEnsemble, from_sklearn
 
 
 def test_norm_uses_only_the_past_and_itself() -> None:
@@ -63,17 +70,71 @@ def test_norm_round_trips_and_rejects_malformed() -> None:
         WearerNorm.from_dict(bad)
 
 
+def test_context_repeats_the_oldest_known_window() -> None:
+    a, b, c = (np.full(len(INPUTS), v) for v in (1.0, 2.0, 3.0))
+    assert CONTEXT == 2 and len(MODEL_INPUTS) == 3 * len(INPUTS)
+    np.testing.assert_array_equal(with_context(c, []), np.concatenate([c, c, c]))
+    np.testing.assert_array_equal(with_context(c, [b]), np.concatenate([c, b, b]))
+    np.testing.assert_array_equal(with_context(c, [a, b]), np.concatenate([c, b, a]))
+    rng = np.random.default_rng(2)
+    raws = rng.normal(size=(6, len(FEATURES)))
+    z = session_inputs(raws, None)
+    rows = model_inputs(raws, None)
+    np.testing.assert_array_equal(rows[4], np.concatenate([z[4], z[3], z[2]]))
+    np.testing.assert_array_equal(rows[0], np.concatenate([z[0], z[0], z[0]]))
+
+
+def test_tree_walk_matches_scikit_learn() -> None:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(2000, 6))
+    y = (x[:, 0] + x[:, 1] ** 2 - x[:, 4] + rng.normal(0, 0.5, 2000) > 1).astype(int)
+    x[::50, 2] = np.nan  # missing values take the side the trees learned
+    clf = HistGradientBoostingClassifier(max_depth=3, max_iter=60, early_stopping=False,
+                                         random_state=0).fit(x, y)
+    ens = TreeEnsemble.from_dict(json.loads(json.dumps(from_sklearn(clf, 6).to_dict())))
+    xt = rng.normal(size=(300, 6))
+    xt[::7, 2] = np.nan
+    ours = np.array([ens.logit(v) for v in xt])
+    np.testing.assert_allclose(ours, clf.decision_function(xt), atol=1e-6)
+    one_by_one = np.array([ens.bias + sum(t.leaf(v) for t in ens.trees) for v in xt])
+    np.testing.assert_allclose(one_by_one, ours, atol=1e-9)
+    with pytest.raises(ValueError, match="expected 6 inputs"):
+        ens.logit(np.zeros(5))
+
+
+def test_malformed_trees_are_refused() -> None:
+    good = {"feature": [0, -1, -1], "threshold": [0.5, 0, 0], "missing_left": [1, 0, 0],
+            "left": [1, -1, -1], "right": [2, -1, -1], "value": [0, -1.0, 1.0]}
+    tree = Tree.from_dict(good, n_inputs=1)
+    assert tree.leaf(np.array([0.2])) == -1.0 and tree.leaf(np.array([0.9])) == 1.0
+    for change in ({"left": [0, -1, -1]},  # a loop back to itself
+                   {"right": [5, -1, -1]},  # outside the tree
+                   {"feature": [3, -1, -1]},  # an input the model does not have
+                   {"value": [0, float("nan"), 1.0]},
+                   {"threshold": [0.5, 0]}):
+        with pytest.raises(ValueError):
+            Tree.from_dict({**good, **change}, n_inputs=1)
+
+
 def test_model_json_is_validated() -> None:
     model = StressModel.from_registry()
     text = model.to_json({})
-    assert StressModel.from_json(text).weights.tolist() == model.weights.tolist()
+    again = StressModel.from_json(text)
+    x = np.linspace(-2, 2, len(MODEL_INPUTS))
+    assert again.probability(x) == model.probability(x)
     d = json.loads(text)
     d["inputs"] = d["inputs"][:-1]
     with pytest.raises(ValueError, match="inputs"):
         StressModel.from_json(json.dumps(d))
     d = json.loads(text)
-    d["weights"] = d["weights"][:-1]
-    with pytest.raises(ValueError, match="wrong length"):
+    d["prior_mean"] = d["prior_mean"][:-1]
+    with pytest.raises(ValueError, match="wrong number"):
+        StressModel.from_json(json.dumps(d))
+    d = json.loads(text)
+    d["trees"][0]["left"][0] = 0
+    with pytest.raises(ValueError, match="points outside"):
         StressModel.from_json(json.dumps(d))
 
 
@@ -90,6 +151,6 @@ def test_shipped_model_reads_arousal_from_the_wearers_history() -> None:
     for name, value in (("hr_last_rel", 0.15), ("hr_rel", 0.15), ("scr_delta", 3.0),
                         ("scl_logrel", 0.3), ("phasic_sd", 0.12)):
         hot[FEATURES.index(name)] = value
-    inputs = session_inputs(np.vstack([calm, hot]), model.prior)
+    inputs = model_inputs(np.vstack([calm, hot]), model.prior)
     p = [model.probability(v) for v in inputs]
     assert np.median(p[10:40]) < 0.5 < p[-1]

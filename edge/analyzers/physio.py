@@ -5,7 +5,7 @@ skin-conductance level and SCR rate (`edge.physio.eda`), a resting baseline from
 the first `calibration_s` seconds (persisted, `edge.physio.baseline`), and
 stress/arousal from the trained model (`edge.physio.stress_model`): the last
 60 s described by nine features, normalised against the wearer's own past
-windows, through the shipped logistic regression. Without skin conductance (a
+windows, through the shipped boosted trees. Without skin conductance (a
 chest strap alone) the model has no input, and a fixed logistic rule on heart
 rate and RMSSD against the baseline (`_score`, documented weights) stands in at
 half the quality. Accepts ECG (µV), EDA (µS), HR (bpm) and RR (s) messages;
@@ -27,7 +27,14 @@ from edge.physio.baseline import SAVE_EVERY_S, BaselineStore
 from edge.physio.eda import EdaWindow
 from edge.physio.eda import analyse as analyse_eda
 from edge.physio.hrv import clean_rr, hrv
-from edge.physio.stress_model import WINDOW_S, StressModel, WearerNorm, window_features
+from edge.physio.stress_model import (
+    CONTEXT,
+    WINDOW_S,
+    StressModel,
+    WearerNorm,
+    window_features,
+    with_context,
+)
 
 _HR_WINDOW_S = 10.0
 _HRV_WINDOW_S = 30.0
@@ -77,6 +84,8 @@ class PhysioAnalyzer(Analyzer):
         self._saved_at = 0.0
         self._dirty = False
         self._norm = self._stored_norm()
+        self._context: deque[np.ndarray] = deque(maxlen=CONTEXT)
+        """Model inputs at the ends of the last `CONTEXT` windows, oldest first."""
         self._window_end = math.inf  # end of the next 60-s window (set at calibration)
         self.windows: deque[tuple[float, np.ndarray]] = deque(maxlen=1000)
         """(end time, raw features) of each completed window, newest last."""
@@ -209,14 +218,16 @@ class PhysioAnalyzer(Analyzer):
         if raw is None:
             return None
         inputs = self._norm.inputs(raw)
+        full = with_context(inputs, list(self._context))
         if self._t >= self._window_end:
             self._norm.update(raw)
+            self._context.append(inputs)
             self._dirty = True
             self.windows.append((self._t, raw))
             self._window_end += WINDOW_S
         if self.model is None:
             return None
-        p = self.model.probability(inputs)
+        p = self.model.probability(full)
         return 2.0 * p - 1.0, p
 
     def _quality(self, f: dict[str, float]) -> float:
@@ -262,6 +273,7 @@ class PhysioAnalyzer(Analyzer):
             self._calib = {"hr": [], "rmssd": [], "scl": [], "scr": []}
             self._calib_until = self._t + self.calibration_s
             self._window_end = math.inf
+            self._context.clear()
             self._norm = self._fresh_norm()  # a new rest, perhaps a new wearer: start afresh
         if self._t - self._last_emit < self.emit_every_s:
             return []

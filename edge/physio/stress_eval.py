@@ -8,19 +8,22 @@ information; the blocks are then streamed back to back through the daemon's
 `PhysioAnalyzer` (baseline from the first minutes, which are rest) and scored in
 60-s windows against the labels of the seconds they contain.
 
-The stress model is fitted leave-one-subject-out here (`fit_logistic`, numpy
-IRLS with an L2 penalty) on the inputs the daemon's analyzer computes for each
-window: nine features that describe the window, not the session's clock, each
-with its change since the previous window, normalised against the subject's own
-past windows (`edge.physio.stress_model`). The shipped model
-(`python -m models.training.stress`) is the same regression fitted on every
-subject. Reported: balanced accuracy, AUC, F1, per subject.
+The stress model is fitted leave-one-subject-out here (`fit_model`: boosted
+trees, scikit-learn at training time only) on the inputs the daemon's analyzer
+computes for each window: nine features that describe the window, not the
+session's clock, each with its change since the previous window, normalised
+against the subject's own past windows, with those of the two windows before
+(`edge.physio.stress_model`). The other subjects are streamed in five block
+orders of their own (`TRAIN_SEEDS`, never the evaluated one), exactly as the
+shipped model (`python -m models.training.stress`) is trained on every subject.
+Reported: balanced accuracy, AUC, F1, per subject.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,11 +35,13 @@ import numpy.typing as npt
 from edge.messages import BioSamples
 from edge.physio.stress_model import (
     FEATURES,
+    MODEL_INPUTS,
     StressModel,
+    model_inputs,
     population_prior,
-    session_inputs,
 )
 from edge.physio.stress_model import WINDOW_S as MODEL_WINDOW_S
+from edge.physio.trees import from_sklearn
 from edge.sources.physio import read_e4_channel
 
 F64 = npt.NDArray[np.float64]
@@ -121,36 +126,25 @@ def window_features(s: Session, order: list[tuple[int, int, int]], calibration_s
     return np.array(rows, dtype=np.float64).reshape(-1, len(FEATURES)), np.array(labels)
 
 
-def fit_model(raws: list[F64], labels: list[npt.NDArray[np.int64]], l2: float = 1.0
-              ) -> StressModel:
+TREE_PARAMS: dict[str, Any] = {"max_depth": 3, "max_iter": 200, "learning_rate": 0.03,
+                               "min_samples_leaf": 40, "class_weight": "balanced",
+                               "early_stopping": False, "random_state": 0}
+"""scikit-learn `HistGradientBoostingClassifier` settings of the stress model: shallow
+trees, many leaves' worth of windows each, classes weighted to balance."""
+TRAIN_SEEDS = (100, 101, 102, 103, 104)
+"""Block orders the model is trained on; `--shuffle-blocks` evaluates other ones."""
+
+
+def fit_model(raws: list[F64], labels: list[npt.NDArray[np.int64]]) -> StressModel:
     """The stress model from several wearers' window features (in order) and labels:
-    population prior, each wearer's windows normalised as the daemon would, then
-    the regression."""
+    population prior, each wearer's windows normalised and given their context as
+    the daemon would, then the boosted trees (scikit-learn, the `train` extra)."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
     prior = population_prior(raws)
-    x = np.vstack([session_inputs(r, prior) for r in raws])
-    w, mu, sd = fit_logistic(x, np.concatenate(labels), l2)
-    return StressModel(w, mu, sd, *prior)
-
-
-def fit_logistic(x: F64, y: npt.NDArray[np.int64], l2: float = 1.0
-                 ) -> tuple[F64, F64, F64]:
-    """(weights incl. bias, feature means, feature scales): L2 logistic regression by
-    Newton's method (IRLS) on standardised features, classes weighted to balance."""
-    mu, sd = x.mean(axis=0), x.std(axis=0) + 1e-9
-    z = np.hstack([(x - mu) / sd, np.ones((x.shape[0], 1))])
-    cw = np.where(y == 1, 0.5 / max(1e-9, y.mean()), 0.5 / max(1e-9, 1 - y.mean()))
-    w = np.zeros(z.shape[1])
-    reg = l2 * np.eye(z.shape[1])
-    reg[-1, -1] = 0.0
-    for _ in range(50):
-        p = 1 / (1 + np.exp(-z @ w))
-        grad = z.T @ (cw * (p - y)) + reg @ w
-        hess = (z * (cw * p * (1 - p))[:, None]).T @ z + reg
-        step = np.linalg.solve(hess, grad)
-        w -= step
-        if np.abs(step).max() < 1e-8:
-            break
-    return w, mu, sd
+    x = np.vstack([model_inputs(r, prior) for r in raws])
+    clf = HistGradientBoostingClassifier(**TREE_PARAMS).fit(x, np.concatenate(labels))
+    return StressModel(from_sklearn(clf, len(MODEL_INPUTS)), *prior)
 
 
 def _auc(p: F64, y: npt.NDArray[np.int64]) -> float:
@@ -174,25 +168,50 @@ def _scores(p: F64, y: npt.NDArray[np.int64]) -> dict[str, float]:
             "f1": round(f1, 4), "n_windows": int(y.size)}
 
 
-def evaluate_stress(root: Path, shuffle_seed: int | None = None, calibration_s: float = 180.0,
-                    l2: float = 1.0) -> dict[str, Any]:
-    """Leave-one-subject-out: each subject scored by a model fitted on all the others."""
+Streams = dict[tuple[int | None, int], tuple[F64, npt.NDArray[np.int64]]]
+
+
+def stream_sessions(root: Path, seeds: tuple[int | None, ...], calibration_s: float = 180.0
+                    ) -> Streams:
+    """(window features, labels) per (block-order seed, participant); the sessions are
+    streamed in parallel, one process per core (each stream is independent)."""
+    from concurrent.futures import ProcessPoolExecutor
+
     sessions = load_sessions(root)
-    feats = {s.participant: window_features(s, order_blocks(s, shuffle_seed), calibration_s)
-             for s in sessions}
+    jobs = [(seed, s) for seed in seeds for s in sessions]
+    with ProcessPoolExecutor(max_workers=max(1, min(len(jobs), os.cpu_count() or 1))) as pool:
+        out = pool.map(window_features, [s for _, s in jobs],
+                       [order_blocks(s, seed) for seed, s in jobs],
+                       [calibration_s] * len(jobs), chunksize=4)
+        return {(seed, s.participant): r for (seed, s), r in zip(jobs, out, strict=True)}
+
+
+def leave_one_out(streams: Streams, shuffle_seed: int | None,
+                  train_seeds: tuple[int, ...] = TRAIN_SEEDS) -> dict[str, Any]:
+    """Each subject in the `shuffle_seed` order, scored by a model fitted on all the
+    others in the `train_seeds` orders (the shipped recipe, without the subject)."""
     probs, ys, per_subject = [], [], {}
-    for pid, (x, y) in feats.items():
-        if y.size == 0:
+    for (seed, pid), (x, y) in sorted(streams.items(), key=lambda kv: kv[0][1]):
+        if seed != shuffle_seed or y.size == 0:
             continue
-        train = [feats[o] for o in feats if o != pid and feats[o][1].size]
-        model = fit_model([t[0] for t in train], [t[1] for t in train], l2)
-        p = np.array([model.probability(v) for v in session_inputs(x, model.prior)])
+        others = [v for (s, o), v in streams.items() if s in train_seeds and o != pid
+                  and v[1].size]
+        model = fit_model([t[0] for t in others], [t[1] for t in others])
+        p = np.array([model.probability(v) for v in model_inputs(x, model.prior)])
         probs.append(p)
         ys.append(y)
         per_subject[f"S{pid:02d}"] = _scores(p, y)["balanced_accuracy"]
     out = _scores(np.concatenate(probs), np.concatenate(ys))
     return {**out, "per_subject": per_subject, "shuffle_blocks": shuffle_seed,
-            "features": list(FEATURES), "subjects": len(per_subject)}
+            "train_seeds": list(train_seeds), "features": list(FEATURES),
+            "subjects": len(per_subject)}
+
+
+def evaluate_stress(root: Path, shuffle_seed: int | None = None, calibration_s: float = 180.0,
+                    train_seeds: tuple[int, ...] = TRAIN_SEEDS) -> dict[str, Any]:
+    """Leave-one-subject-out (`leave_one_out`) over the sessions under `root`."""
+    streams = stream_sessions(root, (shuffle_seed, *train_seeds), calibration_s)
+    return leave_one_out(streams, shuffle_seed, train_seeds)
 
 
 def collect(root: Path, seeds: tuple[int, ...], calibration_s: float = 180.0,

@@ -17,11 +17,13 @@ Three parts, shared by the daemon (`edge.analyzers.physio`), the evaluation
   from each other than stress moves them, so the model sees each window relative
   to this wearer's own history. It is 46 numbers, no time series, and persists
   with the baseline.
-- `StressModel`: logistic regression on the 18 normalised inputs, fitted on the
-  Stress-Predict sessions with their label blocks shuffled (so the schedule
-  carries no information); JSON weights in `models/stress_physio.json`, loaded
-  through the registry (sha256-checked). Stress is the probability; arousal is
-  the same activation mapped to [-1, 1] (2 p - 1).
+- `StressModel`: gradient-boosted trees (`edge.physio.trees`) over the 18
+  normalised inputs of this window and of the `CONTEXT` windows before it (54
+  numbers: how the last three minutes moved, not just the last one), fitted on
+  the Stress-Predict sessions with their label blocks shuffled (so the schedule
+  carries no information); JSON in `models/stress_physio.json`, loaded through
+  the registry (sha256-checked). Stress is the probability; arousal is the same
+  activation mapped to [-1, 1] (2 p - 1).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edge.physio.eda import EdaWindow
+from edge.physio.trees import TreeEnsemble
 
 F64 = npt.NDArray[np.float64]
 WINDOW_S = 60.0
@@ -44,6 +47,10 @@ FEATURES = ("hr_last_rel", "hr_rel", "hr_slope", "hr_sd", "scr_delta", "scl_slop
 INPUTS = tuple(f"z_{f}" for f in FEATURES) + tuple(f"zd_{f}" for f in FEATURES)
 MODEL_ID = "stress_physio"
 PRIOR_WINDOWS = 3
+CONTEXT = 2
+"""Earlier windows whose inputs the model also reads (lag 1, lag 2)."""
+MODEL_INPUTS = INPUTS + tuple(f"{name}_lag{k}" for k in range(1, CONTEXT + 1)
+                              for name in INPUTS)
 
 
 def window_features(hr_t: F64, hr_v: F64, t_end: float, eda: EdaWindow,
@@ -154,14 +161,29 @@ def session_inputs(raws: F64, prior: tuple[F64, F64] | None) -> F64:
     return np.array(out).reshape(-1, len(INPUTS))
 
 
+def with_context(current: F64, past: list[F64]) -> F64:
+    """The model's input vector: this window's inputs, then those of the `CONTEXT`
+    windows before it (`past`, oldest first); missing ones repeat the oldest known
+    (or the current one), so a fresh start does not look like a special state."""
+    lags = []
+    for k in range(1, CONTEXT + 1):
+        lags.append(past[-k] if len(past) >= k else (past[0] if past else current))
+    return np.concatenate([current, *lags])
+
+
+def model_inputs(raws: F64, prior: tuple[F64, F64] | None) -> F64:
+    """`with_context` over one wearer's windows in order, as the daemon computes them."""
+    z = session_inputs(raws, prior)
+    rows = [with_context(z[i], list(z[max(0, i - CONTEXT):i])) for i in range(len(z))]
+    return np.array(rows).reshape(-1, len(MODEL_INPUTS))
+
+
 @dataclass(frozen=True)
 class StressModel:
-    """Logistic regression over `INPUTS` (standardised with `mu`, `sd`), and the
-    population prior its wearer norms start from."""
+    """Boosted trees over `MODEL_INPUTS`, and the population prior its wearer norms
+    start from."""
 
-    weights: F64  # one per input, then the bias
-    mu: F64
-    sd: F64
+    trees: TreeEnsemble
     prior_mean: F64
     prior_var: F64
 
@@ -170,31 +192,30 @@ class StressModel:
         return self.prior_mean, self.prior_var
 
     def probability(self, inputs: F64) -> float:
-        z = (inputs - self.mu) / self.sd
-        logit = float(z @ self.weights[:-1] + self.weights[-1])
+        logit = self.trees.logit(np.asarray(inputs, dtype=np.float64))
         return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, logit))))
 
     def to_json(self, extra: dict[str, Any]) -> str:
-        return json.dumps({"inputs": list(INPUTS), "features": list(FEATURES),
-                           "window_s": WINDOW_S,
-                           "weights": [round(float(v), 6) for v in self.weights],
-                           "mu": [round(float(v), 6) for v in self.mu],
-                           "sd": [round(float(v), 6) for v in self.sd],
+        return json.dumps({"kind": "gradient_boosted_trees", "inputs": list(MODEL_INPUTS),
+                           "features": list(FEATURES), "window_s": WINDOW_S,
+                           "context": CONTEXT,
                            "prior_mean": [round(float(v), 6) for v in self.prior_mean],
                            "prior_var": [round(float(v), 8) for v in self.prior_var],
-                           "prior_windows": PRIOR_WINDOWS, **extra}, indent=1)
+                           "prior_windows": PRIOR_WINDOWS, **extra,
+                           **self.trees.to_dict()}, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str) -> StressModel:
+        """Raises ValueError (or KeyError) on a file this version cannot run."""
         d = json.loads(text)
-        if list(d.get("inputs", [])) != list(INPUTS):
+        if list(d.get("inputs", [])) != list(MODEL_INPUTS):
             raise ValueError("the model's inputs are not the ones this version computes")
-        w, mu, sd, pm, pv = (np.asarray(d[k], dtype=np.float64)
-                             for k in ("weights", "mu", "sd", "prior_mean", "prior_var"))
-        n = len(INPUTS)
-        if w.shape != (n + 1,) or any(a.shape != (n,) for a in (mu, sd, pm, pv)):
-            raise ValueError("weights, mu, sd or the prior have the wrong length")
-        return cls(w, mu, sd, pm, pv)
+        trees = TreeEnsemble.from_dict(d)
+        pm, pv = (np.asarray(d[k], dtype=np.float64) for k in ("prior_mean", "prior_var"))
+        if trees.n_inputs != len(MODEL_INPUTS) or any(a.shape != (len(INPUTS),)
+                                                      for a in (pm, pv)):
+            raise ValueError("the trees or the prior have the wrong number of inputs")
+        return cls(trees, pm, pv)
 
     @classmethod
     def from_registry(cls, models_dir: Path | None = None) -> StressModel:

@@ -2,11 +2,18 @@
 
     python -m models.training.flip_ensemble OUT.keras IN.keras [IN2.keras ...]
     python -m models.training.flip_ensemble --choose OUT.keras IN.keras [IN2.keras ...]
+    python -m models.training.flip_ensemble --choose --half PREFIX IN.keras [IN2.keras ...]
 
 With `--choose`, every non-empty subset of the members is scored on FER2013 `val`
 (each member's logits on the face and its mirror, computed once and cached next
 to it as `IN.keras.val_logits.npy`), the table is printed, and the subset with
 the best val accuracy (the smaller one on a tie) is the one written.
+
+With `--half`, nothing is folded here: each chosen member is written as
+`PREFIX_K.npz` (its architecture as Keras JSON and its weights in float16, half
+the bytes: a deep member is about 5.6 MB instead of 11), and the quantize recipe
+lists those files (`kind = "flip_ensemble"`, `quantize.sources`), which builds the
+same ensemble from them. That keeps every committed file under the size rule.
 
 The output model runs every member network on the face and on its mirror image
 and averages all the logits: an ensemble in one graph, so the daemon and the
@@ -62,6 +69,28 @@ def flip_ensemble(members: list[Any]) -> Any:
     return keras.Model(inp, avg, name="face_expression_ensemble")
 
 
+def save_half(model: Any, path: Path) -> None:
+    """A member as architecture JSON plus float16 weights (`load_half` reads it)."""
+    import numpy as np
+
+    arrays: dict[str, Any] = {f"w{i:03d}": np.asarray(w, dtype=np.float16)
+                              for i, w in enumerate(model.get_weights())}
+    arrays["architecture"] = np.array(model.to_json())
+    np.savez_compressed(path, **arrays)
+
+
+def load_half(path: Path) -> Any:
+    """The float32 Keras model of a `save_half` file (weights widened back from float16)."""
+    import keras
+    import numpy as np
+
+    with np.load(path, allow_pickle=False) as f:
+        model = keras.models.model_from_json(str(f["architecture"]))
+        names = sorted(k for k in f.files if k.startswith("w"))
+        model.set_weights([f[k].astype(np.float32) for k in names])
+    return model
+
+
 def val_logits(path: Path, model: Any) -> Any:
     """(2, n, 7) logits of a member on FER val faces and on their mirror images."""
     import numpy as np
@@ -105,6 +134,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--choose", action="store_true",
                     help="keep the subset of members that scores best on FER val")
+    ap.add_argument("--half", action="store_true",
+                    help="write the chosen members as DST_K.npz (float16 weights) for a "
+                         "flip_ensemble recipe instead of one folded .keras file")
     ap.add_argument("dst", type=Path)
     ap.add_argument("src", type=Path, nargs="+")
     args = ap.parse_args(argv)
@@ -113,6 +145,10 @@ def main(argv: list[str] | None = None) -> int:
     members = [keras.models.load_model(p, compile=False) for p in args.src]
     if args.choose:
         members = [members[i] for i in choose(args.src, members)]
+    if args.half:
+        for k, m in enumerate(members):
+            save_half(m, args.dst.with_name(f"{args.dst.name}_{k}.npz"))
+        return 0
     flip_ensemble(members).save(args.dst)
     return 0
 
