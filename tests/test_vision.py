@@ -178,3 +178,21 @@ def test_eval_face_json_contract_on_fer_crops(shared_data: Path, tmp_path: Path)
     assert r["n"] == 175 and r["skipped_folders"] == ["contempt"]
     assert r["accuracy"] > 0.45  # the full val split is measured in the model card
     assert np.array(r["confusion"]).sum() == 175
+
+
+def test_shipped_expression_model_on_the_whole_fer_val_split(shared_data: Path) -> None:
+    """The acceptance figure: `affectd eval face --crops` on all 3,589 FER2013 `val` faces
+    with the shipped int8 ensemble (0.7060 when committed; float twin 0.7052)."""
+    from models.training.data import fer2013_dir
+
+    res = subprocess.run([sys.executable, "-m", "edge", "eval", "face", "--images",
+                          str(fer2013_dir() / "val"), "--crops", "--json"],
+                         capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert res.returncode == 0, res.stderr[-2000:]
+    r = json.loads(res.stdout)
+    assert r["n"] == 3589 and r["model"] == "face_expression@1.0.0"
+    assert r["accuracy"] >= 0.70
+    report = json.loads((ROOT / "models" / "reports" / "face_expression.parity.json")
+                        .read_text())
+    assert abs(r["accuracy"] - report["task"]["int8"]) < 0.002
+    assert abs(report["task"]["int8"] - report["task"]["float"]) <= 0.01

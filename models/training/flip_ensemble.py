@@ -7,7 +7,9 @@
 With `--choose`, every non-empty subset of the members is scored on FER2013 `val`
 (each member's logits on the face and its mirror, computed once and cached next
 to it as `IN.keras.val_logits.npy`), the table is printed, and the subset with
-the best val accuracy (the smaller one on a tie) is the one written.
+the best val accuracy (the smaller one on a tie) is the one written;
+`--max-members N` caps its size (the shipped face_expression: `--max-members 4`, so
+that the int8 file stays under 10 MB).
 
 With `--half`, nothing is folded here: each chosen member is written as
 `PREFIX_K.npz` (its architecture as Keras JSON and its weights in float16, half
@@ -108,8 +110,9 @@ def val_logits(path: Path, model: Any) -> Any:
     return out
 
 
-def choose(paths: list[Path], members: list[Any]) -> list[int]:
-    """Indices of the member subset whose averaged logits score best on val."""
+def choose(paths: list[Path], members: list[Any], max_members: int = 0) -> list[int]:
+    """Indices of the member subset (at most `max_members`, 0: any number) whose
+    averaged logits score best on val."""
     import itertools
 
     import numpy as np
@@ -119,7 +122,7 @@ def choose(paths: list[Path], members: list[Any]) -> list[int]:
     y = load_fer_split("val")[1]
     logits = [val_logits(p, m) for p, m in zip(paths, members, strict=True)]
     best: tuple[float, int, tuple[int, ...]] = (-1.0, 0, ())
-    for r in range(1, len(paths) + 1):
+    for r in range(1, (max_members or len(paths)) + 1):
         for subset in itertools.combinations(range(len(paths)), r):
             avg = np.mean([logits[i] for i in subset], axis=(0, 1))
             acc = float((avg.argmax(1) == y).mean())
@@ -134,6 +137,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--choose", action="store_true",
                     help="keep the subset of members that scores best on FER val")
+    ap.add_argument("--max-members", type=int, default=0,
+                    help="with --choose: at most this many members (the int8 file grows by "
+                         "one member's weights each; the shipped one must stay under 10 MB)")
     ap.add_argument("--half", action="store_true",
                     help="write the chosen members as DST_K.npz (float16 weights) for a "
                          "flip_ensemble recipe instead of one folded .keras file")
@@ -144,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
 
     members = [keras.models.load_model(p, compile=False) for p in args.src]
     if args.choose:
-        members = [members[i] for i in choose(args.src, members)]
+        members = [members[i] for i in choose(args.src, members, args.max_members)]
     if args.half:
         for k, m in enumerate(members):
             save_half(m, args.dst.with_name(f"{args.dst.name}_{k}.npz"))
