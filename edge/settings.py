@@ -116,15 +116,15 @@ class FusionSettings:
     """How emotion distributions combine: "fitted" pools temperature-calibrated
     log-probabilities with exponents fitted on held-out pairs (models/training/fusion.py);
     "mean" is the quality- and age-weighted mean of the raw distributions."""
-    temperature_face: float = field(default=0.8655, metadata=_rng(0.05, 20.0))
+    temperature_face: float = field(default=0.7937, metadata=_rng(0.05, 20.0))
     """Temperature that calibrates the face model's distribution (fitted: the default)."""
     temperature_voice: float = field(default=0.68698, metadata=_rng(0.05, 20.0))
     """Temperature that calibrates the voice model's distribution (fitted: the default)."""
-    pool_face: float = field(default=0.9, metadata=_rng(0.0, 10.0))
+    pool_face: float = field(default=0.86, metadata=_rng(0.0, 10.0))
     """Exponent of the calibrated face distribution when pooled with another (fitted)."""
-    pool_voice: float = field(default=0.84, metadata=_rng(0.0, 10.0))
+    pool_voice: float = field(default=0.82, metadata=_rng(0.0, 10.0))
     """Exponent of the calibrated voice distribution when pooled with another (fitted)."""
-    stress_voice: float = field(default=20.0, metadata=_rng(0.0, 100.0))
+    stress_voice: float = field(default=11.3, metadata=_rng(0.0, 100.0))
     """Weight of the stress read from the voice relative to a modality's own stress
     (fitted on held-out pairs with physiology windows)."""
 
