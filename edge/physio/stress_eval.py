@@ -171,13 +171,14 @@ def _scores(p: F64, y: npt.NDArray[np.int64]) -> dict[str, float]:
 Streams = dict[tuple[int | None, int], tuple[F64, npt.NDArray[np.int64]]]
 
 
-def stream_sessions(root: Path, seeds: tuple[int | None, ...], calibration_s: float = 180.0
-                    ) -> Streams:
-    """(window features, labels) per (block-order seed, participant); the sessions are
-    streamed in parallel, one process per core (each stream is independent)."""
+def stream_sessions(root: Path, seeds: tuple[int | None, ...], calibration_s: float = 180.0,
+                    participants: Callable[[int], bool] = lambda pid: True) -> Streams:
+    """(window features, labels) per (block-order seed, participant), for the
+    participants accepted; the sessions are streamed in parallel, one process per core
+    (each stream is independent)."""
     from concurrent.futures import ProcessPoolExecutor
 
-    sessions = load_sessions(root)
+    sessions = [s for s in load_sessions(root) if participants(s.participant)]
     jobs = [(seed, s) for seed in seeds for s in sessions]
     with ProcessPoolExecutor(max_workers=max(1, min(len(jobs), os.cpu_count() or 1))) as pool:
         out = pool.map(window_features, [s for _, s in jobs],
@@ -217,17 +218,11 @@ def evaluate_stress(root: Path, shuffle_seed: int | None = None, calibration_s: 
 def collect(root: Path, seeds: tuple[int, ...], calibration_s: float = 180.0,
             participants: Callable[[int], bool] = lambda pid: True
             ) -> tuple[list[F64], list[npt.NDArray[np.int64]]]:
-    """Window features and labels of every subject (those `participants` accepts),
-    once per block order in `seeds`."""
-    raws, labels = [], []
-    sessions = [s for s in load_sessions(root) if participants(s.participant)]
-    for seed in seeds:
-        for s in sessions:
-            x, y = window_features(s, order_blocks(s, seed), calibration_s)
-            if y.size:
-                raws.append(x)
-                labels.append(y)
-    return raws, labels
+    """Window features and labels of every subject (those `participants` accepts) with
+    windows, once per block order in `seeds`, as two parallel lists."""
+    streams = stream_sessions(root, seeds, calibration_s, participants)
+    kept = [v for v in streams.values() if v[1].size]
+    return [x for x, _ in kept], [y for _, y in kept]
 
 
 def print_stress(r: dict[str, Any], as_json: bool) -> None:
