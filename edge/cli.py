@@ -151,8 +151,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from models.training.data import data_root
 
         root = Path(args.data) if args.data else data_root()
+        kw = {} if args.chunk_s is None else {"chunk_s": args.chunk_s}
         print_physio(bench_physio(root / "physio" / "mitdb" / "100", args.vs == "neurokit2",
-                                  chunk_s=args.chunk_s), args.json)
+                                  **kw), args.json)
     elif args.what == "speech":
         from edge.speech.tools import bench_speech, print_json_or_text
         from models.training.data import data_root
@@ -268,8 +269,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--sample-s", type=float, default=60.0, help="soak: sampling interval")
     bench.add_argument("--vs", choices=["fer", "neurokit2"],
                        help="also run this peer (vision: fer; physio: neurokit2)")
-    bench.add_argument("--chunk-s", type=float, default=1.0,
-                       help="physio: seconds of ECG per call of the R-peak detector")
+    bench.add_argument("--chunk-s", type=float, default=None,
+                       help="physio: seconds of ECG per call of the R-peak detector "
+                            "(default: the analyzer's ECG block, 2 s)")
     bench.add_argument("--data", help="dataset folder (default $AFFECTD_DATA)")
     bench.add_argument("--frames", type=int, default=200)
     bench.add_argument("--json", action="store_true")

@@ -123,12 +123,41 @@ class SosFilter:
         self._ab_rev = ab[::-1]  # row j: A^(BLOCK-1-j) B
         self._state: F64 | None = None
 
+    @property
+    def order(self) -> int:
+        """Size of the state vector (two per section)."""
+        return int(self._zi_step.size)
+
+    def start_state(self, x0: float) -> F64:
+        """The state of a filter that had always seen `x0` (`sosfilt_zi` * x0)."""
+        return np.asarray(self._zi_step * x0, dtype=np.float64)
+
+    def block_operator(self, n: int) -> F64:
+        """The matrix G ((n + order) x (order + n)) of one block of n <= BLOCK samples:
+        [y; s'] = G @ [s; x] — outputs and the state after, from the state before and
+        the input. One matrix product per block for callers that fold further linear
+        steps into it (`edge.analyzers.rpeaks` folds the derivative)."""
+        if not 1 <= n <= self.BLOCK:
+            raise ValueError(f"block of {n} samples, expected 1..{self.BLOCK}")
+        k = self.order
+        h = np.zeros(n)
+        h[:min(n, self._h.size)] = self._h[:n]
+        toeplitz = np.zeros((n, n))
+        for lag in range(n):  # y_i = sum_j h[i - j] x_j
+            toeplitz[np.arange(lag, n), np.arange(0, n - lag)] = h[lag]
+        g = np.zeros((n + k, k + n))
+        g[:n, :k] = self._free[:n]
+        g[:n, k:] = toeplitz
+        g[n:, :k] = self._powers[n]
+        g[n:, k:] = self._ab_rev[self.BLOCK - n:].T
+        return g
+
     def __call__(self, x: npt.ArrayLike) -> F64:
         x = np.asarray(x, dtype=np.float64)
         if x.size == 0:
             return x
         if self._state is None:  # start as if x[0] had always been there (sosfilt_zi)
-            self._state = np.asarray(self._zi_step * float(x[0]), dtype=np.float64)
+            self._state = self.start_state(float(x[0]))
         s = self._state
         n = x.size
         if n <= self.BLOCK:  # one block: no loop, no copy
@@ -146,15 +175,24 @@ class SosFilter:
 
 
 # -- peaks -------------------------------------------------------------------------------
+def window_max_spans(size: int) -> list[int]:
+    """The shifts `window_max` applies, in order, for windows of `size` samples."""
+    spans, span = [], 1
+    while 2 * span <= size:
+        spans.append(span)
+        span *= 2
+    if size > span:
+        spans.append(size - span)
+    return spans
+
+
 def window_max(x: F64, size: int) -> F64:
     """Maximum of every full window of `size` samples (len(x) - size + 1 values), by
     doubling spans: log2(size) vectorised maxima instead of a strided view."""
-    m, span = np.asarray(x, dtype=np.float64), 1
-    while 2 * span <= size:
+    m = np.asarray(x, dtype=np.float64)
+    for span in window_max_spans(size):
         m = np.maximum(m[:-span], m[span:])
-        span *= 2
-    rest = size - span
-    return np.maximum(m[:-rest], m[rest:]) if rest else m
+    return m
 
 
 def running_max(x: F64, size: int) -> F64:

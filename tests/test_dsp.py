@@ -55,6 +55,22 @@ def test_sos_filter_matches_sosfilt_in_any_chunking(chunks: list[int], seed: int
     np.testing.assert_allclose(ours, ref, rtol=1e-9, atol=1e-7)
 
 
+@pytest.mark.parametrize("n", [1, 2, 73, 130, 256])
+def test_sos_filter_block_operator_is_one_block_of_the_filter(n: int) -> None:
+    rng = np.random.default_rng(n)
+    f = SosFilter(butter_bandpass_sos(2, 5.0, 15.0, 130.0))
+    f(rng.normal(0, 100, 50) + 800)  # some history: a non-trivial state
+    state = f._state.copy()  # type: ignore[union-attr]
+    x = rng.normal(0, 100, n)
+    g = f.block_operator(n)
+    assert g.shape == (n + f.order, f.order + n)
+    out = g @ np.concatenate([state, x])
+    np.testing.assert_allclose(out[:n], f(x), rtol=1e-9, atol=1e-7)
+    np.testing.assert_allclose(out[n:], f._state, rtol=1e-9, atol=1e-7)
+    with pytest.raises(ValueError, match="block of 0 samples"):
+        f.block_operator(0)
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.floats(-5, 5, allow_nan=False), min_size=1, max_size=200),
        st.integers(0, 20))

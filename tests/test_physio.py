@@ -44,6 +44,28 @@ def test_rpeaks_chunk_size_invariant(chunk: int) -> None:
     np.testing.assert_allclose(detect(x, 130.0, chunk), reference)
 
 
+def test_rpeaks_chunk_size_invariant_on_a_real_record(shared_data: Path) -> None:
+    """Record 114 at 130 Hz: the same beats from BLE-frame-sized pieces (73 and 71
+    samples, as a Polar H10 sends them), 1-s chunks, and the whole record in one call
+    (the detector learns its levels from exactly the first 2 s however it is fed)."""
+    wfdb = pytest.importorskip("wfdb")
+    from scipy.signal import resample_poly
+
+    record = wfdb.rdrecord(str(shared_data / "physio" / "mitdb" / "114"), channels=[0])
+    x = resample_poly(record.p_signal[:, 0] * 1000.0, 13, 36)
+    reference = detect(x, 130.0, 130)
+    assert reference.size > 1800
+    d = StreamingRPeakDetector(130.0)
+    frames: list[float] = []
+    i, k = 0, 0
+    while i < x.size:
+        step = 73 if k % 2 else 71
+        frames += d.process(x[i:i + step])
+        i, k = i + step, k + 1
+    np.testing.assert_allclose(np.array(frames), reference, atol=1e-9)
+    np.testing.assert_allclose(detect(x, 130.0, x.size), reference, atol=1e-9)
+
+
 def test_rpeaks_find_synthetic_beats_at_130hz() -> None:
     x, truth = synthetic_ecg(120)
     found = detect(x, 130.0, 65)

@@ -26,11 +26,18 @@ decision needs 120 ms after a candidate to see it is a local maximum and 250 ms
 more to look for a stronger one; a beat is reported 0.50 s after its R wave
 (median, fed sample by sample); search-back beats come later by nature.
 
-Speed: each chunk is filtered, integrated and searched for candidates with a
-dozen numpy calls; only the few candidates per second go through the Python
-decisions above, on plain floats. Feed chunks of any size: the cost per chunk is
-nearly constant, so larger chunks (a wearable's 0.5-1 s packets, or the daemon's
-analysis block) run faster per second of signal.
+The levels SPK and NPK are learnt from exactly the first 2 s, so the beats are the
+same however the signal is chunked (a whole record in one call included).
+
+Speed: per chunk, the band-pass is one matrix product per block of up to
+`MAX_BLOCK` samples (`SosFilter.block_operator`: state and input to output and
+state, exact), the derivative, squaring and integration are written in place into
+one preallocated buffer, and the candidates come from a handful of vectorised
+maxima; only the few candidates per second go through the Python decisions above,
+on plain floats, and their slope, R time and shape are measured only when a
+decision needs them. The cost per call is nearly constant, so larger chunks (the
+physiology analyzer gathers 2-s blocks) run faster per second of signal; the
+analyzer's blocks add up to 2 s to the latency above.
 """
 
 from __future__ import annotations
@@ -38,13 +45,16 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from edge.dsp import SosFilter, butter_bandpass_sos, group_delay_s, window_max
+from edge.dsp import F64, SosFilter, butter_bandpass_sos, group_delay_s, window_max_spans
 
 THRESHOLD = 0.1  # fraction of the way from the noise level to the beat level
 PEAK_CAP = 3.0  # a peak updates SPK / NPK with at most this multiple of SPK
 DOMINANCE = 3.0  # a later candidate this much stronger within the refractory wins
 SEARCHBACK_RR = 1.66
 ECTOPIC_AMPLITUDE = 0.4  # opposite polarity and this share of the last QRS: not a T wave
+MAX_BLOCK = 160  # longest block filtered in one matrix product (longer chunks are split)
+MAX_SCAN = 1024  # longest piece of a chunk buffered and searched at once (bounded memory)
+_NONE = np.zeros(0, dtype=np.intp)
 
 
 class StreamingRPeakDetector:
@@ -66,21 +76,22 @@ class StreamingRPeakDetector:
         # history kept before the first undecided sample: what its candidate test needs
         self._keep = self._look + self._reach + 2
         self._kernel = np.ones(self._win) / self._win
-        self._back = np.arange(-self._win + 1, 1)  # the slope looks back one window
-        self._reach_off = np.arange(-self._reach, 1)
-        # |band-pass|, |derivative| and the integrated signal; zeros in front so that
-        # the look-back of the first candidates stays inside the buffers
+        self._spans = window_max_spans(2 * self._look + 1)
+        self._learning = round(2.0 * fs)
+        # One buffer, rows: band-passed signal, its first difference, squared difference,
+        # integrated signal. Column c holds absolute sample c + self._off; zeros in front so
+        # that the look-back of the first candidates stays inside it. Written in place;
+        # the live tail moves to the front when the end is reached.
         self._pad = self._reach + self._look
-        self._bp = np.zeros(self._pad)
-        self._absd = np.zeros(self._pad)
-        self._mwi = np.zeros(self._pad)
-        self._sq_tail = np.zeros(self._win - 1)
-        self._last_bp = 0.0
+        self._buf = np.zeros((4, self._pad + self._learning + 3 * MAX_SCAN))
+        self._off = -self._pad
+        self._end = self._pad  # first free column
+        self._ops: dict[int, tuple[F64, F64]] = {}  # block length -> (operator, input)
+        self._state: F64 | None = None  # band-pass state
         self._n = 0  # samples received
         self._next = 0  # first absolute index not yet decided as a candidate centre
         self._spk = 0.0
         self._npk = 0.0
-        self._learning = round(2.0 * fs)
         self._last_beat = -(10**9)
         self._last_slope = 0.0
         self._last_v = 0.0
@@ -89,77 +100,132 @@ class StreamingRPeakDetector:
         # search-back candidate: (index, v, slope, R time, shape)
         self._sb: tuple[int, float, float, float, float] | None = None
 
+    def _operator(self, n: int) -> tuple[F64, F64]:
+        """The band-pass's block operator for n samples ([y; state after] = G @ [state;
+        x]) and the input vector it multiplies (reused). Cached per block length (BLE
+        frames come in a few sizes); the cache is cleared past 16 sizes."""
+        got = self._ops.get(n)
+        if got is None:
+            if len(self._ops) >= 16:
+                self._ops.clear()
+            got = self._ops[n] = (self._bandpass.block_operator(n),
+                                  np.zeros(self._bandpass.order + n))
+        return got
+
     def process(self, x: npt.NDArray[np.float64]) -> list[float]:
         x = np.asarray(x, dtype=np.float64)
-        if x.size == 0:
-            return []
-        bp = self._bandpass(x)
-        d = np.empty_like(bp)
-        d[0] = bp[0] - self._last_bp
-        np.subtract(bp[1:], bp[:-1], out=d[1:])
-        self._last_bp = float(bp[-1])
-        sq = np.concatenate((self._sq_tail, d * d))
-        mwi = np.convolve(sq, self._kernel, mode="valid")
-        if self._win > 1:
-            self._sq_tail = sq[sq.size - (self._win - 1):]
-        self._bp = np.concatenate((self._bp, bp))
-        self._absd = np.concatenate((self._absd, np.abs(d)))
-        self._mwi = np.concatenate((self._mwi, mwi))
-        self._n += x.size
+        if x.size <= MAX_SCAN:
+            return self._process(x) if x.size else []
+        beats: list[float] = []
+        for i in range(0, x.size, MAX_SCAN):  # bounded memory for any chunk size
+            beats += self._process(x[i:i + MAX_SCAN])
+        return beats
+
+    def _filter(self, x: npt.NDArray[np.float64], at: int) -> None:
+        """Band-pass x into buffer row 0 from column `at`, in equal blocks of at most
+        MAX_BLOCK samples (the block operator's cost grows with the square of its
+        length; a call's fixed cost does not)."""
+        if self._state is None:  # start as if x[0] had always been there
+            self._state = self._bandpass.start_state(float(x[0]))
+        k = self._state.size
+        size = -(-x.size // -(-x.size // MAX_BLOCK))
+        row = self._buf[0]
+        for i in range(0, x.size, size):
+            piece = x[i:i + size]
+            n = piece.size
+            g, u = self._ops.get(n) or self._operator(n)
+            u[:k] = self._state
+            u[k:] = piece
+            out = g @ u
+            row[at + i:at + i + n] = out[:n]
+            self._state = out[n:]
+
+    def _process(self, x: npt.NDArray[np.float64]) -> list[float]:
+        n = x.size
+        if self._end + n > self._buf.shape[1]:
+            self._compact()
+        buf, e = self._buf, self._end
+        self._filter(x, e)
+        new = buf[:, e:e + n]
+        # first difference against the previous band-passed sample (kept in the buffer)
+        np.subtract(new[0], buf[0, e - 1:e + n - 1], out=new[1])
+        np.multiply(new[1], new[1], out=new[2])
+        # the kernel is symmetric: correlate = convolve, with a thinner numpy wrapper
+        new[3] = np.correlate(buf[2, e + 1 - self._win:e + n], self._kernel, "valid")
+        self._end = e + n
+        self._n += n
         if self._spk == 0.0:
             if self._n < self._learning:
                 return []
-            self._spk = max(float(self._mwi.max()) * 0.6, 1e-12)
-            self._npk = float(np.median(self._mwi[self._pad:]))
-        beats = self._scan()
-        drop = self._mwi.size - (self._n - self._next + self._keep)
-        if drop > 0:
-            self._bp = self._bp[drop:]
-            self._absd = self._absd[drop:]
-            self._mwi = self._mwi[drop:]
-        return beats
+            # levels from exactly the first `learning` samples, however they were chunked
+            first = buf[3, :self._pad + self._learning]
+            self._spk = max(float(first.max()) * 0.6, 1e-12)
+            self._npk = float(np.median(first[self._pad:]))
+        return self._scan()
 
-    def _candidates(self, base: int) -> npt.NDArray[np.intp]:
-        """Buffer indices, in order, of the local maxima of the integrated signal over
-        +-look that are not decided yet."""
-        mwi, look = self._mwi, self._look
-        lo = max(self._next - base, look)
-        hi = mwi.size - look  # a candidate needs `look` samples on both sides
+    def _compact(self) -> None:
+        """Move what is still needed (from `keep` before the first undecided sample)
+        to the front of the buffer."""
+        start = max(0, self._next - self._keep - self._off)
+        self._buf[:, :self._end - start] = self._buf[:, start:self._end]
+        self._off += start
+        self._end -= start
+
+    def _candidates(self) -> npt.NDArray[np.intp]:
+        """Buffer columns, in order, of the local maxima of the integrated signal over
+        +-look that are not decided yet (zero ones are dropped by `_scan`)."""
+        mwi, look = self._buf[3], self._look
+        lo = max(self._next - self._off, look)
+        hi = self._end - look  # a candidate needs `look` samples on both sides
         if hi <= lo:
-            return np.zeros(0, dtype=np.intp)
-        m = window_max(mwi[lo - look:hi + look], 2 * look + 1)  # centred on lo..hi-1
-        core = mwi[lo:hi]
-        return np.flatnonzero((core > 0) & (core >= m)) + lo
+            return _NONE
+        m = mwi[lo - look:hi + look]  # the maximum over 2 look + 1, centred on lo..hi-1,
+        for span in self._spans:  # by doubling spans (`edge.dsp.window_max`, inlined)
+            m = np.maximum(m[:-span], m[span:])
+        return (mwi[lo:hi] >= m).nonzero()[0] + lo
+
+    def _measure(self, c: int) -> tuple[float, float, float]:
+        """(slope, R time, shape) of the candidate at buffer column c: the steepest
+        |derivative| in the window before it; the R wave, the largest |band-passed|
+        sample in reach, in seconds; the band-passed peak-to-peak amplitude signed by
+        that sample's polarity."""
+        diff = self._buf[1, c - self._win + 1:c + 1].tolist()
+        slope = max(max(diff), -min(diff))
+        seg = self._buf[0, c - self._reach:c + 1].tolist()
+        hi, lo = max(seg), min(seg)
+        # the first sample of largest magnitude, as numpy's argmax of |seg| picks it
+        at = (seg.index(hi) if hi > -lo else seg.index(lo) if hi < -lo
+              else min(seg.index(hi), seg.index(lo)))
+        r_time = (c + self._off - self._reach + at) / self.fs - self._delay
+        return slope, r_time, (hi - lo) if seg[at] >= 0 else lo - hi
 
     def _scan(self) -> list[float]:
-        base = self._n - self._mwi.size  # absolute index of the buffers' first sample
-        cand = self._candidates(base)
+        cand = self._candidates()
         final = self._n - self._look - self._refractory  # decide only with the look-ahead seen
         if cand.size == 0:
             self._next = max(self._next, final)
             return []
-        slope = self._absd[cand[:, None] + self._back].max(axis=1).tolist()
-        seg = self._bp[cand[:, None] + self._reach_off]
-        at = np.abs(seg).argmax(axis=1)
-        r_time = ((cand - self._reach + at + base) / self.fs - self._delay).tolist()
-        # peak-to-peak band-passed amplitude, signed by the polarity of the largest sample
-        shape = (np.sign(seg[np.arange(cand.size), at]) * (seg.max(axis=1) - seg.min(axis=1))
-                 ).tolist()
-        idx = (cand + base).tolist()
-        v = self._mwi[cand].tolist()
+        cols = cand.tolist()
+        v = self._buf[3, cand].tolist()
+        if 0.0 in v:  # a flat stretch: every sample is a "maximum" of nothing
+            cols = [c for c, vc in zip(cols, v, strict=True) if vc > 0.0]
+            v = [vc for vc in v if vc > 0.0]
+            if not cols:
+                self._next = max(self._next, final)
+                return []
+        idx = [c + self._off for c in cols]
         beats: list[float] = []
         for k, i in enumerate(idx):
             if i >= final:
                 self._next = i
                 return beats
-            beat = self._decide(k, idx, v, slope[k], r_time[k], shape[k])
+            beat = self._decide(k, idx, v, cols[k])
             if beat is not None:
                 beats.append(beat)
         self._next = max(idx[-1] + 1, final)
         return beats
 
-    def _decide(self, k: int, idx: list[int], v: list[float], slope: float,
-                r_time: float, shape: float) -> float | None:
+    def _decide(self, k: int, idx: list[int], v: list[float], col: int) -> float | None:
         i, vk = idx[k], v[k]
         since = i - self._last_beat
         if since < self._refractory:
@@ -167,6 +233,7 @@ class StreamingRPeakDetector:
         thr = self._npk + THRESHOLD * (self._spk - self._npk)
         capped = min(vk, PEAK_CAP * self._spk)
         if vk > thr:
+            slope, r_time, shape = self._measure(col)
             twave = (since < self._twave and slope < 0.5 * self._last_slope
                      and vk < self._last_v
                      and not (shape * self._last_shape < 0
@@ -181,7 +248,7 @@ class StreamingRPeakDetector:
             return self._searchback(i)
         self._npk = 0.125 * capped + 0.875 * self._npk
         if vk > 0.5 * thr and (self._sb is None or vk > self._sb[1]):
-            self._sb = (i, capped, slope, r_time, shape)
+            self._sb = (i, capped, *self._measure(col))
         return self._searchback(i)
 
     def _accept(self, i: int, v: float, slope: float, r_time: float, shape: float,
