@@ -191,6 +191,28 @@ def test_eval_ecg_json_contract(shared_data: Path) -> None:
     assert r["sensitivity"] > 0.99 and r["ppv"] > 0.99  # two clean records
 
 
+def test_bench_physio_json_contract(shared_data: Path) -> None:
+    """`affectd bench physio --vs neurokit2` reports both detectors on record 100 side by
+    side; ours is fed the analyzer's ECG blocks and finds the beats at least as well
+    (speed is the benchmark's business, not asserted here)."""
+    import json
+    import subprocess
+    import sys
+
+    pytest.importorskip("neurokit2")
+    root = Path(__file__).resolve().parents[1]
+    res = subprocess.run([sys.executable, "-m", "edge", "bench", "physio", "--vs", "neurokit2",
+                          "--data", str(shared_data), "--json"], capture_output=True,
+                         text=True, timeout=600, cwd=root)
+    assert res.returncode == 0, res.stderr
+    r = json.loads(res.stdout)
+    assert {"x_realtime", "ratio_vs_peer", "f1", "f1_peer", "rpeak_by_chunk"} <= set(r)
+    assert r["chunk_s"] == 2.0 and r["fs"] == 130.0
+    assert r["f1"] >= r["f1_peer"] and r["f1"] > 0.999
+    assert r["ratio_vs_peer"] == pytest.approx(r["rpeak_x_realtime"] / r["peer_x_realtime"],
+                                               abs=1e-3)
+
+
 @pytest.mark.parametrize("record", ["103", "112"])
 def test_hrv_matches_neurokit2_on_the_same_rr_series(shared_data: Path, record: str) -> None:
     """Five minutes of annotated beats (records whose RR series needs no correction, so
