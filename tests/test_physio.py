@@ -377,6 +377,7 @@ def test_eval_stress_leave_one_subject_out_with_shuffled_blocks(shared_data: Pat
     r = json.loads(res.stdout)
     assert {"balanced_accuracy", "auc", "f1", "n_windows", "per_subject"} <= set(r)
     assert r["subjects"] >= 20 and r["n_windows"] > 1000
-    # boosted trees on wearer-normalised window features and two windows of context
-    # (0.7385 / AUC 0.8206 for this seed when committed); target 0.75 on the mean not met
-    assert r["balanced_accuracy"] > 0.71 and r["auc"] > 0.78
+    # boosted trees on twenty wearer-normalised window features and two windows of
+    # context (0.7568 / AUC 0.8460 for this seed when committed; mean over seeds 0-4
+    # 0.7531 / 0.8412, models/reports/stress_physio.json)
+    assert r["balanced_accuracy"] > 0.745 and r["auc"] > 0.83

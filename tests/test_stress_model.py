@@ -140,16 +140,21 @@ def test_model_json_is_validated() -> None:
 
 def test_shipped_model_reads_arousal_from_the_wearers_history() -> None:
     """Forty calm windows, then one with the heart 15 % faster than the baseline and
-    three extra SCRs a minute: the shipped model calls the calm ones calm and the
-    aroused one more stressed."""
+    climbing, three extra SCRs a minute and the skin conductance rising: the shipped
+    model calls the calm ones calm and the aroused one more stressed."""
     model = StressModel.from_registry()
     rng = np.random.default_rng(1)
     calm = np.zeros((40, len(FEATURES)))
     calm += rng.normal(0, 0.02, calm.shape)
-    calm[:, FEATURES.index("phasic_sd")] = 0.05 + rng.normal(0, 0.005, 40)
+    for name, level in (("phasic_sd", 0.05), ("eda_sd", 0.06), ("phasic_max", 0.08),
+                        ("scl_range", 0.1), ("scl_climb", 0.1), ("hr_jitter", 0.02)):
+        calm[:, FEATURES.index(name)] = level + rng.normal(0, 0.1 * level, 40)
     hot = calm[-1].copy()
-    for name, value in (("hr_last_rel", 0.15), ("hr_rel", 0.15), ("scr_delta", 3.0),
-                        ("scl_logrel", 0.3), ("phasic_sd", 0.12)):
+    for name, value in (("hr_last_rel", 0.15), ("hr_rel", 0.15), ("hr_max_rel", 0.2),
+                        ("hr_rise_rel", 0.1), ("scr_delta", 3.0), ("scr_recent", 2.0),
+                        ("scl_logrel", 0.3), ("phasic_sd", 0.12), ("phasic_max", 0.3),
+                        ("eda_sd", 0.2), ("scl_range", 0.4), ("scl_rise", 0.3),
+                        ("scl_climb", 0.5)):
         hot[FEATURES.index(name)] = value
     inputs = model_inputs(np.vstack([calm, hot]), model.prior)
     p = [model.probability(v) for v in inputs]

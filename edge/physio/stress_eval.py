@@ -10,7 +10,7 @@ information; the blocks are then streamed back to back through the daemon's
 
 The stress model is fitted leave-one-subject-out here (`fit_model`: boosted
 trees, scikit-learn at training time only) on the inputs the daemon's analyzer
-computes for each window: nine features that describe the window, not the
+computes for each window: twenty features that describe the window, not the
 session's clock, each with its change since the previous window, normalised
 against the subject's own past windows, with those of the two windows before
 (`edge.physio.stress_model`). The other subjects are streamed in five block
@@ -126,7 +126,7 @@ def window_features(s: Session, order: list[tuple[int, int, int]], calibration_s
     return np.array(rows, dtype=np.float64).reshape(-1, len(FEATURES)), np.array(labels)
 
 
-TREE_PARAMS: dict[str, Any] = {"max_depth": 3, "max_iter": 200, "learning_rate": 0.03,
+TREE_PARAMS: dict[str, Any] = {"max_depth": 3, "max_iter": 500, "learning_rate": 0.03,
                                "min_samples_leaf": 40, "class_weight": "balanced",
                                "early_stopping": False, "random_state": 0}
 """scikit-learn `HistGradientBoostingClassifier` settings of the stress model: shallow
@@ -191,21 +191,34 @@ def leave_one_out(streams: Streams, shuffle_seed: int | None,
                   train_seeds: tuple[int, ...] = TRAIN_SEEDS) -> dict[str, Any]:
     """Each subject in the `shuffle_seed` order, scored by a model fitted on all the
     others in the `train_seeds` orders (the shipped recipe, without the subject)."""
-    probs, ys, per_subject = [], [], {}
-    for (seed, pid), (x, y) in sorted(streams.items(), key=lambda kv: kv[0][1]):
-        if seed != shuffle_seed or y.size == 0:
-            continue
+    return leave_one_out_orders(streams, (shuffle_seed,), train_seeds)[0]
+
+
+def leave_one_out_orders(streams: Streams, shuffle_seeds: tuple[int | None, ...],
+                         train_seeds: tuple[int, ...] = TRAIN_SEEDS) -> list[dict[str, Any]]:
+    """`leave_one_out` for several evaluated block orders at once: a subject's model does
+    not depend on the order it is scored in, so it is fitted once per subject."""
+    scored: dict[int | None, tuple[list[F64], list[npt.NDArray[np.int64]], dict[str, float]]]
+    scored = {seed: ([], [], {}) for seed in shuffle_seeds}
+    for pid in sorted({p for (seed, p), v in streams.items() if seed in scored and v[1].size}):
         others = [v for (s, o), v in streams.items() if s in train_seeds and o != pid
                   and v[1].size]
         model = fit_model([t[0] for t in others], [t[1] for t in others])
-        p = np.array([model.probability(v) for v in model_inputs(x, model.prior)])
-        probs.append(p)
-        ys.append(y)
-        per_subject[f"S{pid:02d}"] = _scores(p, y)["balanced_accuracy"]
-    out = _scores(np.concatenate(probs), np.concatenate(ys))
-    return {**out, "per_subject": per_subject, "shuffle_blocks": shuffle_seed,
-            "train_seeds": list(train_seeds), "features": list(FEATURES),
-            "subjects": len(per_subject)}
+        for seed, (probs, ys, per_subject) in scored.items():
+            x, y = streams.get((seed, pid), (np.zeros((0, len(FEATURES))), np.zeros(0, int)))
+            if not y.size:
+                continue
+            p = np.array([model.probability(v) for v in model_inputs(x, model.prior)])
+            probs.append(p)
+            ys.append(y)
+            per_subject[f"S{pid:02d}"] = _scores(p, y)["balanced_accuracy"]
+    out = []
+    for seed, (probs, ys, per_subject) in scored.items():
+        r = _scores(np.concatenate(probs), np.concatenate(ys))
+        out.append({**r, "per_subject": per_subject, "shuffle_blocks": seed,
+                    "train_seeds": list(train_seeds), "features": list(FEATURES),
+                    "subjects": len(per_subject)})
+    return out
 
 
 def evaluate_stress(root: Path, shuffle_seed: int | None = None, calibration_s: float = 180.0,

@@ -3,22 +3,23 @@
 Three parts, shared by the daemon (`edge.analyzers.physio`), the evaluation
 (`affectd eval stress`) and the training script (`models.training.stress`):
 
-- `window_features`: nine numbers describing one window — heart rate (last 10 s
-  and whole window) relative to the calibration baseline, its slope and spread
-  inside the window, SCR rate against the baseline, tonic slope, mean SCR
-  amplitude, log skin-conductance level against the baseline, and the spread of
-  the phasic signal. None of them reads the clock: a window is described by what
-  happens inside it and by the wearer's own resting numbers.
+- `window_features`: twenty numbers describing one window — heart rate (level in
+  the last 10 s and the whole window, slope, spread, extremes, rise, jitter)
+  relative to the calibration baseline, and skin conductance (SCR rate against
+  the baseline, recent SCRs, their amplitude and rise time, tonic level against
+  the baseline, its slope, range, rise and climb, phasic spread and peak, spread
+  of the whole signal). None of them reads the clock: a window is described by
+  what happens inside it and by the wearer's own resting numbers.
 - `WearerNorm`: the wearer's running mean and SD of those features and of their
   change since the previous window, over the windows seen so far (Welford; past
   windows only), starting from the training population's mean and variance
   counted as `PRIOR_WINDOWS` windows, so the first minutes are scored against
   people in general and later ones against this wearer. People differ far more
   from each other than stress moves them, so the model sees each window relative
-  to this wearer's own history. It is 46 numbers, no time series, and persists
+  to this wearer's own history. It is 101 numbers, no time series, and persists
   with the baseline.
-- `StressModel`: gradient-boosted trees (`edge.physio.trees`) over the 18
-  normalised inputs of this window and of the `CONTEXT` windows before it (54
+- `StressModel`: gradient-boosted trees (`edge.physio.trees`) over the 40
+  normalised inputs of this window and of the `CONTEXT` windows before it (120
   numbers: how the last three minutes moved, not just the last one), fitted on
   the Stress-Predict sessions with their label blocks shuffled (so the schedule
   carries no information); JSON in `models/stress_physio.json`, loaded through
@@ -43,7 +44,9 @@ from edge.physio.trees import TreeEnsemble
 F64 = npt.NDArray[np.float64]
 WINDOW_S = 60.0
 FEATURES = ("hr_last_rel", "hr_rel", "hr_slope", "hr_sd", "scr_delta", "scl_slope",
-            "scr_amp", "scl_logrel", "phasic_sd")
+            "scr_amp", "scl_logrel", "phasic_sd",
+            "scl_range", "scl_rise", "phasic_max", "scr_rise_s", "eda_sd", "scl_climb",
+            "hr_max_rel", "hr_min_rel", "hr_rise_rel", "hr_jitter", "scr_recent")
 INPUTS = tuple(f"z_{f}" for f in FEATURES) + tuple(f"zd_{f}" for f in FEATURES)
 MODEL_ID = "stress_physio"
 PRIOR_WINDOWS = 3
@@ -55,17 +58,31 @@ MODEL_INPUTS = INPUTS + tuple(f"{name}_lag{k}" for k in range(1, CONTEXT + 1)
 
 def window_features(hr_t: F64, hr_v: F64, t_end: float, eda: EdaWindow,
                     base: dict[str, float]) -> F64 | None:
-    """The nine features of the window ending at `t_end` (seconds); `hr_t`, `hr_v`:
-    heart-rate samples (time, bpm) inside it. None without enough heart rate."""
+    """The `FEATURES` of the window ending at `t_end` (seconds); `hr_t`, `hr_v`:
+    heart-rate samples (time, bpm) inside it. None without enough heart rate.
+
+    Heart rate, relative to the baseline: the last 10 s and the whole window, the
+    least-squares slope (per minute), SD, maximum and minimum, the last 10 s minus the
+    first 10 s, and the SD of successive differences (jitter). Skin conductance (µS):
+    SCR rate against the baseline, tonic slope (per minute), mean SCR amplitude, log
+    SCL against the baseline, SD of the phasic part; the tonic level's range, its last
+    10 s minus its first 10 s, and the sum of its rises (µS); the largest phasic
+    value, the SCRs' mean rise time (s), the SD of the whole signal, and the SCRs in
+    the last 20 s."""
     if hr_v.size < 5:
         return None
     hr_base = base.get("hr_bpm") or float(np.median(hr_v))
     last = hr_v[hr_t > t_end - 10.0]
     hr_last = float(last.mean()) if last.size else float(hr_v[-1])
+    first = hr_v[hr_t <= t_end - WINDOW_S + 10.0]
+    hr_first = float(first.mean()) if first.size else float(hr_v[0])
     tm = (hr_t - hr_t.mean()) / 60.0
     denom = float(tm @ tm)
     slope = float(tm @ (hr_v - hr_v.mean())) / denom if denom > 0 else 0.0
     scl_base = base.get("scl_us", eda.scl_us)
+    tonic, n10 = eda.tonic, max(1, int(10.0 * eda.fs))
+    rises = np.diff(tonic)
+    duration = tonic.size / eda.fs
     return np.array([
         hr_last / hr_base - 1.0,
         float(hr_v.mean()) / hr_base - 1.0,
@@ -76,6 +93,17 @@ def window_features(hr_t: F64, hr_v: F64, t_end: float, eda: EdaWindow,
         float(np.mean([r.amplitude_us for r in eda.scrs])) if eda.scrs else 0.0,
         math.log(max(eda.scl_us, 0.01) / max(scl_base, 0.01)),
         float(eda.phasic.std()),
+        float(tonic.max() - tonic.min()),
+        float(tonic[-n10:].mean() - tonic[:n10].mean()),
+        float(eda.phasic.max()),
+        float(np.mean([r.rise_s for r in eda.scrs])) if eda.scrs else 0.0,
+        float((tonic + eda.phasic).std()),
+        float(rises[rises > 0].sum()),
+        float(hr_v.max()) / hr_base - 1.0,
+        float(hr_v.min()) / hr_base - 1.0,
+        (hr_last - hr_first) / hr_base,
+        float(np.diff(hr_v).std()) / hr_base,
+        float(sum(1 for r in eda.scrs if r.peak_s >= duration - 20.0)),
     ])
 
 
