@@ -124,7 +124,7 @@ class FusionSettings:
     """Exponent of the calibrated face distribution when pooled with another (fitted)."""
     pool_voice: float = field(default=0.82, metadata=_rng(0.0, 10.0))
     """Exponent of the calibrated voice distribution when pooled with another (fitted)."""
-    stress_voice: float = field(default=11.3, metadata=_rng(0.0, 100.0))
+    stress_voice: float = field(default=2.2, metadata=_rng(0.0, 100.0))
     """Weight of the stress read from the voice relative to a modality's own stress
     (fitted on held-out pairs with physiology windows)."""
 
