@@ -135,16 +135,15 @@ class SosFilter:
     def block_operator(self, n: int) -> F64:
         """The matrix G ((n + order) x (order + n)) of one block of n <= BLOCK samples:
         [y; s'] = G @ [s; x] — outputs and the state after, from the state before and
-        the input. One matrix product per block for callers that fold further linear
-        steps into it (`edge.analyzers.rpeaks` folds the derivative)."""
+        the input. One matrix product per block, for callers that filter short blocks
+        often and keep the state themselves (`edge.analyzers.rpeaks`)."""
         if not 1 <= n <= self.BLOCK:
             raise ValueError(f"block of {n} samples, expected 1..{self.BLOCK}")
         k = self.order
         h = np.zeros(n)
         h[:min(n, self._h.size)] = self._h[:n]
-        toeplitz = np.zeros((n, n))
-        for lag in range(n):  # y_i = sum_j h[i - j] x_j
-            toeplitz[np.arange(lag, n), np.arange(0, n - lag)] = h[lag]
+        lag = np.subtract.outer(np.arange(n), np.arange(n))  # y_i = sum_j h[i - j] x_j
+        toeplitz = np.where(lag >= 0, h[np.clip(lag, 0, None)], 0.0)
         g = np.zeros((n + k, k + n))
         g[:n, :k] = self._free[:n]
         g[:n, k:] = toeplitz

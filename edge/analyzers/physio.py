@@ -1,10 +1,9 @@
 """Physiology analyzer: ECG beats and EDA level -> heart rate, HRV, arousal, stress.
 
 Streaming R-peaks (`rpeaks`, run on 2-s blocks of ECG), heart rate and HRV over
-sliding windows,
-skin-conductance level and SCR rate (`edge.physio.eda`), a resting baseline from
-the first `calibration_s` seconds (persisted, `edge.physio.baseline`), and
-stress/arousal from the trained model (`edge.physio.stress_model`): the last
+sliding windows, skin-conductance level and SCR rate (`edge.physio.eda`), a resting
+baseline from the first `calibration_s` seconds (persisted, `edge.physio.baseline`),
+and stress/arousal from the trained model (`edge.physio.stress_model`): the last
 60 s described by twenty features, normalised against the wearer's own past
 windows, through the shipped boosted trees. Without skin conductance (a
 chest strap alone) the model has no input, and a fixed logistic rule on heart
