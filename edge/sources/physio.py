@@ -30,8 +30,10 @@ class SyntheticPhysioSource(Source):
     def __init__(self, settings: PhysioSettings) -> None:
         super().__init__()
         self.settings = settings
-        # The synthetic wearer rests through calibration, then alternates stress and rest.
-        schedule = StressSchedule(rest_s=settings.calibration_s + 10.0, block_s=45.0)
+        # The synthetic wearer rests through calibration, then alternates two-minute stress
+        # and rest blocks (minutes, like the tasks the stress model learnt from: it reads
+        # 60-s windows and the two before them, so it cannot follow faster blocks).
+        schedule = StressSchedule(rest_s=settings.calibration_s + 10.0, block_s=120.0)
         self._gen = SyntheticPhysio(ecg_fs=settings.ecg_rate, seed=settings.seed,
                                     schedule=schedule)
         self._t = 0.0
