@@ -78,15 +78,17 @@ class StreamingRPeakDetector:
         self._kernel = np.ones(self._win) / self._win
         self._spans = window_max_spans(2 * self._look + 1)
         self._learning = round(2.0 * fs)
-        # One buffer, rows: band-passed signal, its first difference, squared difference,
-        # integrated signal. Column c holds absolute sample c + self._off; zeros in front so
-        # that the look-back of the first candidates stays inside it. Written in place;
-        # the live tail moves to the front when the end is reached.
+        # One buffer, rows (`_bp`, `_d`, `_sq`, `_mwi`): band-passed signal, its first
+        # difference, squared difference, integrated signal. Column c holds absolute
+        # sample c + self._off; zeros in front so that the look-back of the first
+        # candidates stays inside it. Written in place; the live tail moves to the front
+        # when the end is reached.
         self._pad = self._reach + self._look
         self._buf = np.zeros((4, self._pad + self._learning + 3 * MAX_SCAN))
+        self._bp, self._d, self._sq, self._mwi = self._buf  # views of its rows
         self._off = -self._pad
         self._end = self._pad  # first free column
-        self._ops: dict[int, tuple[F64, F64]] = {}  # block length -> (operator, input)
+        self._ops: dict[int, tuple[F64, F64, F64]] = {}  # block length -> operator, in, out
         self._state: F64 | None = None  # band-pass state
         self._n = 0  # samples received
         self._next = 0  # first absolute index not yet decided as a candidate centre
@@ -100,16 +102,17 @@ class StreamingRPeakDetector:
         # search-back candidate: (index, v, slope, R time, shape)
         self._sb: tuple[int, float, float, float, float] | None = None
 
-    def _operator(self, n: int) -> tuple[F64, F64]:
+    def _operator(self, n: int) -> tuple[F64, F64, F64]:
         """The band-pass's block operator for n samples ([y; state after] = G @ [state;
-        x]) and the input vector it multiplies (reused). Cached per block length (BLE
-        frames come in a few sizes); the cache is cleared past 16 sizes."""
+        x]) and the input and output vectors of its product (reused). Cached per block
+        length (BLE frames come in a few sizes); the cache is cleared past 16 sizes."""
         got = self._ops.get(n)
         if got is None:
             if len(self._ops) >= 16:
                 self._ops.clear()
-            got = self._ops[n] = (self._bandpass.block_operator(n),
-                                  np.zeros(self._bandpass.order + n))
+            k = self._bandpass.order
+            got = self._ops[n] = (self._bandpass.block_operator(n), np.zeros(k + n),
+                                  np.zeros(n + k))
         return got
 
     def process(self, x: npt.NDArray[np.float64]) -> list[float]:
@@ -129,36 +132,36 @@ class StreamingRPeakDetector:
             self._state = self._bandpass.start_state(float(x[0]))
         k = self._state.size
         size = -(-x.size // -(-x.size // MAX_BLOCK))
-        row = self._buf[0]
         for i in range(0, x.size, size):
             piece = x[i:i + size]
             n = piece.size
-            g, u = self._ops.get(n) or self._operator(n)
+            g, u, out = self._ops.get(n) or self._operator(n)
             u[:k] = self._state
             u[k:] = piece
-            out = g @ u
-            row[at + i:at + i + n] = out[:n]
+            np.dot(g, u, out=out)
+            self._bp[at + i:at + i + n] = out[:n]
             self._state = out[n:]
 
     def _process(self, x: npt.NDArray[np.float64]) -> list[float]:
         n = x.size
         if self._end + n > self._buf.shape[1]:
             self._compact()
-        buf, e = self._buf, self._end
+        e = self._end
         self._filter(x, e)
-        new = buf[:, e:e + n]
+        d, sq = self._d[e:e + n], self._sq[e:e + n]
         # first difference against the previous band-passed sample (kept in the buffer)
-        np.subtract(new[0], buf[0, e - 1:e + n - 1], out=new[1])
-        np.multiply(new[1], new[1], out=new[2])
+        np.subtract(self._bp[e:e + n], self._bp[e - 1:e + n - 1], out=d)
+        np.multiply(d, d, out=sq)
         # the kernel is symmetric: correlate = convolve, with a thinner numpy wrapper
-        new[3] = np.correlate(buf[2, e + 1 - self._win:e + n], self._kernel, "valid")
+        self._mwi[e:e + n] = np.correlate(self._sq[e + 1 - self._win:e + n], self._kernel,
+                                          "valid")
         self._end = e + n
         self._n += n
         if self._spk == 0.0:
             if self._n < self._learning:
                 return []
             # levels from exactly the first `learning` samples, however they were chunked
-            first = buf[3, :self._pad + self._learning]
+            first = self._mwi[:self._pad + self._learning]
             self._spk = max(float(first.max()) * 0.6, 1e-12)
             self._npk = float(np.median(first[self._pad:]))
         return self._scan()
@@ -174,7 +177,7 @@ class StreamingRPeakDetector:
     def _candidates(self) -> npt.NDArray[np.intp]:
         """Buffer columns, in order, of the local maxima of the integrated signal over
         +-look that are not decided yet (zero ones are dropped by `_scan`)."""
-        mwi, look = self._buf[3], self._look
+        mwi, look = self._mwi, self._look
         lo = max(self._next - self._off, look)
         hi = self._end - look  # a candidate needs `look` samples on both sides
         if hi <= lo:
@@ -189,9 +192,9 @@ class StreamingRPeakDetector:
         |derivative| in the window before it; the R wave, the largest |band-passed|
         sample in reach, in seconds; the band-passed peak-to-peak amplitude signed by
         that sample's polarity."""
-        diff = self._buf[1, c - self._win + 1:c + 1].tolist()
+        diff = self._d[c - self._win + 1:c + 1].tolist()
         slope = max(max(diff), -min(diff))
-        seg = self._buf[0, c - self._reach:c + 1].tolist()
+        seg = self._bp[c - self._reach:c + 1].tolist()
         hi, lo = max(seg), min(seg)
         # the first sample of largest magnitude, as numpy's argmax of |seg| picks it
         at = (seg.index(hi) if hi > -lo else seg.index(lo) if hi < -lo
@@ -206,30 +209,35 @@ class StreamingRPeakDetector:
             self._next = max(self._next, final)
             return []
         cols = cand.tolist()
-        v = self._buf[3, cand].tolist()
+        v = self._mwi[cand].tolist()
         if 0.0 in v:  # a flat stretch: every sample is a "maximum" of nothing
             cols = [c for c, vc in zip(cols, v, strict=True) if vc > 0.0]
             v = [vc for vc in v if vc > 0.0]
             if not cols:
                 self._next = max(self._next, final)
                 return []
-        idx = [c + self._off for c in cols]
+        off = self._off
+        final_col = final - off
         beats: list[float] = []
-        for k, i in enumerate(idx):
-            if i >= final:
-                self._next = i
+        for k, c in enumerate(cols):
+            if c >= final_col:
+                self._next = c + off
                 return beats
-            beat = self._decide(k, idx, v, cols[k])
+            if c + off - self._last_beat < self._refractory:
+                continue  # inside the refractory period after a beat: ignored
+            beat = self._decide(k, cols, v)
             if beat is not None:
                 beats.append(beat)
-        self._next = max(idx[-1] + 1, final)
+        self._next = max(cols[-1] + 1 + off, final)
         return beats
 
-    def _decide(self, k: int, idx: list[int], v: list[float], col: int) -> float | None:
-        i, vk = idx[k], v[k]
+    def _decide(self, k: int, cols: list[int], v: list[float]) -> float | None:
+        """The decision on candidate k (buffer column cols[k], integrated value v[k])
+        outside the refractory period; the beat's time when it is one (or when it
+        makes a search-back beat due)."""
+        col, vk = cols[k], v[k]
+        i = col + self._off
         since = i - self._last_beat
-        if since < self._refractory:
-            return None
         thr = self._npk + THRESHOLD * (self._spk - self._npk)
         capped = min(vk, PEAK_CAP * self._spk)
         if vk > thr:
@@ -239,7 +247,7 @@ class StreamingRPeakDetector:
                      and not (shape * self._last_shape < 0
                               and abs(shape) >= ECTOPIC_AMPLITUDE * abs(self._last_shape)))
             ahead = k + 1
-            while not twave and ahead < len(idx) and idx[ahead] - i <= self._refractory:
+            while not twave and ahead < len(cols) and cols[ahead] - col <= self._refractory:
                 twave = v[ahead] > DOMINANCE * vk
                 ahead += 1
             if not twave:
