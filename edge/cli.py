@@ -1,4 +1,11 @@
-"""The `affectd` command line: run, check, demo."""
+"""The `affectd` command line: the daemon's commands (run, check, models).
+
+The lab's commands (bench, eval, replay, demo) live in `edge/lab/cli.py`; they are
+plugged in through the `affectd.commands` entry point group only when the
+command line asks for one of them (or for help), so running the daemon imports
+nothing of the lab. Entry points are the standard plugin mechanism of installed
+Python packages, here also the way a third party adds a command.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from edge import __version__
-from edge.config import EX_CONFIG, ConfigError, load_settings, parse_settings
+from edge.config import EX_CONFIG, ConfigError, load_settings
 from edge.settings import Settings
 
 DEFAULT_CONFIG = Path("/etc/affectd/affectd.toml")
@@ -113,135 +120,18 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0 if all(r["status"] == "ok" for r in rows) else EX_DATAERR
 
 
-def cmd_bench(args: argparse.Namespace) -> int:
-    from edge import bench
-
-    if args.what == "models":
-        bench.print_models(bench.bench_models(args.runs), args.json)
-    elif args.what == "vision":
-        from edge.bench_vision import bench_vision, print_vision
-        from models.training.data import data_root
-
-        data = Path(args.data) if args.data else data_root()
-        print_vision(bench_vision(data, args.frames, peer=args.vs == "fer"), args.json)
-    elif args.what == "pipeline":
-        from edge.bench_pipeline import bench_pipeline, print_pipeline
-        from models.training.data import data_root
-
-        root = Path(args.data) if args.data else data_root()
-        video = Path(args.video) if args.video else root / "video" / "WolfgangLanger_Pexels.mp4"
-        print_pipeline(bench_pipeline(video, args.seconds, args.tiles or 0), args.json)
-    elif args.what == "biofeedback":
-        from edge.bench_pipeline import bench_biofeedback, print_pipeline
-
-        print_pipeline(bench_biofeedback(args.seconds), args.json)
-    elif args.what == "soak":
-        from edge.bench_soak import bench_soak, print_soak
-        from models.training.data import data_root
-
-        root = Path(args.data) if args.data else data_root()
-        video = Path(args.video) if args.video else root / "video" / "WolfgangLanger_Pexels.mp4"
-        seconds = 3600.0 * args.hours if args.hours else 60.0 * args.minutes
-        soak = bench_soak(video, seconds, warmup_s=60.0 * args.warmup_min,
-                          sample_s=args.sample_s)
-        print_soak(soak, args.json)
-        return 0 if soak["ok"] else 1
-    elif args.what == "physio":
-        from edge.physio.bench import bench_physio, print_physio
-        from models.training.data import data_root
-
-        root = Path(args.data) if args.data else data_root()
-        kw = {} if args.chunk_s is None else {"chunk_s": args.chunk_s}
-        print_physio(bench_physio(root / "physio" / "mitdb" / "100", args.vs == "neurokit2",
-                                  **kw), args.json)
-    elif args.what == "speech":
-        from edge.speech.tools import bench_speech, print_json_or_text
-        from models.training.data import data_root
-
-        root = Path(args.data) if args.data else data_root()
-        clip = next(iter(sorted((root / "speech" / "ravdess").rglob("*.flac"))), None) \
-            if (root / "speech" / "ravdess").is_dir() else None
-        print_json_or_text(bench_speech(clip), args.json)
-    return 0
+DAEMON_COMMANDS = ("run", "check", "models")
+COMMAND_GROUP = "affectd.commands"
 
 
-def _face_settings(args: argparse.Namespace) -> Any:
-    from dataclasses import replace
+def plugin_commands() -> list[Any]:
+    """The entry points that add sub-commands (the lab's, and any third party's)."""
+    from importlib.metadata import entry_points
 
-    face = _load(args).face if args.config else parse_settings({}).face
-    if args.detector:
-        face = replace(face, detector=args.detector)
-    if args.tiles is not None:
-        face = replace(face, tiles=args.tiles)
-    return face
+    return sorted(entry_points(group=COMMAND_GROUP), key=lambda ep: ep.name)
 
 
-def cmd_replay(args: argparse.Namespace) -> int:
-    if args.plot:
-        from edge.timeline import plot, timeline
-
-        cfg = _load(args) if args.config else parse_settings({})
-        rows = timeline(Path(args.video) if args.video else None,
-                        Path(args.audio) if args.audio else None,
-                        Path(args.e4) if args.e4 else None, args.seconds,
-                        fusion=cfg.fusion, face=_face_settings(args),
-                        calibration_s=cfg.physio.calibration_s)
-        plot(rows, Path(args.plot))
-        if args.json:
-            for r in rows:
-                print(json.dumps(r))
-        print(f"affectd replay: {len(rows)} points, plot in {args.plot}", file=sys.stderr)
-        return 0
-    from edge.vision.tools import replay
-
-    if not args.video:
-        raise ConfigError("--video", "required (or give --plot with --audio/--e4)")
-    replay(Path(args.video), args.json, Path(args.render) if args.render else None,
-           _face_settings(args), args.threads)
-    return 0
-
-
-def cmd_eval(args: argparse.Namespace) -> int:
-    if args.what == "face":
-        from edge.vision.evaluate import evaluate_face, print_report
-
-        if not args.images:
-            raise ConfigError("--images", "required for eval face")
-        print_report(evaluate_face(Path(args.images), args.crops, _face_settings(args),
-                                   args.threads), args.json)
-    elif args.what == "fusion":
-        from edge.fusion_eval import evaluate_fusion, print_fusion
-        from models.training.data import data_root
-
-        print_fusion(evaluate_fusion(data_root()), args.json)
-    elif args.what == "stress":
-        from edge.physio.stress_eval import evaluate_stress, print_stress
-
-        if not args.e4:
-            raise ConfigError("--e4", "required for eval stress (a Stress-Predict folder)")
-        print_stress(evaluate_stress(Path(args.e4), args.shuffle_blocks), args.json)
-    elif args.what == "ecg":
-        from edge.physio.evaluate import evaluate_records, print_ecg
-
-        if not args.record:
-            raise ConfigError("--record", "required for eval ecg")
-        print_ecg(evaluate_records([Path(r) for r in args.record], args.fs), args.json)
-    elif args.what == "speech":
-        from edge.speech.tools import evaluate_speech, print_json_or_text
-
-        if not args.audio:
-            raise ConfigError("--audio", "required for eval speech")
-        print_json_or_text(evaluate_speech(Path(args.audio), 1, args.order_seed), args.json)
-    return 0
-
-
-def cmd_demo(args: argparse.Namespace) -> int:
-    from edge.demo import run_demo
-
-    return run_demo(seconds=args.seconds, port=args.port)
-
-
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(with_plugins: bool = True) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="affectd", description=__doc__)
     p.add_argument("--version", action="version", version=f"affectd {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
@@ -257,63 +147,16 @@ def build_parser() -> argparse.ArgumentParser:
     models = sub.add_parser("models", help="list registered models, verify their checksums")
     models.add_argument("--json", action="store_true")
     models.set_defaults(func=cmd_models)
-    bench = sub.add_parser("bench", help="measure speed (int8 vs float, vs peers)")
-    bench.add_argument("what", choices=["models", "vision", "speech", "physio", "pipeline", "soak",
-                                        "biofeedback"])
-    bench.add_argument("--seconds", type=float, default=30.0, help="pipeline: duration")
-    bench.add_argument("--video", help="pipeline, soak: video file (default: a clip in the data)")
-    bench.add_argument("--tiles", type=int, choices=[0, 2], help="pipeline: face detector tiles")
-    bench.add_argument("--minutes", type=float, default=30.0, help="soak: measured duration")
-    bench.add_argument("--hours", type=float, default=None, help="soak: duration in hours")
-    bench.add_argument("--warmup-min", type=float, default=3.0, help="soak: warm-up minutes")
-    bench.add_argument("--sample-s", type=float, default=60.0, help="soak: sampling interval")
-    bench.add_argument("--vs", choices=["fer", "neurokit2"],
-                       help="also run this peer (vision: fer; physio: neurokit2)")
-    bench.add_argument("--chunk-s", type=float, default=None,
-                       help="physio: seconds of ECG per call of the R-peak detector "
-                            "(default: the analyzer's ECG block, 2 s)")
-    bench.add_argument("--data", help="dataset folder (default $AFFECTD_DATA)")
-    bench.add_argument("--frames", type=int, default=200)
-    bench.add_argument("--json", action="store_true")
-    bench.add_argument("--runs", type=int, default=100)
-    bench.set_defaults(func=cmd_bench)
-    rep = sub.add_parser("replay", help="run the vision path over a video or image file")
-    rep.add_argument("--video", help="video (or image) for the face path")
-    rep.add_argument("--render", help="write an annotated video here")
-    rep.add_argument("--plot", help="write a timeline PNG of the fused output here")
-    rep.add_argument("--audio", help="plot: speech file for the voice path")
-    rep.add_argument("--e4", help="plot: Empatica E4 folder for the physiology path")
-    rep.add_argument("--seconds", type=float, default=120.0, help="plot: media time to use")
-    ev = sub.add_parser("eval", help="measure accuracy on labelled data")
-    ev.add_argument("what", choices=["face", "speech", "ecg", "fusion", "stress"])
-    ev.add_argument("--e4", help="stress: Stress-Predict folder (Raw_data/, labels_per_second.csv)")
-    ev.add_argument("--shuffle-blocks", type=int, default=None, metavar="SEED",
-                    help="stress: reorder each subject's label blocks (first rest stays first)")
-    ev.add_argument("--record", action="append", help="ecg: WFDB record path (repeatable)")
-    ev.add_argument("--fs", type=float, default=None, help="ecg: resample to this rate")
-    ev.add_argument("--audio", help="speech: folder of RAVDESS/EmoDB-named or <label>/ clips")
-    ev.add_argument("--order-seed", type=int, default=0,
-                    help="speech: order in which each speaker's clips are played (the online "
-                         "speaker normalisation learns from earlier clips only)")
-    ev.add_argument("--images", help="face: folder of <label>/*.jpg")
-    ev.add_argument("--crops", action="store_true", help="face: images are face crops")
-    for sp in (rep, ev):
-        sp.add_argument("--json", action="store_true")
-        sp.add_argument("--config", "-c", default=None)
-        sp.add_argument("--detector", choices=["short", "full"])
-        sp.add_argument("--tiles", type=int, choices=[0, 2])
-        sp.add_argument("--threads", type=int, default=2)
-    rep.set_defaults(func=cmd_replay)
-    ev.set_defaults(func=cmd_eval)
-    demo = sub.add_parser("demo", help="run with an embedded broker and generated inputs")
-    demo.add_argument("--seconds", type=float, default=None)
-    demo.add_argument("--port", type=int, default=None)
-    demo.set_defaults(func=cmd_demo)
+    if with_plugins:
+        for ep in plugin_commands():
+            ep.load()(sub)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    daemon_only = bool(argv) and argv[0] in DAEMON_COMMANDS
+    args = build_parser(with_plugins=not daemon_only).parse_args(argv)
     from edge.registry import ModelError
 
     try:
@@ -326,4 +169,4 @@ def main(argv: list[str] | None = None) -> int:
         return EX_DATAERR
 
 
-__all__ = ["main", "parse_settings"]
+__all__ = ["main"]

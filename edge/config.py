@@ -4,11 +4,20 @@ Validation is strict, like Frigate's: an unknown section or key, a value of
 the wrong type or outside its range is a `ConfigError` whose message names the
 key (`mqtt.port: expected an integer in [1, 65535], got 70000`). The command
 line turns it into one line on stderr and exit status 78 (EX_CONFIG).
+
+A source section is built as the settings class of the back-end it names
+(`edge.sources.TABLES`), which checks itself; keys that only another back-end of
+the same kind reads are left aside, so switching `backend` back and forth needs
+no other edit. Old key names are still read for one release, with a warning in
+the log: `physio.source` (now `physio.backend`), `physio.ble_backend = "emulated"`
+(now `physio.backend = "emulated"`) and `fusion.weight_face`-style keys (now
+`[fusion.face] weight`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import os
 import re
@@ -17,20 +26,17 @@ import types
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
-from edge.settings import Settings
+from edge.settings import ConfigError, Settings
+from edge.sources import TABLES
+from edge.sources.base import check_readable
 
 EX_CONFIG = 78
 _DEVICE_ID = re.compile(r"^[a-z0-9_-]{1,32}$")
-_MAC = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
+log = logging.getLogger(__name__)
+_FUSION_ALIASES = {f"{param}_{m}": (m, new) for m in ("face", "voice", "physio")
+                   for param, new in (("weight", "weight"), ("temperature", "temperature"),
+                                      ("pool", "pool"))}
 _TOPIC_PART = re.compile(r"^[A-Za-z0-9_/-]{1,64}$")
-
-
-class ConfigError(ValueError):
-    """A config problem; the message starts with the offending key."""
-
-    def __init__(self, key: str, problem: str) -> None:
-        super().__init__(f"{key}: {problem}")
-        self.key = key
 
 
 def _describe(tp: Any, meta: dict[str, Any]) -> str:
@@ -83,7 +89,68 @@ def _convert(key: str, value: Any, tp: Any, meta: dict[str, Any]) -> Any:
     return value
 
 
-def _build(cls: Any, data: dict[str, Any], prefix: str) -> Any:
+def _deprecated(old: str, new: str) -> None:
+    log.warning("config: %s is deprecated and will be removed; use %s", old, new)
+
+
+def _physio_aliases(data: dict[str, Any]) -> dict[str, Any]:
+    data = dict(data)
+    if "source" in data:
+        _deprecated("physio.source", "physio.backend")
+        if "backend" in data:
+            raise ConfigError("physio.source", "give physio.backend only (source is its old name)")
+        data["backend"] = data.pop("source")
+    if "ble_backend" in data:
+        value = data.pop("ble_backend")
+        if value not in ("bluez", "emulated"):
+            raise ConfigError("physio.ble_backend", f'expected one of "bluez", "emulated", '
+                                                    f"got {value!r}")
+        _deprecated("physio.ble_backend", 'physio.backend = "ble" or "emulated"')
+        if value == "emulated" and data.get("backend") == "ble":
+            data["backend"] = "emulated"
+    return data
+
+
+def _fusion_aliases(data: dict[str, Any]) -> dict[str, Any]:
+    data = dict(data)
+    for old in [k for k in data if k in _FUSION_ALIASES]:
+        m, new = _FUSION_ALIASES[old]
+        _deprecated(f"fusion.{old}", f"fusion.{m}.{new}")
+        table = data.setdefault(m, {})
+        if not isinstance(table, dict) or new in table:
+            raise ConfigError(f"fusion.{old}", f"give fusion.{m}.{new} only")
+        table[new] = data.pop(old)
+    return data
+
+
+def _build_source(name: str, data: dict[str, Any], default: Any) -> Any:
+    """A source section as its back-end's settings class (which checks itself)."""
+    table = TABLES[name]
+    if name == "physio":
+        data = _physio_aliases(data)
+    backend = data.get("backend", default.backend)
+    if not isinstance(backend, str):
+        raise ConfigError(f"{name}.backend", f"expected a string, got {backend!r}")
+    row = table.get(backend)
+    own = {f.name for f in dataclasses.fields(row.settings)}
+    others = table.builtin_keys() - own
+    for key in others & set(data):  # not read by this back-end, yet a wrong type is an error
+        cls = next(r.settings for r in table.rows.values()
+                   if key in {f.name for f in dataclasses.fields(r.settings)})
+        f = next(f for f in dataclasses.fields(cls) if f.name == key)
+        _convert(f"{name}.{key}", data[key], get_type_hints(cls)[key], dict(f.metadata))
+    settings = _build(row.settings, {k: v for k, v in data.items() if k not in others}, name)
+    if settings.enabled:
+        settings.check(name)
+    return settings
+
+
+def _build(cls: Any, data: dict[str, Any], prefix: str, base: Any = None) -> Any:
+    """`cls` from the table `data` (keys named `<prefix>.<key>` in errors); keys absent
+    from `data` keep the values of `base` (the field's default in the parent) or the
+    class defaults."""
+    if prefix == "fusion":
+        data = _fusion_aliases(data)
     hints = get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     for key in data:
@@ -93,27 +160,29 @@ def _build(cls: Any, data: dict[str, Any], prefix: str) -> Any:
             raise ConfigError(where, f"unknown key (known: {known})")
     kwargs: dict[str, Any] = {}
     for name, f in fields.items():
+        key = f"{prefix}.{name}" if prefix else name
+        if not prefix and name in TABLES:
+            section = data.get(name, {})
+            if not isinstance(section, dict):
+                raise ConfigError(key, f"expected a table [{key}], got {section!r}")
+            kwargs[name] = _build_source(name, section, f.default)
+            continue
         if name not in data:
             continue
-        key = f"{prefix}.{name}" if prefix else name
         tp = hints[name]
         if dataclasses.is_dataclass(tp):
             if not isinstance(data[name], dict):
                 raise ConfigError(key, f"expected a table [{key}], got {data[name]!r}")
-            kwargs[name] = _build(tp, data[name], key)
+            default = f.default if dataclasses.is_dataclass(f.default) else None
+            kwargs[name] = _build(tp, data[name], key, default)
         else:
             kwargs[name] = _convert(key, data[name], tp, dict(f.metadata))
-    return cls(**kwargs)
+    return dataclasses.replace(base, **kwargs) if base is not None else cls(**kwargs)
 
 
 def _check_readable(key: str, path: Path | None) -> None:
-    if path is None:
-        return
-    try:
-        with path.open("rb") as fh:
-            fh.read(1)
-    except OSError as exc:
-        raise ConfigError(key, f"cannot read {path}: {exc.strerror or exc}") from None
+    if path is not None:
+        check_readable(key, path)
 
 
 def _cross_check(s: Settings) -> None:
@@ -134,27 +203,6 @@ def _cross_check(s: Settings) -> None:
     if s.mqtt.password_env and s.mqtt.password_env not in os.environ:
         raise ConfigError("mqtt.password_env",
                           f"environment variable {s.mqtt.password_env} is not set")
-    if s.physio.enabled and s.physio.source == "ble":
-        if not s.physio.devices:
-            raise ConfigError("physio.devices", 'required for source "ble"')
-        for i, d in enumerate(s.physio.devices):
-            kind, _, addr = d.partition("@")
-            if kind not in ("polar_h10", "heart_rate", "eda") or not _MAC.match(addr):
-                want = '"polar_h10|heart_rate|eda@AA:BB:CC:DD:EE:FF"'
-                raise ConfigError(f"physio.devices[{i}]", f"expected {want}, got {d!r}")
-    if s.physio.enabled and s.physio.source in ("e4", "neurokit_csv"):
-        if s.physio.path is None:
-            raise ConfigError("physio.path", f'required for source "{s.physio.source}"')
-        if not s.physio.path.exists():
-            raise ConfigError("physio.path", f"{s.physio.path} does not exist")
-    if s.camera.enabled and s.camera.backend == "file":
-        if s.camera.path is None:
-            raise ConfigError("camera.path", 'required for backend "file"')
-        _check_readable("camera.path", s.camera.path)
-    if s.microphone.enabled and s.microphone.backend == "file":
-        if s.microphone.path is None:
-            raise ConfigError("microphone.path", 'required for backend "file"')
-        _check_readable("microphone.path", s.microphone.path)
 
 
 def parse_settings(data: dict[str, Any]) -> Settings:
@@ -189,3 +237,6 @@ def mqtt_password(s: Settings) -> str | None:
         lines = s.mqtt.password_file.read_text(encoding="utf-8").splitlines()
         return lines[0] if lines else ""
     return None
+
+
+__all__ = ["EX_CONFIG", "ConfigError", "load_settings", "mqtt_password", "parse_settings"]

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from types import FrameType
 
 from edge import __version__
-from edge.analyzers.base import Analyzer
+from edge.analyzer import Analyzer
 from edge.config import ConfigError
 from edge.fusion import LateFusion
 from edge.messages import MODALITIES
@@ -38,16 +38,16 @@ EXIT_STALLED = 70
 def build_analyzer(source: Source, settings: Settings) -> Analyzer:
     """The analyzer for a source's modality."""
     if source.modality == "physio":
-        from edge.analyzers.physio import PhysioAnalyzer
+        from edge.physio.analyzer import PhysioAnalyzer
 
         return PhysioAnalyzer(settings.physio.calibration_s,
                               baseline_path=settings.device.state_dir / "baseline.json")
     if source.modality == "face":
-        from edge.vision.analyzer import FaceAnalyzer
+        from edge.face.analyzer import FaceAnalyzer
 
         return FaceAnalyzer(settings.face, threads=settings.runtime.threads)
     if source.modality == "voice":
-        from edge.speech.analyzer import VoiceAnalyzer
+        from edge.voice.analyzer import VoiceAnalyzer
 
         return VoiceAnalyzer(threads=1)
     raise ConfigError(f"{source.modality}", "no analyzer for this modality")

@@ -136,7 +136,7 @@ class SosFilter:
         """The matrix G ((n + order) x (order + n)) of one block of n <= BLOCK samples:
         [y; s'] = G @ [s; x] — outputs and the state after, from the state before and
         the input. One matrix product per block, for callers that filter short blocks
-        often and keep the state themselves (`edge.analyzers.rpeaks`)."""
+        often and keep the state themselves (`edge.physio.rpeaks`)."""
         if not 1 <= n <= self.BLOCK:
             raise ValueError(f"block of {n} samples, expected 1..{self.BLOCK}")
         k = self.order

@@ -56,7 +56,7 @@ class LateFusion:
         self._listeners: list[Callable[[ModalityEstimate], None]] = []
 
     def _prior(self, modality: str) -> float:
-        return float(getattr(self.settings, f"weight_{modality}"))
+        return self.settings.modality(modality).weight
 
     def add_listener(self, listener: Callable[[ModalityEstimate], None]) -> None:
         """Also hand every estimate to `listener` (kiosk aggregation, biofeedback wake-up);
@@ -105,8 +105,9 @@ class LateFusion:
         top = max(w for _, w, _ in parts)
         logit = [0.0] * len(EMOTIONS)
         for m, w, p in parts:
-            temp = float(getattr(cfg, f"temperature_{m}", 1.0))
-            scale = 1.0 if len(parts) == 1 else float(getattr(cfg, f"pool_{m}", 1.0)) * w / top
+            own = cfg.modality(m)
+            scale = 1.0 if len(parts) == 1 else own.pool * w / top
+            temp = own.temperature
             for i, v in enumerate(p):
                 logit[i] += scale * math.log(max(v, 1e-6)) / temp
         hi = max(logit)

@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from edge.analyzers.base import Analyzer
+from edge.analyzer import Analyzer
 from edge.flow import Backoff, DropOldestQueue, StageStats
 from edge.fusion import LateFusion
 from edge.messages import SourceItem

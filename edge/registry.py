@@ -5,6 +5,12 @@ zero point, labels), the source and licence, the training data and its terms,
 metrics and the parity report. The daemon loads models only through
 `Registry.load`, which refuses a file whose sha256 does not match the manifest
 with an error naming the file; there is no other loading path and no network.
+
+The model files, the manifest and the reports are package data of the `models`
+package (pyproject.toml), found with `importlib.resources`: the same lookup
+works from a source checkout and from an installed wheel. A registry that finds
+no manifest, or a manifest that lists no model, is an error naming the path
+(the command line exits 65), never an empty list.
 """
 
 from __future__ import annotations
@@ -12,12 +18,23 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from edge.inference import TFLiteModel
 
-DEFAULT_MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
+MODELS_PACKAGE = "models"
+
+
+def default_models_dir() -> Path:
+    """The folder of the shipped models: the `models` package's data (checkout or wheel)."""
+    try:
+        root = resources.files(MODELS_PACKAGE)
+    except ModuleNotFoundError:
+        raise ModelError(f"the {MODELS_PACKAGE!r} package (model files and manifest) is not "
+                         "installed") from None
+    return Path(str(root))
 
 
 class ModelError(RuntimeError):
@@ -44,7 +61,7 @@ class ModelEntry:
     recipe: str = ""
     preprocessing: dict[str, Any] = field(default_factory=dict)
     """How the daemon prepares inputs beyond the tensor spec, e.g.
-    {"speaker_normalisation": true} (`edge.speech.adapt`)."""
+    {"speaker_normalisation": true} (`edge.voice.adapt`)."""
 
     @property
     def ref(self) -> str:
@@ -60,16 +77,26 @@ def sha256_file(path: Path) -> str:
 
 
 class Registry:
-    def __init__(self, models_dir: Path = DEFAULT_MODELS_DIR) -> None:
-        self.dir = Path(models_dir)
+    def __init__(self, models_dir: Path | None = None, *, create: bool = False) -> None:
+        """The registry of `models_dir` (default: the shipped models). A missing or empty
+        manifest raises ModelError, unless `create` (a training script starting one)."""
+        self.dir = Path(models_dir) if models_dir is not None else default_models_dir()
         self.manifest_path = self.dir / "manifest.json"
         try:
             data = json.loads(self.manifest_path.read_text("utf-8"))
         except FileNotFoundError:
+            if not create:
+                raise ModelError(f"{self.manifest_path}: no model manifest (the models are "
+                                 "package data of affectd: reinstall it)") from None
             data = {"models": []}
         except (OSError, ValueError) as exc:
             raise ModelError(f"{self.manifest_path}: unreadable manifest ({exc})") from None
-        self.entries = {m["id"]: ModelEntry(**m) for m in data.get("models", [])}
+        try:
+            self.entries = {m["id"]: ModelEntry(**m) for m in data.get("models", [])}
+        except (TypeError, KeyError, AttributeError) as exc:
+            raise ModelError(f"{self.manifest_path}: malformed manifest entry ({exc})") from None
+        if not self.entries and not create:
+            raise ModelError(f"{self.manifest_path}: the manifest lists no model")
 
     def get(self, model_id: str) -> ModelEntry:
         try:

@@ -1,8 +1,11 @@
 """Settings: frozen, typed dataclasses, one per config section.
 
-Each field has a docstring (shown by `affectd check --explain`-style docs in
-`affectd.example.toml`) and, where it matters, a range or a set of choices in
-its metadata; `edge.config` validates a TOML file against these classes.
+Each field has a docstring (the documentation of `affectd.example.toml`) and,
+where it matters, a range or a set of choices in its metadata; `edge.config`
+validates a TOML file against these classes. A source section (`[camera]`,
+`[microphone]`, `[physio]`) is the base class of its back-ends' own settings
+classes, which live beside each back-end (`edge/sources/<kind>/<backend>.py`)
+and check themselves (`SourceSettings.check`).
 """
 
 from __future__ import annotations
@@ -10,6 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+
+class ConfigError(ValueError):
+    """A config problem; the message starts with the offending key."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"{key}: {problem}")
+        self.key = key
 
 
 def _rng(lo: float | None = None, hi: float | None = None) -> dict[str, Any]:
@@ -94,6 +105,16 @@ class PublishSettings:
 
 
 @dataclass(frozen=True)
+class ModalityFusion:
+    weight: float = field(default=1.0, metadata=_rng(0.0, 10.0))
+    """Prior weight of the modality."""
+    temperature: float = field(default=1.0, metadata=_rng(0.05, 20.0))
+    """Temperature that calibrates the modality's emotion distribution (fitted: the default)."""
+    pool: float = field(default=1.0, metadata=_rng(0.0, 10.0))
+    """Exponent of its calibrated distribution when pooled with another (fitted)."""
+
+
+@dataclass(frozen=True)
 class FusionSettings:
     time_constant_s: float = field(default=2.0, metadata=_rng(0.0, 600))
     """Exponential smoothing time constant of the fused values (0 = none)."""
@@ -101,12 +122,12 @@ class FusionSettings:
     """Estimates older than this are ignored."""
     age_decay_s: float = field(default=4.0, metadata=_rng(0.1, 3600))
     """An estimate's weight decays as exp(-age / age_decay_s)."""
-    weight_face: float = field(default=1.0, metadata=_rng(0.0, 10.0))
-    """Prior weight of the face modality."""
-    weight_voice: float = field(default=1.0, metadata=_rng(0.0, 10.0))
-    """Prior weight of the voice modality."""
-    weight_physio: float = field(default=1.0, metadata=_rng(0.0, 10.0))
-    """Prior weight of the physiology modality."""
+    face: ModalityFusion = ModalityFusion(temperature=0.7937, pool=0.86)
+    """[fusion.face]: the face's weight, temperature and pooling exponent (fitted)."""
+    voice: ModalityFusion = ModalityFusion(temperature=0.68698, pool=0.82)
+    """[fusion.voice]: the voice's weight, temperature and pooling exponent (fitted)."""
+    physio: ModalityFusion = ModalityFusion()
+    """[fusion.physio]: the physiology's weight (it gives no emotion distribution)."""
     hysteresis: float = field(default=0.05, metadata=_rng(0.0, 1.0))
     """The published emotion changes only when another label leads it by this much..."""
     dwell_s: float = field(default=3.0, metadata=_rng(0.0, 3600.0))
@@ -116,72 +137,58 @@ class FusionSettings:
     """How emotion distributions combine: "fitted" pools temperature-calibrated
     log-probabilities with exponents fitted on held-out pairs (models/training/fusion.py);
     "mean" is the quality- and age-weighted mean of the raw distributions."""
-    temperature_face: float = field(default=0.7937, metadata=_rng(0.05, 20.0))
-    """Temperature that calibrates the face model's distribution (fitted: the default)."""
-    temperature_voice: float = field(default=0.68698, metadata=_rng(0.05, 20.0))
-    """Temperature that calibrates the voice model's distribution (fitted: the default)."""
-    pool_face: float = field(default=0.86, metadata=_rng(0.0, 10.0))
-    """Exponent of the calibrated face distribution when pooled with another (fitted)."""
-    pool_voice: float = field(default=0.82, metadata=_rng(0.0, 10.0))
-    """Exponent of the calibrated voice distribution when pooled with another (fitted)."""
     stress_voice: float = field(default=2.2, metadata=_rng(0.0, 100.0))
     """Weight of the stress read from the voice relative to a modality's own stress
     (fitted on held-out pairs with physiology windows)."""
 
+    def modality(self, m: str) -> ModalityFusion:
+        """The parameters of modality `m` ("face", "voice" or "physio")."""
+        return {"face": self.face, "voice": self.voice, "physio": self.physio}[m]
+
 
 @dataclass(frozen=True)
-class PhysioSettings:
+class SourceSettings:
+    """The keys every source section has; each back-end's class adds its own."""
+
+    enabled: bool = False
+    """Read this source and run its modality's analyzer."""
+    backend: str = ""
+    """Which back-end reads it (the section's table: `edge/sources/<kind>/__init__.py`)."""
+
+    def check(self, section: str) -> None:
+        """Cross-field checks beyond types and ranges (raise ConfigError naming the key
+        as `<section>.<key>`); the default has none."""
+
+
+@dataclass(frozen=True)
+class PhysioSettings(SourceSettings):
+    """[physio]: keys of every wearable back-end (edge/sources/wearable/)."""
+
     enabled: bool = True
     """Read wearables (or a replay) and run the physiology analyzer."""
-    source: str = field(default="synthetic",
-                        metadata=_choice("synthetic", "e4", "neurokit_csv", "ble"))
+    backend: str = "synthetic"
     """Where biosignals come from: "synthetic" (built-in generator), "e4" (Empatica E4 folder
-    replay), "neurokit_csv" (CSV with ECG/EDA columns), "ble" (wearables in `devices`)."""
-    devices: tuple[str, ...] = ()
-    """BLE wearables as "kind@address", kind one of polar_h10, heart_rate, eda."""
-    ble_backend: str = field(default="bluez", metadata=_choice("bluez", "emulated"))
-    """"bluez": the system's Bluetooth; "emulated": built-in Bumble emulators of the devices
-    listed (for trying affectd without hardware)."""
-    stall_s: float = field(default=5.0, metadata=_rng(0.5, 600.0))
-    """A wearable connected but silent for this long is reconnected."""
-    path: Path | None = None
-    """Folder (e4) or file (neurokit_csv) to replay."""
-    sample_rate: float = field(default=100.0, metadata=_rng(1.0, 10000.0))
-    """Sample rate of a neurokit_csv file in Hz."""
-    ecg_rate: float = field(default=130.0, metadata=_rng(50.0, 2000.0))
-    """ECG rate of the synthetic source in Hz (130 = Polar H10)."""
-    chunk_s: float = field(default=0.5, metadata=_rng(0.05, 10.0))
-    """Seconds of signal per message from the source."""
-    realtime: bool = True
-    """Replay at the recording's pace (False: as fast as possible)."""
-    loop: bool = True
-    """Start a replay again when it ends."""
-    seed: int = 0
-    """Random seed of the synthetic source."""
+    replay), "neurokit_csv" (CSV with ECG/EDA columns), "ble" (wearables in `devices`),
+    "emulated" (the lab's Bumble emulators of the wearables in `devices`). The old name of
+    this key, `source`, is still read (deprecated)."""
     calibration_s: float = field(default=60.0, metadata=_rng(5.0, 3600.0))
     """Seconds of signal used for the wearer's resting baseline."""
 
 
 @dataclass(frozen=True)
-class CameraSettings:
+class CameraSettings(SourceSettings):
+    """[camera]: keys of every camera back-end (edge/sources/camera/)."""
+
     enabled: bool = False
     """Read a camera (or a video file)."""
-    backend: str = field(default="opencv", metadata=_choice("opencv", "picamera2", "file"))
+    backend: str = "opencv"
     """"picamera2" (Raspberry Pi camera), "opencv" (USB/V4L2/Jetson device), "file"."""
-    device: str = "0"
-    """OpenCV device index or path (e.g. "0", "/dev/video0")."""
-    path: Path | None = None
-    """Video or image file for backend "file"."""
     width: int = field(default=640, metadata=_rng(16, 8192))
     """Requested capture width."""
     height: int = field(default=480, metadata=_rng(16, 8192))
     """Requested capture height."""
     fps: float = field(default=15.0, metadata=_rng(0.1, 240.0))
     """Frame-rate cap; frames beyond it are dropped, never queued."""
-    realtime: bool = True
-    """Replay files at their own frame rate (False: as fast as possible)."""
-    loop: bool = True
-    """Start a file again when it ends."""
 
 
 @dataclass(frozen=True)
@@ -207,23 +214,15 @@ class FaceSettings:
 
 
 @dataclass(frozen=True)
-class MicrophoneSettings:
+class MicrophoneSettings(SourceSettings):
+    """[microphone]: keys of every microphone back-end (edge/sources/microphone/)."""
+
     enabled: bool = False
     """Read a microphone (or an audio file)."""
-    backend: str = field(default="pyaudio", metadata=_choice("pyaudio", "file"))
+    backend: str = "pyaudio"
     """"pyaudio" (PortAudio device) or "file" (WAV/FLAC replay)."""
-    device: str = ""
-    """PyAudio device name substring or index; empty for the default input."""
-    path: Path | None = None
-    """Audio file for backend "file"."""
-    sample_rate: int = field(default=16000, metadata=_rng(8000, 192000))
-    """Capture rate; audio is resampled to 16 kHz mono for analysis."""
     chunk_s: float = field(default=0.1, metadata=_rng(0.01, 2.0))
     """Seconds of audio per message."""
-    realtime: bool = True
-    """Replay files at their own pace (False: as fast as possible)."""
-    loop: bool = True
-    """Start a file again when it ends."""
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 `WearableClient` connects to one device through bleak's public API (any
 back-end: BlueZ on a Pi, or `BumbleClientBackend` against the emulators),
-subscribes to its streams, decodes every packet and hands `BioSamples` with
+subscribes to its streams, decodes every packet and hands `Samples` with
 monotonic timestamps to a callback. Malformed packets are counted and dropped;
 lost ECG samples (from the strap's timestamps) and lost EDA packets (from the
 sequence numbers) are counted.
@@ -36,8 +36,6 @@ from typing import Any, Literal
 import numpy as np
 from bleak import BleakClient
 
-from edge.flow import Backoff
-from edge.messages import BioSamples
 from firmware_bridge import pftp
 from firmware_bridge.decoders import (
     EDA_CONFIG,
@@ -55,6 +53,7 @@ from firmware_bridge.decoders import (
     decode_pmd_ecg,
     decode_pmd_response,
 )
+from firmware_bridge.samples import BackoffPolicy, Samples
 
 log = logging.getLogger(__name__)
 HR_MEASUREMENT = "00002a37-0000-1000-8000-00805f9b34fb"
@@ -92,7 +91,7 @@ class DeviceHealth:
 
 
 class WearableClient:
-    def __init__(self, address: str, kind: DeviceKind, on_samples: Callable[[BioSamples], None],
+    def __init__(self, address: str, kind: DeviceKind, on_samples: Callable[[Samples], None],
                  backend: type | None = None, backend_kwargs: dict[str, Any] | None = None,
                  stall_s: float = 5.0, connect_timeout: float = 10.0,
                  scanner_backend: type | None = None) -> None:
@@ -140,9 +139,9 @@ class WearableClient:
             return
         now = time.monotonic()
         self.health.contact = m.contact
-        self.on_samples(BioSamples(now, "hr", 0.0, np.array([float(m.bpm)]), self.address))
+        self.on_samples(Samples(now, "hr", 0.0, np.array([float(m.bpm)]), self.address))
         if m.rr_s:
-            self.on_samples(BioSamples(now, "rr", 0.0, np.array(m.rr_s), self.address))
+            self.on_samples(Samples(now, "rr", 0.0, np.array(m.rr_s), self.address))
 
     def _on_ecg(self, data: bytearray) -> None:
         f = self._decode(decode_pmd_ecg, data)
@@ -172,7 +171,7 @@ class WearableClient:
             ts = max(now, self._ecg_last_ts + n / ECG_FS)
             self._ecg_offset = ts - f.timestamp_ns / 1e9
         self._ecg_last_ts = ts
-        self.on_samples(BioSamples(ts, "ecg", ECG_FS, np.array(f.samples_uv, float),
+        self.on_samples(Samples(ts, "ecg", ECG_FS, np.array(f.samples_uv, float),
                                    self.address))
 
     def _on_eda(self, data: bytearray) -> None:
@@ -184,7 +183,7 @@ class WearableClient:
             self.health.lost_samples += gap * self._eda_spp
         self._eda_seq = p.sequence
         self.health.contact = p.contact
-        self.on_samples(BioSamples(time.monotonic(), "eda", self._eda_rate,
+        self.on_samples(Samples(time.monotonic(), "eda", self._eda_rate,
                                    np.array(p.samples_us), self.address))
 
     # -- one connection ----------------------------------------------------------------
@@ -317,14 +316,13 @@ async def find_wearable(service_uuid: str, timeout: float = 10.0, backend: type 
 class Supervisor:
     """Keeps every client streaming: reconnect with backoff and jitter, forever."""
 
-    def __init__(self, clients: list[WearableClient], backoff_min_s: float = 0.5,
-                 backoff_max_s: float = 30.0) -> None:
+    def __init__(self, clients: list[WearableClient],
+                 backoff: BackoffPolicy | None = None) -> None:
         self.clients = clients
-        self.backoff_min_s = backoff_min_s
-        self.backoff_max_s = backoff_max_s
+        self.backoff = backoff or BackoffPolicy()
 
     async def _keep(self, c: WearableClient, stop: asyncio.Event) -> None:
-        backoff = Backoff(self.backoff_min_s, self.backoff_max_s)
+        failures = 0
         first = True
         while not stop.is_set():
             if not first:
@@ -337,9 +335,10 @@ class Supervisor:
                 raise
             except Exception as exc:  # every failure path ends in a reconnect
                 log.warning("%s: %s", c.address, exc)
-            if time.monotonic() - started > 10 * self.backoff_min_s:
-                backoff.reset()  # it had been streaming: start the backoff afresh
-            delay = backoff.next_delay()
+            if time.monotonic() - started > 10 * self.backoff.min_s:
+                failures = 0  # it had been streaming: start the backoff afresh
+            delay = self.backoff.delay(failures)
+            failures += 1
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), delay)
 

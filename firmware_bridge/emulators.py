@@ -2,7 +2,8 @@
 ECG at 130 Hz) and an EDA sensor of our profile (PROFILE.md), as GATT servers on
 virtual controllers attached to a Bumble `LocalLink`.
 
-The signals come from `edge.synthetic` (a generated wearer, no recordings).
+The signals come from a generator handed to each emulator (`EcgSignal`, `EdaSignal`;
+the daemon's demo passes its synthetic wearer, `edge/physio/synthetic.py`).
 The H10's clock starts at the firmware's default time (2019-01-01) and runs on
 emulated time; the PSFTP service answers the set-local-time query (pftp.py) as
 the real strap does, after which ECG timestamps follow the time it was given.
@@ -16,9 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
+import numpy.typing as npt
 from bumble.controller import Controller
 from bumble.device import Connection, Device
 from bumble.gatt import Characteristic, CharacteristicValue, Service
@@ -26,7 +28,6 @@ from bumble.hci import Address
 from bumble.host import Host
 from bumble.link import LocalLink
 
-from edge.synthetic import SyntheticPhysio
 from firmware_bridge import pftp
 from firmware_bridge.decoders import (
     EDA_CONFIG,
@@ -51,6 +52,27 @@ P = Characteristic.Properties
 ECG_FS = 130
 ECG_FRAME = 73  # samples per PMD notification, as the H10 sends at 130 Hz
 DEFAULT_CLOCK_NS = 599_616_000 * 1_000_000_000  # 2019-01-01, H10 firmware 3.1.1
+
+
+
+class EcgSignal(Protocol):
+    """What a heart-rate strap emulator streams: ECG in µV at 130 Hz and its beat times."""
+
+    def ecg(self, t0: float, n: int) -> npt.NDArray[np.float64]:
+        """`n` ECG samples from time `t0` (s)."""
+        ...
+
+    def beat_times(self) -> npt.NDArray[np.float64]:
+        """Times (s) of the beats generated so far (the strap's RR intervals)."""
+        ...
+
+
+class EdaSignal(Protocol):
+    """What the EDA sensor emulator streams: skin conductance in µS."""
+
+    def eda(self, t0: float, n: int) -> npt.NDArray[np.float64]:
+        """`n` EDA samples from time `t0` (s) at the sensor's rate."""
+        ...
 
 
 class _Emulator:
@@ -132,9 +154,9 @@ class EmulatedPolarH10(_Emulator):
     """HRS 0x180D with RR, Battery 0x180F, and PMD ECG streaming at 130 Hz."""
 
     def __init__(self, link: LocalLink, address: str = "A0:9E:1A:00:00:01",
-                 time_scale: float = 1.0, seed: int = 0) -> None:
+                 time_scale: float = 1.0, *, signal: EcgSignal) -> None:
         super().__init__(link, address, "Polar H10 EMU", time_scale)
-        self.gen = SyntheticPhysio(ecg_fs=ECG_FS, seed=seed)
+        self.gen = signal
         self.hr = Characteristic("2A37", P.NOTIFY, Characteristic.READABLE, b"\x00\x00")
         control = CharacteristicValue(read=lambda _c: bytes([0x0F, 0x05]),
                                       write=self._on_control)
@@ -235,7 +257,7 @@ class EmulatedPolarH10(_Emulator):
         while self.connection is not None:
             await self._sleep(1.0)
             now = self._t if self._ecg_task is not None else last + 1.0
-            beats = np.asarray(self.gen._beats)
+            beats = self.gen.beat_times()
             window = beats[(beats > max(last, now - 2.0)) & (beats <= now)]
             prev = beats[beats <= last]
             times = np.concatenate([prev[-1:], window])
@@ -254,10 +276,10 @@ class EmulatedEdaSensor(_Emulator):
     advertised_service = EDA_SERVICE
 
     def __init__(self, link: LocalLink, address: str = "E0:DA:00:00:00:01",
-                 time_scale: float = 1.0, seed: int = 1, rate_hz: float = 4.0,
-                 samples_per_packet: int = 4) -> None:
+                 time_scale: float = 1.0, rate_hz: float = 4.0,
+                 samples_per_packet: int = 4, *, signal: EdaSignal) -> None:
         super().__init__(link, address, "affectd-eda EMU", time_scale)
-        self.gen = SyntheticPhysio(eda_fs=rate_hz, seed=seed)
+        self.gen = signal
         self.config = EdaConfig(1, rate_hz, samples_per_packet)
         self.measurement = Characteristic(EDA_MEASUREMENT, P.NOTIFY, Characteristic.READABLE,
                                           b"")

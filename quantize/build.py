@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from edge.inference import TFLiteModel, time_model
+from edge.lab.data import float_model_path
 from edge.registry import ModelEntry, Registry, sha256_file
 from quantize.convert import to_float_tflite, to_int8_tflite
 from quantize.datasets import DATASETS
@@ -42,15 +43,6 @@ def _progress(items: list[Any], desc: str) -> Any:
         return items
 
 
-def float_model_path(model_id: str) -> Path:
-    """Where `build` leaves the float TFLite twin of a model (cache, never the repo)."""
-    from models.training.data import cache_root
-
-    d = cache_root() / "float_models"
-    d.mkdir(parents=True, exist_ok=True)
-    return d / f"{model_id}.tflite"
-
-
 def evaluate(recipe: Recipe, float_path: Path, int8_path: Path,
              inputs: list[Any], labels: list[int] | None) -> dict[str, Any]:
     f, q = TFLiteModel(float_path, 2), TFLiteModel(int8_path, 2)
@@ -59,8 +51,8 @@ def evaluate(recipe: Recipe, float_path: Path, int8_path: Path,
     count = [0] * n_out
     pred_f, pred_q, agree, same_count, ious = [], [], [], [], []
     if recipe.task == "face_detection":
-        from edge.vision.detector import FaceDetector, iou_matrix
-        from edge.vision.preprocess import Letterbox
+        from edge.face.detector import FaceDetector, iou_matrix
+        from edge.face.preprocess import Letterbox
 
         dec_f, dec_q = FaceDetector(f, recipe.id), FaceDetector(q, recipe.id)
         size = dec_f.spec.size
@@ -150,7 +142,7 @@ def build(recipe: Recipe, models_dir: Path | None = None, timing_runs: int = 100
 
 
 def register(recipe: Recipe, path: Path, report: dict[str, Any], models_dir: Path) -> None:
-    reg = Registry(models_dir)
+    reg = Registry(models_dir, create=True)
     m = TFLiteModel(path, 1)
     spec = [lambda i: {"name": i.name, "shape": list(i.shape), "dtype": i.dtype,
                        "scale": i.scale, "zero_point": i.zero_point}][0]

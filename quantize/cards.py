@@ -48,7 +48,7 @@ def card(entry: ModelEntry, report: dict[str, Any], extra: str) -> str:
 
 
 def write_cards(models_dir: Path) -> list[Path]:
-    reg = Registry(models_dir)
+    reg = Registry(models_dir, create=True)
     out_dir = models_dir / "cards"
     out_dir.mkdir(exist_ok=True)
     written = []

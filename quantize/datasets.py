@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from edge.vision.preprocess import letterbox, to_unit_range
-from models.training.data import data_root, load_fer_split
+from edge.face.preprocess import letterbox, to_unit_range
+from edge.lab.data import data_root, load_fer_split
 
 Batch = tuple[list[npt.NDArray[np.float32]], list[int] | None]
 
@@ -111,7 +111,7 @@ def synthetic_shapes(split: str, samples: int, size: int) -> Batch:
 def speech_logmel(split: str, samples: int, size: int, speaker_norm: bool = False) -> Batch:
     """Normalised log-mel windows (size frames x 64) of RAVDESS + EmoDB clips with labels:
     `calibration` from training speakers, `evaluation` the held-out test speakers."""
-    from edge.speech.features import fit_frames
+    from edge.voice.features import fit_frames
     from models.training.speech_emotion import (
         add_offsets,
         build_cache,
@@ -133,7 +133,7 @@ def speech_logmel(split: str, samples: int, size: int, speaker_norm: bool = Fals
 
 
 def speech_logmel_speaker(split: str, samples: int, size: int) -> Batch:
-    """`speech_logmel` with online speaker normalisation (`edge.speech.adapt`)."""
+    """`speech_logmel` with online speaker normalisation (`edge.voice.adapt`)."""
     return speech_logmel(split, samples, size, speaker_norm=True)
 
 

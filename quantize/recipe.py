@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from models.training.data import data_root
+from edge.lab.data import data_root
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -71,7 +71,7 @@ def load_source(recipe: Recipe) -> Any:
     if kind == "saved_model":
         return saved_model_source(recipe.source_path)
     if kind == "onnx":
-        from models.training.data import cache_root
+        from edge.lab.data import cache_root
 
         return saved_model_source(onnx_to_saved_model(recipe.source_path,
                                                       cache_root() / "onnx2tf"))

@@ -15,7 +15,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from edge.broker import MosquittoBroker
+from edge.lab.broker import MosquittoBroker
 
 ROOT = Path(__file__).resolve().parents[1]
 

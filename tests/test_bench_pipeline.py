@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.broker import MosquittoBroker
+from edge.lab.broker import MosquittoBroker
 
 ROOT = Path(__file__).resolve().parents[1]
 

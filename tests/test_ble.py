@@ -17,17 +17,28 @@ import itertools
 
 from bumble.link import LocalLink
 
-from edge.messages import BioSamples
+from edge.physio.synthetic import SyntheticPhysio
 from firmware_bridge.bumble_backend import BumbleClientBackend, BumbleScannerBackend
 from firmware_bridge.client import Supervisor, WearableClient
 from firmware_bridge.emulators import EmulatedEdaSensor, EmulatedPolarH10
+from firmware_bridge.samples import BackoffPolicy, Samples
+
+
+def h10_signal() -> SyntheticPhysio:
+    """The synthetic wearer's ECG at the strap's 130 Hz."""
+    return SyntheticPhysio(ecg_fs=130.0, seed=0)
+
+
+def eda_signal() -> SyntheticPhysio:
+    """The synthetic wearer's skin conductance at the sensor's 4 Hz."""
+    return SyntheticPhysio(eda_fs=4.0, seed=1)
 
 
 class Sink:
     def __init__(self) -> None:
-        self.items: list[BioSamples] = []
+        self.items: list[Samples] = []
 
-    def __call__(self, s: BioSamples) -> None:
+    def __call__(self, s: Samples) -> None:
         self.items.append(s)
 
     def values(self, kind: str) -> np.ndarray:
@@ -56,8 +67,8 @@ def test_h10_and_eda_stream_together_without_loss() -> None:
     async def scenario() -> tuple[Sink, EmulatedPolarH10, EmulatedEdaSensor,
                                   list[WearableClient]]:
         link = LocalLink()
-        h10 = EmulatedPolarH10(link, time_scale=20.0)
-        eda = EmulatedEdaSensor(link, time_scale=20.0)
+        h10 = EmulatedPolarH10(link, time_scale=20.0, signal=h10_signal())
+        eda = EmulatedEdaSensor(link, time_scale=20.0, signal=eda_signal())
         await h10.start()
         await eda.start()
         sink = Sink()
@@ -69,7 +80,7 @@ def test_h10_and_eda_stream_together_without_loss() -> None:
                 await asyncio.sleep(0.05)
             await asyncio.sleep(0.2)
 
-        await run_for(Supervisor(clients, 0.1, 1.0), 0, until_60s())
+        await run_for(Supervisor(clients, BackoffPolicy(0.1, 1.0)), 0, until_60s())
         return sink, h10, eda, clients
 
     sink, h10, _eda, (c_h10, c_eda) = asyncio.run(scenario())
@@ -94,7 +105,7 @@ def test_supervisor_reconnects_after_link_drop_and_stall() -> None:
     async def scenario() -> tuple[Sink, WearableClient, EmulatedPolarH10, float]:
         stall_end = 0.0
         link = LocalLink()
-        h10 = EmulatedPolarH10(link, time_scale=4.0)
+        h10 = EmulatedPolarH10(link, time_scale=4.0, signal=h10_signal())
         await h10.start()
         sink = Sink()
         c = client(link, h10.address, "polar_h10", sink, stall_s=1.0)
@@ -109,7 +120,7 @@ def test_supervisor_reconnects_after_link_drop_and_stall() -> None:
             stall_end = time.monotonic() + 3.0
             await asyncio.sleep(5.0)
 
-        await run_for(Supervisor([c], 0.1, backoff_max), 0, faults())
+        await run_for(Supervisor([c], BackoffPolicy(0.1, backoff_max)), 0, faults())
         return sink, c, h10, stall_end
 
     sink, c, h10, stall_end = asyncio.run(scenario())
@@ -129,8 +140,8 @@ def test_link_dropped_every_few_seconds_while_another_device_streams() -> None:
     async def scenario() -> tuple[Sink, list[WearableClient], EmulatedPolarH10,
                                   EmulatedEdaSensor, float]:
         link = LocalLink()
-        h10 = EmulatedPolarH10(link, time_scale=4.0)
-        eda = EmulatedEdaSensor(link, time_scale=4.0)
+        h10 = EmulatedPolarH10(link, time_scale=4.0, signal=h10_signal())
+        eda = EmulatedEdaSensor(link, time_scale=4.0, signal=eda_signal())
         await h10.start()
         await eda.start()
         sink = Sink()
@@ -146,7 +157,7 @@ def test_link_dropped_every_few_seconds_while_another_device_streams() -> None:
                 last_drop = time.monotonic()
             await asyncio.sleep(2.0)
 
-        await run_for(Supervisor(clients, 0.1, 0.5), 0, drops())
+        await run_for(Supervisor(clients, BackoffPolicy(0.1, 0.5)), 0, drops())
         return sink, clients, h10, eda, last_drop
 
     sink, (c_h10, c_eda), h10, eda, last_drop = asyncio.run(scenario())
@@ -167,11 +178,11 @@ def test_strap_clock_set_once_gives_real_timestamps_and_counts_the_gap() -> None
 
     async def scenario() -> tuple[Sink, WearableClient, EmulatedPolarH10, float]:
         link = LocalLink()
-        h10 = EmulatedPolarH10(link, time_scale=1.0)
+        h10 = EmulatedPolarH10(link, time_scale=1.0, signal=h10_signal())
         await h10.start()
         sink = Sink()
 
-        def on(s: BioSamples) -> None:
+        def on(s: Samples) -> None:
             arrivals.append(time.monotonic())
             sink(s)
 
@@ -189,7 +200,7 @@ def test_strap_clock_set_once_gives_real_timestamps_and_counts_the_gap() -> None
             gap = time.monotonic() - t_drop
             await asyncio.sleep(3.0)
 
-        await run_for(Supervisor([c], 1.0, 1.5), 0, faults())
+        await run_for(Supervisor([c], BackoffPolicy(1.0, 1.5)), 0, faults())
         return sink, c, h10, gap
 
     sink, c, h10, gap = asyncio.run(scenario())
@@ -216,7 +227,7 @@ def test_service_discovery_timeout_is_retried() -> None:
     once discovery works."""
     async def scenario() -> tuple[Sink, WearableClient, EmulatedPolarH10, float]:
         link = LocalLink()
-        h10 = EmulatedPolarH10(link, time_scale=4.0)
+        h10 = EmulatedPolarH10(link, time_scale=4.0, signal=h10_signal())
         await h10.start()
         h10.hang_discovery(3.0)
         hang_end = time.monotonic() + 3.0
@@ -228,7 +239,8 @@ def test_service_discovery_timeout_is_retried() -> None:
             while not any(s.kind == "ecg" for s in sink.items):
                 await asyncio.sleep(0.05)
 
-        await run_for(Supervisor([c], 0.1, 0.5), 0, asyncio.wait_for(until_streaming(), 20))
+        await run_for(Supervisor([c], BackoffPolicy(0.1, 0.5)), 0,
+                      asyncio.wait_for(until_streaming(), 20))
         return sink, c, h10, hang_end
 
     sink, c, h10, hang_end = asyncio.run(scenario())
@@ -243,7 +255,7 @@ def test_daemon_streams_emulated_wearables_and_reports_health(tmp_path: object) 
     through bleak, and stats carry per-device health."""
     from pathlib import Path
 
-    from edge.broker import MosquittoBroker
+    from edge.lab.broker import MosquittoBroker
     from tests.conftest import DaemonProcess, Recorder, write_config
 
     if not MosquittoBroker.available():
@@ -284,8 +296,8 @@ def test_scan_by_service_uuid_and_malformed_packets_are_counted() -> None:
 
     async def scenario() -> tuple[str | None, str | None, WearableClient, Sink]:
         link = LocalLink()
-        h10 = EmulatedPolarH10(link, "A0:9E:1A:00:00:42", time_scale=5.0)
-        eda = EmulatedEdaSensor(link, "E0:DA:00:00:00:42", time_scale=5.0)
+        h10 = EmulatedPolarH10(link, "A0:9E:1A:00:00:42", time_scale=5.0, signal=h10_signal())
+        eda = EmulatedEdaSensor(link, "E0:DA:00:00:00:42", time_scale=5.0, signal=eda_signal())
         await h10.start()
         await eda.start()
         found_eda = await find_wearable(EDA_SERVICE, 5.0, BumbleScannerBackend, link=link)
@@ -300,7 +312,7 @@ def test_scan_by_service_uuid_and_malformed_packets_are_counted() -> None:
                 await eda.send_raw(eda.measurement, bad)
             await asyncio.sleep(1.0)
 
-        await run_for(Supervisor([c], 0.1, 0.5), 0, inject())
+        await run_for(Supervisor([c], BackoffPolicy(0.1, 0.5)), 0, inject())
         return found_eda, found_hr, c, sink
 
     found_eda, found_hr, c, sink = asyncio.run(scenario())

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.broker import MosquittoBroker
+from edge.lab.broker import MosquittoBroker
 from edge.publish.gate import PayloadGate
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -136,14 +136,23 @@ def test_assignment_is_optimal(n: int, m: int, seed: int) -> None:
     assert len(set(rows)) == len(rows) and len(set(cols)) == len(cols)
 
 
-def test_daemon_runtime_does_not_import_scipy() -> None:
-    """The analyzers, sources and daemon run without scipy (memory, see edge/dsp.py)."""
-    code = ("import sys\n"
-            "import edge.daemon, edge.analyzers.physio, edge.analyzers.rpeaks\n"
-            "import edge.vision.analyzer, edge.vision.tracker, edge.speech.analyzer\n"
-            "import edge.sources.microphone, edge.sources.camera, edge.sources.physio\n"
-            "import edge.sources.wearables, edge.publish.mqtt\n"
-            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'scipy'))\n")
+def test_daemon_modules_import_no_lab_training_or_heavy_library() -> None:
+    """Every module of the daemon (all of `edge` but `edge.lab`), imported together,
+    pulls in nothing of the lab or training wings and none of the libraries only they
+    use (memory on a Pi; see edge/dsp.py for the filters that replace scipy)."""
+    code = ("import importlib, pkgutil, sys\n"
+            "def walk(pkg):\n"
+            "    for m in pkgutil.iter_modules(pkg.__path__, pkg.__name__ + '.'):\n"
+            "        if m.name in ('edge.lab', 'edge.__main__'):\n"
+            "            continue\n"
+            "        mod = importlib.import_module(m.name)\n"
+            "        if m.ispkg:\n"
+            "            walk(mod)\n"
+            "walk(importlib.import_module('edge'))\n"
+            "bad = ('scipy', 'sklearn', 'tensorflow', 'keras', 'matplotlib', 'neurokit2',\n"
+            "       'librosa', 'amqtt', 'bumble', 'quantize')\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in bad\n"
+            "             or m.startswith(('edge.lab', 'models.training'))))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=ROOT, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]

@@ -22,8 +22,8 @@ import paho.mqtt.publish as mqtt_publish
 import pytest
 import soundfile as sf
 
-from edge.broker import MosquittoBroker
-from edge.demo import demo_speech
+from edge.lab.broker import MosquittoBroker
+from edge.lab.demo import demo_speech
 from tests.conftest import ROOT, DaemonProcess, Recorder, alsa_home, write_config
 
 BASE = "affectd/test"

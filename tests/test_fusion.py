@@ -161,9 +161,11 @@ def test_fitted_fusion_defaults_are_the_committed_fit() -> None:
     fit = json.loads((Path(__file__).resolve().parents[1] / "models" / "reports"
                       / "fusion_fit.json").read_text())
     s = FusionSettings()
-    for key in ("temperature_face", "temperature_voice", "pool_face", "pool_voice",
-                "stress_voice"):
-        assert getattr(s, key) == pytest.approx(fit[key], abs=5e-5), key
+    shipped = {"temperature_face": s.face.temperature, "temperature_voice": s.voice.temperature,
+               "pool_face": s.face.pool, "pool_voice": s.voice.pool,
+               "stress_voice": s.stress_voice}
+    for key, value in shipped.items():
+        assert value == pytest.approx(fit[key], abs=5e-5), key
     assert s.combine == "fitted"
 
 
@@ -181,7 +183,7 @@ def test_fitted_pooling_sharpens_agreement_and_calibrates_one_modality() -> None
     alone.update(ModalityEstimate("face", 0.0, 1.0, probs=face))
     p = alone.fuse(now=0.0, wall=0.0).probs
     assert p is not None and sum(p.values()) == pytest.approx(1.0, abs=1e-3)
-    expected = np.exp(np.log(face) / cfg.temperature_face)
+    expected = np.exp(np.log(face) / cfg.face.temperature)
     assert p["happy"] == pytest.approx(expected[3] / expected.sum(), abs=1e-3)
     mean = LateFusion(replace(cfg, combine="mean"), ("face", "voice"))
     mean.update(ModalityEstimate("face", 0.0, 1.0, probs=face))

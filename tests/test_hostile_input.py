@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edge.broker import MosquittoBroker
 from edge.config import ConfigError, parse_settings
+from edge.lab.broker import MosquittoBroker
 from tests.conftest import DaemonProcess, Recorder, write_config
 
 SECTIONS = ["device", "mqtt", "publish", "fusion", "physio", "camera", "face", "microphone",
@@ -104,13 +104,12 @@ def read_a_little(src: object) -> None:
 def test_corrupt_images_and_videos_raise_source_error_only(data: bytes, suffix: str) -> None:
     import tempfile
 
-    from edge.settings import CameraSettings
-    from edge.sources.camera import VideoFileSource
+    from edge.sources.camera.file import FileCameraSettings, VideoFileSource
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"x{suffix}"
         path.write_bytes(data)
-        read_a_little(VideoFileSource(CameraSettings(backend="file", path=path,
+        read_a_little(VideoFileSource(FileCameraSettings(backend="file", path=path,
                                                      realtime=False, loop=False)))
 
 
@@ -119,11 +118,10 @@ def test_corrupt_images_and_videos_raise_source_error_only(data: bytes, suffix: 
 def test_corrupt_audio_raises_source_error_only(data: bytes, suffix: str) -> None:
     import tempfile
 
-    from edge.settings import MicrophoneSettings
-    from edge.sources.microphone import AudioFileSource
+    from edge.sources.microphone.file import AudioFileSource, FileMicrophoneSettings
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"x{suffix}"
         path.write_bytes((b"RIFF" if suffix == ".wav" else b"fLaC") + data)
-        read_a_little(AudioFileSource(MicrophoneSettings(backend="file", path=path,
+        read_a_little(AudioFileSource(FileMicrophoneSettings(backend="file", path=path,
                                                          realtime=False, loop=False)))

@@ -22,9 +22,9 @@ import json, sys
 import numpy as np
 from edge.messages import AudioChunk
 from edge.settings import MicrophoneSettings
-from edge.sources.microphone import PyAudioMicrophone
+from edge.sources.microphone.portaudio import PyAudioMicrophone, PyAudioSettings
 rate, seconds, analyse = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3] == "1"
-src = PyAudioMicrophone(MicrophoneSettings(backend="pyaudio", device="affectd_test",
+src = PyAudioMicrophone(PyAudioSettings(backend="pyaudio", device="affectd_test",
                                            sample_rate=rate, chunk_s=0.1))
 src.open()
 chunks = []
@@ -36,7 +36,7 @@ out = {"n": int(x.size), "peak": float(np.abs(x).max()),
        "f0": float(np.argmax(np.abs(np.fft.rfft(x))) * 16000 / x.size),
        "rates": sorted({c.sample_rate for c in chunks})}
 if analyse:
-    from edge.speech.analyzer import VoiceAnalyzer
+    from edge.voice.analyzer import VoiceAnalyzer
     an = VoiceAnalyzer(threads=1)
     est = [e for c in chunks for e in an.process(c)]
     out["estimates"] = len(est)
@@ -71,7 +71,7 @@ def test_pyaudio_resamples_a_44k_device_to_16k(tmp_path: Path) -> None:
 def test_voice_path_on_the_alsa_microphone(tmp_path: Path) -> None:
     import soundfile as sf
 
-    from edge.demo import demo_speech
+    from edge.lab.demo import demo_speech
 
     speech, rate = sf.read(demo_speech(), dtype="float32")
     assert rate == 16000

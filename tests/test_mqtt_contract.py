@@ -12,7 +12,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from edge.broker import MosquittoBroker
+from edge.lab.broker import MosquittoBroker
 from edge.publish.gate import PayloadGate
 from tests.conftest import DaemonProcess, Recorder, write_config
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.broker import MosquittoBroker, free_port, wait_port
+from edge.lab.broker import MosquittoBroker, free_port, wait_port
 from tests.conftest import DaemonProcess, Recorder, write_config
 
 

@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge.analyzers.physio import PhysioAnalyzer
-from edge.analyzers.rpeaks import StreamingRPeakDetector
+from edge.physio.analyzer import PhysioAnalyzer
+from edge.physio.rpeaks import StreamingRPeakDetector
 from edge.physio.stress_model import FEATURES
-from edge.settings import PhysioSettings
-from edge.sources.physio import E4ReplaySource, SyntheticPhysioSource
-from edge.synthetic import SyntheticPhysio
+from edge.physio.synthetic import SyntheticPhysio
+from edge.sources.wearable.e4 import E4ReplaySource, E4Settings
+from edge.sources.wearable.synthetic import SyntheticPhysioSource, SyntheticSettings
 
 
 def synthetic_ecg(seconds: int, seed: int = 3) -> tuple[np.ndarray, np.ndarray]:
@@ -101,7 +101,7 @@ def test_rpeaks_on_every_mit_bih_record_at_130hz(shared_data: Path) -> None:
     """All records in ../shared at the H10's rate, as `affectd eval ecg --fs 130` scores
     them (incl. 203, 208, 210: ventricular ectopy; 105, 108: noise)."""
     pytest.importorskip("wfdb")
-    from edge.physio.evaluate import evaluate_records
+    from edge.lab.evaluate.ecg import evaluate_records
 
     folder = shared_data / "physio" / "mitdb"
     records = sorted({p.with_suffix("") for p in folder.glob("*.hea")})
@@ -139,7 +139,7 @@ def test_analyzer_tracks_stress_schedule() -> None:
     model: once the wearer norm has seen one stress-rest cycle of this wearer (it
     starts from the training population), stressed blocks read as stress and
     recovered rest as calm."""
-    settings = PhysioSettings(realtime=False, calibration_s=30.0, chunk_s=0.5)
+    settings = SyntheticSettings(realtime=False, calibration_s=30.0, chunk_s=0.5)
     src = SyntheticPhysioSource(settings)
     src.open()
     an = PhysioAnalyzer(settings.calibration_s)
@@ -164,7 +164,7 @@ def test_analyzer_tracks_stress_schedule() -> None:
 
 def test_e4_replay_source_and_analyzer(shared_data: Path) -> None:
     folder = shared_data / "physio" / "empatica_e4"
-    src = E4ReplaySource(PhysioSettings(source="e4", path=folder, realtime=False, loop=False,
+    src = E4ReplaySource(E4Settings(backend="e4", path=folder, realtime=False, loop=False,
                                         chunk_s=5.0))
     src.open()
     an = PhysioAnalyzer(calibration_s=60.0)
@@ -268,7 +268,7 @@ def test_hrv_drops_ectopic_intervals_and_needs_two_minutes_for_lf() -> None:
 
 
 def _stream(an: PhysioAnalyzer, seconds: float, seed: int = 0) -> list:
-    src = SyntheticPhysioSource(PhysioSettings(realtime=False, chunk_s=0.5, seed=seed))
+    src = SyntheticPhysioSource(SyntheticSettings(realtime=False, chunk_s=0.5, seed=seed))
     src.open()
     out = []
     while src._t < seconds:
@@ -329,7 +329,7 @@ def test_eda_decomposition_on_real_e4_data(shared_data: Path) -> None:
     import warnings
 
     from edge.physio.eda import MIN_AMPLITUDE_US, analyse, decompose
-    from edge.sources.physio import read_e4_channel
+    from edge.sources.wearable.replay import read_e4_channel
 
     _, fs, x = read_e4_channel(shared_data / "physio" / "stress_predict" / "Raw_data" / "S02"
                                / "EDA.csv")
@@ -359,7 +359,7 @@ def test_eda_decomposition_on_real_e4_data(shared_data: Path) -> None:
 
 
 def test_shuffled_blocks_keep_the_first_rest_and_every_second(shared_data: Path) -> None:
-    from edge.physio.stress_eval import load_sessions, order_blocks
+    from edge.lab.evaluate.stress import load_sessions, order_blocks
 
     s = load_sessions(shared_data / "physio" / "stress_predict")[0]
     plain, shuffled = order_blocks(s, None), order_blocks(s, 3)

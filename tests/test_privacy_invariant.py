@@ -12,8 +12,8 @@ import re
 import time
 from pathlib import Path
 
-from edge.broker import MosquittoBroker
-from edge.demo import demo_speech
+from edge.lab.broker import MosquittoBroker
+from edge.lab.demo import demo_speech
 from edge.publish.gate import MAX_PAYLOAD_BYTES, PayloadGate, PayloadRefused
 from tests.conftest import DaemonProcess, Recorder, data_dir, write_config
 

@@ -14,9 +14,9 @@ import numpy as np
 import paho.mqtt.publish as mqtt_publish
 import pytest
 
-from edge.audience import AudienceWindow
-from edge.broker import MosquittoBroker
+from edge.lab.broker import MosquittoBroker
 from edge.messages import EMOTIONS, FaceObservation, ModalityEstimate
+from edge.profiles.audience import AudienceWindow
 from edge.publish.gate import PayloadGate
 from edge.publish.payloads import Topics, discovery_payload
 from edge.settings import PublishSettings, Settings

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge.registry import DEFAULT_MODELS_DIR, ModelError, Registry
+from edge.registry import ModelError, Registry, default_models_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -26,7 +26,7 @@ def test_every_shipped_model_verifies_and_runs() -> None:
             m = StressModel.from_registry()
             assert entry.inputs[0]["shape"] == [1, len(MODEL_INPUTS)]
             assert 0.0 < m.probability(np.zeros(len(MODEL_INPUTS))) < 1.0
-            assert (DEFAULT_MODELS_DIR / entry.parity_report).exists()
+            assert (default_models_dir() / entry.parity_report).exists()
             continue
         model = reg.load(mid, threads=1)
         assert [list(i.shape) for i in model.inputs] == [i["shape"] for i in entry.inputs]
@@ -34,13 +34,13 @@ def test_every_shipped_model_verifies_and_runs() -> None:
         x = np.zeros(model.inputs[0].shape, np.float32)
         outs = model.run(x)
         assert [list(o.shape) for o in outs] == [o["shape"] for o in entry.outputs]
-        assert (DEFAULT_MODELS_DIR / entry.parity_report).exists()
+        assert (default_models_dir() / entry.parity_report).exists()
         assert entry.licence and entry.source
 
 
 def tampered_copy(tmp_path: Path) -> tuple[Path, str]:
     models = tmp_path / "models"
-    shutil.copytree(DEFAULT_MODELS_DIR, models, ignore=shutil.ignore_patterns("training"))
+    shutil.copytree(default_models_dir(), models, ignore=shutil.ignore_patterns("training"))
     entry = next(iter(Registry(models).entries.values()))
     target = models / entry.file
     data = bytearray(target.read_bytes())
@@ -73,7 +73,7 @@ def test_check_and_models_commands_refuse_a_tampered_file(tmp_path: Path) -> Non
     entry = Registry(models).get(mid)
     assert f"{tree / 'models' / entry.file}: sha256" in res.stderr
     # the daemon refuses it too when its analyzer needs that model
-    from edge.vision.analyzer import DETECTOR_IDS, EXPRESSION_ID
+    from edge.face.analyzer import DETECTOR_IDS, EXPRESSION_ID
 
     if mid in (*DETECTOR_IDS.values(), EXPRESSION_ID):
         video = tmp_path / "still.png"

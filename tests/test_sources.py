@@ -10,20 +10,18 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from edge.analyzers.physio import PhysioAnalyzer
 from edge.fusion import LateFusion
+from edge.physio.analyzer import PhysioAnalyzer
 from edge.pipeline import Pipeline
 from edge.settings import (
-    CameraSettings,
     FusionSettings,
-    MicrophoneSettings,
-    PhysioSettings,
     RuntimeSettings,
 )
 from edge.sources.base import EndOfStream, SourceError
-from edge.sources.camera import VideoFileSource
-from edge.sources.microphone import AudioFileSource
-from edge.sources.physio import NeuroKitCsvSource, SyntheticPhysioSource
+from edge.sources.camera.file import FileCameraSettings, VideoFileSource
+from edge.sources.microphone.file import AudioFileSource, FileMicrophoneSettings
+from edge.sources.wearable.neurokit_csv import NeuroKitCsvSettings, NeuroKitCsvSource
+from edge.sources.wearable.synthetic import SyntheticPhysioSource, SyntheticSettings
 
 
 def drain(src: VideoFileSource | AudioFileSource, limit: int = 10000) -> list[object]:
@@ -41,10 +39,10 @@ def drain(src: VideoFileSource | AudioFileSource, limit: int = 10000) -> list[ob
 
 def test_video_file_frames_and_cap(shared_data: Path) -> None:
     path = shared_data / "video" / "liveportrait_d0.mp4"  # 78 frames at 25 fps
-    full = drain(VideoFileSource(CameraSettings(backend="file", path=path, fps=30.0,
+    full = drain(VideoFileSource(FileCameraSettings(backend="file", path=path, fps=30.0,
                                                 realtime=False, loop=False)))
     assert len(full) == 78
-    capped_src = VideoFileSource(CameraSettings(backend="file", path=path, fps=12.5,
+    capped_src = VideoFileSource(FileCameraSettings(backend="file", path=path, fps=12.5,
                                                 realtime=False, loop=False))
     capped = drain(capped_src)
     assert len(capped) == 39 and capped_src.capped == 39
@@ -54,7 +52,7 @@ def test_video_file_frames_and_cap(shared_data: Path) -> None:
 
 def test_still_image_is_one_frame(shared_data: Path) -> None:
     path = shared_data / "face" / "samples" / "multi_face.jpg"
-    frames = drain(VideoFileSource(CameraSettings(backend="file", path=path, realtime=False,
+    frames = drain(VideoFileSource(FileCameraSettings(backend="file", path=path, realtime=False,
                                                   loop=False)))
     assert len(frames) == 1
 
@@ -65,7 +63,7 @@ def test_corrupt_video_and_image_raise_source_error(tmp_path: Path) -> None:
     img = tmp_path / "broken.jpg"
     img.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
     for path in (bad, img):
-        src = VideoFileSource(CameraSettings(backend="file", path=path, realtime=False))
+        src = VideoFileSource(FileCameraSettings(backend="file", path=path, realtime=False))
         with pytest.raises(SourceError):
             src.open()
             src.read()
@@ -76,7 +74,7 @@ def test_audio_file_resampled_to_16k(tmp_path: Path) -> None:
     tone = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
     path = tmp_path / "tone.wav"
     sf.write(path, np.stack([tone, tone], axis=1), 44100)
-    chunks = drain(AudioFileSource(MicrophoneSettings(backend="file", path=path,
+    chunks = drain(AudioFileSource(FileMicrophoneSettings(backend="file", path=path,
                                                       realtime=False, loop=False)))
     audio = np.concatenate([c.samples for c in chunks])  # type: ignore[attr-defined]
     assert abs(audio.size - 32000) <= 2
@@ -87,7 +85,7 @@ def test_audio_file_resampled_to_16k(tmp_path: Path) -> None:
 def test_corrupt_audio_raises_source_error(tmp_path: Path) -> None:
     path = tmp_path / "x.flac"
     path.write_bytes(b"fLaC" + bytes(100))
-    src = AudioFileSource(MicrophoneSettings(backend="file", path=path))
+    src = AudioFileSource(FileMicrophoneSettings(backend="file", path=path))
     with pytest.raises(SourceError):
         src.open()
 
@@ -97,7 +95,7 @@ def test_csv_replay_counts_bad_cells(tmp_path: Path) -> None:
     rows = ["ECG,EDA"] + [f"{np.sin(i / 10):.3f},{2 + i / 1000:.3f}" for i in range(400)]
     rows[50] = "oops,2.0"
     path.write_text("\n".join(rows))
-    src = NeuroKitCsvSource(PhysioSettings(source="neurokit_csv", path=path, realtime=False,
+    src = NeuroKitCsvSource(NeuroKitCsvSettings(backend="neurokit_csv", path=path, realtime=False,
                                            loop=False, chunk_s=1.0))
     src.open()
     items = []
@@ -112,8 +110,8 @@ def test_failed_source_restarts_with_backoff_while_others_run(tmp_path: Path) ->
     late = tmp_path / "late.csv"  # does not exist yet: the source fails to open
     rt = RuntimeSettings(restart_min_s=0.1, restart_max_s=0.4)
     fusion = LateFusion(FusionSettings())
-    good = SyntheticPhysioSource(PhysioSettings(chunk_s=0.1))
-    failing = NeuroKitCsvSource(PhysioSettings(source="neurokit_csv", path=late, chunk_s=0.5,
+    good = SyntheticPhysioSource(SyntheticSettings(chunk_s=0.1))
+    failing = NeuroKitCsvSource(NeuroKitCsvSettings(backend="neurokit_csv", path=late, chunk_s=0.5,
                                                realtime=False))
     pipe = Pipeline([(good, PhysioAnalyzer(5.0)), (failing, PhysioAnalyzer(5.0))], fusion, rt,
                     lambda: False)

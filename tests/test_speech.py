@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge.speech.corpora import parse_clip, scan
-from edge.speech.features import log_mel, mel_filterbank
-from edge.speech.vad import Segmenter, speech_bounds
+from edge.lab.corpora import parse_clip, scan
+from edge.voice.features import log_mel, mel_filterbank
+from edge.voice.vad import Segmenter, speech_bounds
 
 
 def voiced(seconds: float, f0: float = 130.0, seed: int = 0) -> np.ndarray:
@@ -92,8 +92,8 @@ def test_yin_pitch_and_rms_match_librosa_on_real_speech() -> None:
     librosa = pytest.importorskip("librosa")
     import soundfile as sf
 
-    from edge.demo import demo_speech
-    from edge.speech.prosody import rms, yin
+    from edge.lab.demo import demo_speech
+    from edge.lab.prosody import rms, yin
 
     x, sr = sf.read(demo_speech(), dtype="float32")
     x = x[: 5 * sr].astype(np.float64)
@@ -108,7 +108,7 @@ def test_yin_pitch_and_rms_match_librosa_on_real_speech() -> None:
 
 
 def test_prosody_pitch_voicing_and_speaking_rate() -> None:
-    from edge.speech.prosody import prosody
+    from edge.lab.prosody import prosody
 
     sr = 16000
     t = np.arange(3 * sr) / sr

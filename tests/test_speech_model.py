@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge.speech.adapt import SpeakerAdaptation, training_offsets, with_offset
+from edge.voice.adapt import SpeakerAdaptation, training_offsets, with_offset
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,7 +40,7 @@ def test_training_offsets_stay_within_the_speaker() -> None:
 
 
 def _eval(folder: Path, files: list[Path], seed: int = 0) -> dict:
-    from edge.speech.tools import evaluate_speech
+    from edge.lab.evaluate.speech import evaluate_speech
 
     folder.mkdir()
     for f in files:
@@ -69,10 +69,10 @@ def test_shipped_model_on_held_out_ravdess_actors(shared_data: Path, tmp_path: P
 
 
 def test_voice_analyzer_normalises_per_room_as_the_manifest_says(shared_data: Path) -> None:
+    from edge.lab.evaluate.speech import load_clip
     from edge.messages import AudioChunk
     from edge.registry import Registry
-    from edge.speech.analyzer import VoiceAnalyzer
-    from edge.speech.tools import load_clip
+    from edge.voice.analyzer import VoiceAnalyzer
 
     assert Registry().get("speech_emotion").preprocessing == {"speaker_normalisation": True}
     an = VoiceAnalyzer(threads=1)
@@ -90,7 +90,7 @@ def test_voice_analyzer_normalises_per_room_as_the_manifest_says(shared_data: Pa
 
 @pytest.mark.parametrize("name", ["03-01-05-01-01-01-15.wav", "15a01Wa.wav", "16b02Lb.wav"])
 def test_parsing_knows_the_speakers_we_do_not_have(name: str) -> None:
-    from edge.speech.corpora import parse_clip
+    from edge.lab.corpora import parse_clip
 
     c = parse_clip(Path(name))
     assert c is not None

@@ -14,14 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from edge.analyzers.physio import PhysioAnalyzer
-from edge.broker import MosquittoBroker
 from edge.config import parse_settings
 from edge.daemon import Daemon
+from edge.lab.broker import MosquittoBroker
 from edge.messages import ModalityEstimate, SourceItem
 from edge.notify import Notifier
-from edge.settings import PhysioSettings
-from edge.sources.physio import SyntheticPhysioSource
+from edge.physio.analyzer import PhysioAnalyzer
+from edge.sources.wearable.synthetic import SyntheticPhysioSource, SyntheticSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -101,7 +100,7 @@ def test_notify_ready_watchdog_and_stall(broker: MosquittoBroker, tmp_path: Path
         "runtime": {"stall_timeout_s": 1.0},
     })
     analyzer = StallablePhysio()
-    source = SyntheticPhysioSource(PhysioSettings(chunk_s=0.1))
+    source = SyntheticPhysioSource(SyntheticSettings(chunk_s=0.1))
     daemon = Daemon(settings, Notifier(sock_path), pairs=[(source, analyzer)])
     runner = threading.Thread(target=daemon.run, daemon=True)
     runner.start()

@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 
 from edge.circumplex import valence_arousal
+from edge.face.align import align_face, face_quality
+from edge.face.detector import Detection
+from edge.face.expression import SmoothedTrack
+from edge.face.tracker import Tracker
+from edge.lab.replay import LABEL_ALIASES
 from edge.messages import EMOTIONS
-from edge.vision.align import align_face, face_quality
-from edge.vision.detector import Detection
-from edge.vision.expression import SmoothedTrack
-from edge.vision.tools import LABEL_ALIASES
-from edge.vision.tracker import Tracker
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -134,9 +134,9 @@ def test_replay_finds_all_five_faces_with_tiles(shared_data: Path, tmp_path: Pat
 
 def reference_presence(path: Path) -> str:
     """Per-frame presence from the original float MediaPipe model (no tracking)."""
+    from edge.face.detector import FaceDetector
     from edge.inference import TFLiteModel
-    from edge.vision.detector import FaceDetector
-    from edge.vision.tools import frames
+    from edge.lab.media import frames
 
     src = path.parents[1] / ".." / "models" / "source" / "face_detection_short_range.tflite"
     d = FaceDetector(TFLiteModel(src.resolve(), 1), "face_detect_short", 0.6)
@@ -158,7 +158,7 @@ def test_face_arrives_and_leaves_on_time(shared_data: Path, clip: str) -> None:
 
 
 def test_eval_face_json_contract_on_fer_crops(shared_data: Path, tmp_path: Path) -> None:
-    from models.training.data import fer2013_dir
+    from edge.lab.data import fer2013_dir
 
     val = fer2013_dir() / "val"
     subset = tmp_path / "images"
@@ -183,7 +183,7 @@ def test_eval_face_json_contract_on_fer_crops(shared_data: Path, tmp_path: Path)
 def test_shipped_expression_model_on_the_whole_fer_val_split(shared_data: Path) -> None:
     """The acceptance figure: `affectd eval face --crops` on all 3,589 FER2013 `val` faces
     with the shipped int8 ensemble (0.7060 when committed; float twin 0.7052)."""
-    from models.training.data import fer2013_dir
+    from edge.lab.data import fer2013_dir
 
     res = subprocess.run([sys.executable, "-m", "edge", "eval", "face", "--images",
                           str(fer2013_dir() / "val"), "--crops", "--json"],

@@ -1,1 +1,1 @@
-"""Physiology evaluation tools (the streaming analyzer lives in edge.analyzers)."""
+"""Physiology evaluation tools (the streaming analyzer lives in edge.analyzer)."""

@@ -1,6 +1,6 @@
 """Stress and arousal from a wearer's physiology, one 60-s window at a time.
 
-Three parts, shared by the daemon (`edge.analyzers.physio`), the evaluation
+Three parts, shared by the daemon (`edge.physio.analyzer`), the evaluation
 (`affectd eval stress`) and the training script (`models.training.stress`):
 
 - `window_features`: twenty numbers describing one window — heart rate (level in
@@ -248,7 +248,7 @@ class StressModel:
     @classmethod
     def from_registry(cls, models_dir: Path | None = None) -> StressModel:
         """The shipped model, sha256-checked (`edge.registry`)."""
-        from edge.registry import DEFAULT_MODELS_DIR, Registry
+        from edge.registry import Registry
 
-        path = Registry(models_dir or DEFAULT_MODELS_DIR).verify(MODEL_ID)
+        path = Registry(models_dir).verify(MODEL_ID)
         return cls.from_json(path.read_text("utf-8"))

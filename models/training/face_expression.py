@@ -25,7 +25,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 
-from models.training.data import FER_LABELS, cache_root, load_fer_split
+from edge.lab.data import FER_LABELS, cache_root, load_fer_split
 
 CROP = 44
 

@@ -97,7 +97,7 @@ def val_logits(path: Path, model: Any) -> Any:
     """(2, n, 7) logits of a member on FER val faces and on their mirror images."""
     import numpy as np
 
-    from models.training.data import load_fer_split
+    from edge.lab.data import load_fer_split
     from models.training.face_expression import center_crop
 
     cache = path.with_name(path.name + ".val_logits.npy")
@@ -117,7 +117,7 @@ def choose(paths: list[Path], members: list[Any], max_members: int = 0) -> list[
 
     import numpy as np
 
-    from models.training.data import load_fer_split
+    from edge.lab.data import load_fer_split
 
     y = load_fer_split("val")[1]
     logits = [val_logits(p, m) for p, m in zip(paths, members, strict=True)]

@@ -2,7 +2,7 @@
 
     python -m models.training.fusion            # writes models/reports/fusion_fit.json
 
-On the *calibration* pairs of `edge.fusion_eval` (the speech model's validation
+On the *calibration* pairs of `edge.lab.evaluate.fusion` (the speech model's validation
 speakers x one half of FER2013 `val`; never the test speakers or the other half):
 
 1. temperature scaling per modality: T minimising the negative log-likelihood of
@@ -11,7 +11,7 @@ speakers x one half of FER2013 `val`; never the test speakers or the other half)
    over the calibration pairs, q the calibrated distributions;
 3. the voice's stress weight, minimising the log-loss of the fused stress over the
    calibration speakers paired with the even-numbered Stress-Predict participants'
-   physiology windows (edge/fusion_stress_eval.py).
+   physiology windows (edge/lab/evaluate/fusion_stress.py).
 
 Both by grid search (one and two parameters; no optimiser needed). The fitted
 values are the defaults of `FusionSettings` (temperature_*, pool_*); a test checks
@@ -23,13 +23,14 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from edge.fusion_eval import SPEECH_CALIBRATION, Predictions, evaluate_fusion, predictions
-from edge.settings import FusionSettings
-from models.training.data import data_root
+from edge.lab.data import data_root
+from edge.lab.evaluate.fusion import SPEECH_CALIBRATION, Predictions, evaluate_fusion, predictions
+from edge.settings import FusionSettings, ModalityFusion
 
 REPORT = Path(__file__).resolve().parents[1] / "reports" / "fusion_fit.json"
 F64 = npt.NDArray[np.float64]
@@ -67,7 +68,7 @@ def fit_stress_voice(preds: Predictions, windows: tuple[F64, npt.NDArray[np.int6
     """The voice's stress weight (physiology's own is 1) minimising the log-loss of the
     fused stress on calibration pairs: calibration speakers x even participants."""
     from edge.fusion import voice_stress
-    from edge.fusion_stress_eval import calibration_subject, stress_pairs
+    from edge.lab.evaluate.fusion_stress import calibration_subject, stress_pairs
 
     phys, phys_y, who = windows
     cal = np.array([calibration_subject(int(p)) for p in who])
@@ -99,7 +100,7 @@ def fit(preds: Predictions, seed: int = 0) -> dict[str, object]:
     t_voice = fit_temperature(preds.voice[voice_cal], preds.voice_y[voice_cal])
     face, voice, y = preds.pairs(SPEECH_CALIBRATION, calib_faces, seed)
     a, b = fit_pool(calibrate(face, t_face), calibrate(voice, t_voice), y)
-    from edge.fusion_stress_eval import physio_windows
+    from edge.lab.evaluate.fusion_stress import physio_windows
 
     windows = physio_windows(data_root() / "physio" / "stress_predict")
     return {"temperature_face": t_face, "temperature_voice": t_voice,
@@ -110,16 +111,25 @@ def fit(preds: Predictions, seed: int = 0) -> dict[str, object]:
                             "speakers": sorted(SPEECH_CALIBRATION), "seed": seed}}
 
 
+def fitted_settings(params: dict[str, Any]) -> FusionSettings:
+    """FusionSettings with the fitted temperatures, pooling exponents and voice stress
+    weight of `params` (the report's flat keys, e.g. `temperature_face`)."""
+    return FusionSettings(
+        face=ModalityFusion(temperature=params["temperature_face"], pool=params["pool_face"]),
+        voice=ModalityFusion(temperature=params["temperature_voice"],
+                             pool=params["pool_voice"]),
+        stress_voice=params["stress_voice"])
+
+
 def main() -> None:
     preds = predictions(data_root())
     params = fit(preds)
-    settings = FusionSettings(**{k: v for k, v in params.items()  # type: ignore[arg-type]
-                                 if k.startswith(("temperature_", "pool_", "stress_"))})
+    settings = fitted_settings(params)
     report = {**params, "test": evaluate_fusion(data_root(), settings=settings, preds=preds),
               "command": "python -m models.training.fusion"}
     REPORT.write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps({k: v for k, v in asdict(settings).items()
-                      if k.startswith(("temperature_", "pool_", "stress_"))}))
+    print(json.dumps({"face": asdict(settings.face), "voice": asdict(settings.voice),
+                      "stress_voice": settings.stress_voice}))
     print(json.dumps(report["test"]))
 
 

@@ -10,7 +10,7 @@ and EmoDB speakers 09 (f), 10 (m); training = everyone else. EmoDB boredom is
 excluded (no such label); RAVDESS calm counts as neutral.
 
 Input: 3 s (300 frames) of 64-band log-mel with per-utterance band means
-removed (`edge.speech.features`). Augmentation: speed perturbation (0.9, 1.1)
+removed (`edge.voice.features`). Augmentation: speed perturbation (0.9, 1.1)
 and white noise at 15-30 dB SNR precomputed, then random time crops and
 SpecAugment masks per batch; class weights (inverse sqrt frequency); label
 smoothing. A small CNN (4 conv blocks, about 70 M multiply-adds) that runs in
@@ -19,7 +19,7 @@ unweighted recall (`--select min_gender_uar`: the recall of the worse-served gen
 
 `--speaker-norm`: each utterance's features are shifted by its deviation from its
 speaker's running mean spectrum, as the daemon's online normaliser computes it
-(`edge.speech.adapt`): training draws that mean over the utterance and k - 1 other
+(`edge.voice.adapt`): training draws that mean over the utterance and k - 1 other
 utterances of the speaker (k uniform in 1..32), validation replays each speaker's
 clips in a fixed random order through the online normaliser itself.
 """
@@ -36,10 +36,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 import numpy.typing as npt
 
+from edge.lab.corpora import Clip, scan
+from edge.lab.data import cache_root, data_root
 from edge.messages import EMOTIONS
-from edge.speech.corpora import Clip, scan
-from edge.speech.features import fit_frames, log_mel, normalise
-from models.training.data import cache_root, data_root
+from edge.voice.features import fit_frames, log_mel, normalise
 
 FRAMES = 300
 TEST_SPEAKERS = {"ravdess-19", "ravdess-20", "emodb-03", "emodb-08"}
@@ -55,7 +55,7 @@ def split_of(c: Clip) -> str:
 def load_audio(path: Path) -> npt.NDArray[np.float32]:
     import soundfile as sf
 
-    from edge.sources.microphone import to_analysis_rate
+    from edge.sources.microphone.rate import to_analysis_rate
 
     x, sr = sf.read(str(path), dtype="float32", always_2d=True)
     return to_analysis_rate(x.mean(axis=1), int(sr))
@@ -63,7 +63,7 @@ def load_audio(path: Path) -> npt.NDArray[np.float32]:
 
 def trim_silence(x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     """Cut leading/trailing silence (frames 35 dB under the loudest), as the VAD would."""
-    from edge.speech.vad import speech_bounds
+    from edge.voice.vad import speech_bounds
 
     a, b = speech_bounds(x)
     return x[a:b] if b - a > 1600 else x
@@ -117,7 +117,7 @@ def build_cache() -> dict[str, npt.NDArray[np.generic]]:
 
 def utterance_means(d: dict[str, npt.NDArray[np.generic]]) -> npt.NDArray[np.float32]:
     """Band means of each cached row's log-mel before normalisation (augmented versions
-    share their recording's), for the speaker normalisation (`edge.speech.adapt`)."""
+    share their recording's), for the speaker normalisation (`edge.voice.adapt`)."""
     path = cache_root() / "speech_utt_means_v1.npy"
     if path.exists():
         return np.load(path)
@@ -137,7 +137,7 @@ def online_offsets(means: npt.NDArray[np.float32], speakers: npt.NDArray[np.str_
                    seed: int = 0) -> npt.NDArray[np.float32]:
     """Offsets of the daemon's online normaliser, each speaker's clips played in a fixed
     pseudo-random order (as `affectd eval speech` plays them)."""
-    from edge.speech.adapt import SpeakerAdaptation, session_order
+    from edge.voice.adapt import SpeakerAdaptation, session_order
 
     out = np.zeros_like(means)
     for session in session_order([str(s) for s in speakers], seed):
@@ -181,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--select", choices=("uar", "min_gender_uar"), default="uar",
                     help="epoch selection on the validation speakers")
     ap.add_argument("--speaker-norm", action="store_true",
-                    help="online speaker normalisation (edge.speech.adapt) of the features")
+                    help="online speaker normalisation (edge.voice.adapt) of the features")
     args = ap.parse_args(argv)
     import tensorflow as tf
     from tensorflow import keras
@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     xtr, ytr = d["x"][tr].astype(np.float32), d["y"][tr]
     xva = np.stack([fit_frames(v.astype(np.float32), FRAMES) for v in d["x"][va]])
     if args.speaker_norm:
-        from edge.speech.adapt import training_offsets
+        from edge.voice.adapt import training_offsets
 
         means = utterance_means(d)
         groups = np.cumsum(d["variant"] == "orig") - 1

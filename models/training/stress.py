@@ -7,7 +7,7 @@ times, each with its label blocks in a different random order (seeds 100-104;
 the first rest block stays first for the baseline; `affectd eval stress` scores
 seeds 0-4), and the window inputs it computes are pooled: the schedule carries
 no information, so the model can only learn from physiology. Boosted trees
-(`edge.physio.stress_eval.fit_model`: scikit-learn's histogram gradient boosting,
+(`edge.lab.evaluate.stress.fit_model`: scikit-learn's histogram gradient boosting,
 `TREE_PARAMS`, classes balanced) on the 120 inputs become `models/stress_physio.json`,
 registered in the manifest with its sha256 and the leave-one-subject-out figures
 of `affectd eval stress --shuffle-blocks S`, S = 0..4 (the same recipe fitted
@@ -24,7 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from edge.physio.stress_eval import (
+from edge.lab.data import data_root
+from edge.lab.evaluate.stress import (
     TRAIN_SEEDS,
     TREE_PARAMS,
     fit_model,
@@ -39,8 +40,7 @@ from edge.physio.stress_model import (
     PRIOR_WINDOWS,
     StressModel,
 )
-from edge.registry import DEFAULT_MODELS_DIR, ModelEntry, Registry, sha256_file
-from models.training.data import data_root
+from edge.registry import ModelEntry, Registry, default_models_dir, sha256_file
 
 EVAL_SEEDS = (0, 1, 2, 3, 4)
 CALIBRATION_S = 180.0
@@ -137,7 +137,7 @@ def importance(model: StressModel) -> dict[str, int]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--e4", type=Path, default=None, help="Stress-Predict folder")
-    ap.add_argument("--models", type=Path, default=DEFAULT_MODELS_DIR)
+    ap.add_argument("--models", type=Path, default=default_models_dir())
     args = ap.parse_args(argv)
     root = args.e4 or data_root() / "physio" / "stress_predict"
     streams = stream_sessions(root, (*EVAL_SEEDS, *TRAIN_SEEDS), CALIBRATION_S)
@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
                                   "train_seeds": list(TRAIN_SEEDS)}) + "\n", "utf-8")
     rep_path = args.models / "reports" / f"{MODEL_ID}.json"
     rep_path.write_text(json.dumps(report, indent=2) + "\n", "utf-8")
-    reg = Registry(args.models)
+    reg = Registry(args.models, create=True)
     reg.put(ModelEntry(
         id=MODEL_ID, version="1.0.0", file=out.name, sha256=sha256_file(out),
         task="stress_trees",

@@ -1,0 +1,116 @@
+"""The face analyzer: frame -> faces -> tracks -> aligned crops -> expression ->
+per-track smoothing -> scene estimate for fusion.
+
+Models come only from the registry (`face_detect_short` or `face_detect_full`,
+and `face_expression`). Per-face results stay inside the process; the
+estimate carries the scene aggregate (face count, quality-weighted emotion
+distribution, valence, arousal).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from edge.analyzer import Analyzer
+from edge.circumplex import valence_arousal
+from edge.face.align import Quality, align_face, face_quality
+from edge.face.detector import FaceDetector
+from edge.face.expression import EmotionEvent, ExpressionModel, SmoothedTrack, aggregate
+from edge.face.tracker import Tracker
+from edge.inference import TFLiteModel
+from edge.messages import FaceObservation, ModalityEstimate, SourceItem, VideoFrame
+from edge.registry import Registry
+from edge.settings import FaceSettings
+
+DETECTOR_IDS = {"short": "face_detect_short", "full": "face_detect_full"}
+EXPRESSION_ID = "face_expression"
+
+
+@dataclass(frozen=True)
+class FaceResult:
+    """One tracked face in one frame (for replay and tests; never published)."""
+
+    track: int
+    box: tuple[float, float, float, float]
+    probs: tuple[float, ...]
+    emotion: str
+    valence: float
+    arousal: float
+    quality: float
+    parts: Quality
+
+
+class FaceAnalyzer(Analyzer):
+    name = "face"
+    modality = "face"
+
+    def __init__(self, settings: FaceSettings, registry: Registry | None = None,
+                 threads: int = 2, models: tuple[TFLiteModel, TFLiteModel] | None = None) -> None:
+        """Models come from the registry; `models` (detector, expression) is only for
+        `affectd bench vision`, which times the float twins through the same path."""
+        reg = registry or Registry()
+        self.settings = settings
+        det_id = DETECTOR_IDS[settings.detector]
+        det_model, expr_model = models or (reg.load(det_id, threads),
+                                           reg.load(EXPRESSION_ID, threads))
+        self.detector = FaceDetector(det_model, det_id, settings.min_score)
+        self.expression = ExpressionModel(expr_model)
+        self._ids = [reg.get(det_id).ref, reg.get(EXPRESSION_ID).ref]
+        self.events: deque[EmotionEvent] = deque(maxlen=256)
+        self.last_faces: list[FaceResult] = []
+        self.reset()
+
+    def model_ids(self) -> list[str]:
+        return list(self._ids)
+
+    def reset(self) -> None:
+        s = self.settings
+        self.tracker = Tracker(max_missed=s.max_missed, min_hits=s.min_hits)
+        self._smooth: dict[int, SmoothedTrack] = {}
+        self.last_faces = []
+
+    def analyze(self, image: npt.NDArray[np.uint8], t: float) -> list[FaceResult]:
+        dets = self.detector.detect(image, self.settings.tiles)
+        dets = sorted(dets, key=lambda d: -d.width)[:self.settings.max_faces]
+        tracks = self.tracker.update(dets)
+        alive = {tr.id for tr in self.tracker.tracks}
+        for tid in list(self._smooth):
+            if tid not in alive:
+                del self._smooth[tid]  # forgotten with its track
+        out = []
+        for tr in tracks:
+            d = tr.detection
+            assert d is not None
+            crop = align_face(image, d)
+            q = face_quality(d, crop)
+            probs = self.expression.predict(crop)
+            sm = self._smooth.setdefault(tr.id, SmoothedTrack(
+                self.settings.smoothing_s, self.settings.hysteresis, self.settings.dwell_s))
+            prev = sm.label
+            changed = sm.update(probs, q.overall, t)
+            if changed is not None:
+                self.events.append(EmotionEvent(tr.id, t, prev, changed))
+            assert sm.probs is not None and sm.label is not None
+            v, a = valence_arousal(sm.probs.tolist())
+            out.append(FaceResult(tr.id, d.box, tuple(float(p) for p in sm.probs), sm.label,
+                                  v, a, q.overall, q))
+        self.last_faces = out
+        return out
+
+    def process(self, item: SourceItem) -> list[ModalityEstimate]:
+        if not isinstance(item, VideoFrame):
+            return []
+        faces = self.analyze(item.image, item.ts)
+        live = [self._smooth[f.track] for f in faces]
+        scene = aggregate(live)
+        if scene.faces == 0:
+            return [ModalityEstimate("face", item.ts, 0.0, count=0)]
+        assert scene.probs is not None
+        observed = tuple(FaceObservation(f.track, f.probs, f.valence, f.arousal) for f in faces)
+        return [ModalityEstimate("face", item.ts, scene.quality, probs=scene.probs,
+                                 valence=scene.valence, arousal=scene.arousal,
+                                 count=scene.faces, faces=observed)]

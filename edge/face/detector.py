@@ -1,0 +1,186 @@
+"""Face detection with the int8 BlazeFace models: letterbox, invoke, anchor decoding,
+weighted non-maximum suppression, boxes and 6 keypoints mapped back to the frame.
+
+Anchors and decoding follow MediaPipe's SSD anchor calculator and
+TensorsToDetections settings for these two models (short range: 128x128
+input, strides 8/16/16/16, 896 anchors; full range: 192x192, stride 4, 2304
+anchors). Keypoints: right eye, left eye, nose tip, mouth, right ear tragion,
+left ear tragion (the subject's right/left).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from edge.face.preprocess import Letterbox, letterbox, to_unit_range
+from edge.inference import TFLiteModel
+
+
+@dataclass(frozen=True)
+class DetectorSpec:
+    size: int
+    strides: tuple[int, ...]
+    interpolated_scale: bool
+    min_score: float
+
+
+SPECS = {
+    "face_detect_short": DetectorSpec(128, (8, 16, 16, 16), True, 0.5),
+    "face_detect_full": DetectorSpec(192, (4,), False, 0.5),
+}
+
+
+@dataclass(frozen=True)
+class Detection:
+    box: tuple[float, float, float, float]
+    """x0, y0, x1, y1 in frame pixels."""
+    score: float
+    keypoints: npt.NDArray[np.float32]
+    """(6, 2) frame pixels."""
+
+    @property
+    def width(self) -> float:
+        return self.box[2] - self.box[0]
+
+
+def anchors(spec: DetectorSpec) -> npt.NDArray[np.float32]:
+    """(N, 2) anchor centres in [0, 1] (fixed anchor size 1, so only centres matter)."""
+    out: list[tuple[float, float]] = []
+    i = 0
+    strides = spec.strides
+    while i < len(strides):
+        n_per_cell = 0
+        j = i
+        while j < len(strides) and strides[j] == strides[i]:
+            n_per_cell += 2 if spec.interpolated_scale else 1
+            j += 1
+        cells = int(np.ceil(spec.size / strides[i]))
+        for y in range(cells):
+            for x in range(cells):
+                out += [((x + 0.5) / cells, (y + 0.5) / cells)] * n_per_cell
+        i = j
+    return np.array(out, np.float32)
+
+
+def _area(b: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    return (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+
+
+def intersection(a: npt.NDArray[np.float32], b: npt.NDArray[np.float32]
+                 ) -> npt.NDArray[np.float32]:
+    """(N, M) intersection areas of (N, 4) and (M, 4) boxes in x0, y0, x1, y1."""
+    x0 = np.maximum(a[:, None, 0], b[None, :, 0])
+    y0 = np.maximum(a[:, None, 1], b[None, :, 1])
+    x1 = np.minimum(a[:, None, 2], b[None, :, 2])
+    y1 = np.minimum(a[:, None, 3], b[None, :, 3])
+    return np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
+
+
+def iou_matrix(a: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """IoU between (N, 4) and (M, 4) boxes in x0, y0, x1, y1."""
+    inter = intersection(a, b)
+    area_a, area_b = _area(a), _area(b)
+    return (inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)).astype(np.float32)
+
+
+def weighted_nms(boxes: npt.NDArray[np.float32], scores: npt.NDArray[np.float32],
+                 kps: npt.NDArray[np.float32], iou: float = 0.3
+                 ) -> list[tuple[npt.NDArray[np.float32], float, npt.NDArray[np.float32]]]:
+    """MediaPipe's weighted NMS: overlapping candidates are averaged by score."""
+    order = np.argsort(-scores)
+    boxes, scores, kps = boxes[order], scores[order], kps[order]
+    out = []
+    remaining = np.ones(len(scores), bool)
+    for i in range(len(scores)):
+        if not remaining[i]:
+            continue
+        overlap = iou_matrix(boxes[i:i + 1], boxes)[0] > iou
+        group = overlap & remaining
+        remaining &= ~group
+        w = scores[group][:, None]
+        out.append(((boxes[group] * w).sum(0) / w.sum(), float(scores[i]),
+                    (kps[group] * w[:, :, None]).sum(0) / w.sum()))
+    return out
+
+
+def merge(dets: list[Detection], iou: float = 0.3) -> list[Detection]:
+    """Weighted NMS over detections from several passes (full frame and tiles)."""
+    if len(dets) < 2:
+        return dets
+    boxes = np.array([d.box for d in dets], np.float32)
+    scores = np.array([d.score for d in dets], np.float32)
+    kps = np.stack([d.keypoints for d in dets]).astype(np.float32)
+    merged = [Detection(tuple(float(v) for v in b), s, k)  # type: ignore[arg-type]
+              for b, s, k in weighted_nms(boxes, scores, kps, iou)]
+    # At full-frame scale two small neighbouring faces can blur into one big candidate;
+    # once the tiles resolve them, a box that holds two or more others is that artefact.
+    b = np.array([d.box for d in merged], np.float32).reshape(-1, 4)
+    inside = intersection(b, b) / np.maximum(_area(b)[None, :], 1e-9) > 0.6  # j mostly in i
+    np.fill_diagonal(inside, False)
+    return [d for i, d in enumerate(merged) if inside[i].sum() < 2]
+
+
+class FaceDetector:
+    """Runs one BlazeFace model on BGR frames."""
+
+    def __init__(self, model: TFLiteModel, model_id: str, min_score: float | None = None) -> None:
+        self.model = model
+        self.spec = SPECS[model_id]
+        self.anchors = anchors(self.spec)
+        self.min_score = self.spec.min_score if min_score is None else min_score
+        self._score_out = 0 if model.outputs[0].shape[-1] == 1 else 1  # (1, N, 1) scores
+        self._table = model.pixel_table(lambda p: p / 127.5 - 1.0)
+
+    def _input(self, rgb: npt.NDArray[np.uint8]) -> npt.NDArray[Any]:
+        return (self._table[rgb] if self._table is not None else to_unit_range(rgb))[None]
+
+    def detect(self, bgr: npt.NDArray[np.uint8], tiles: int = 0) -> list[Detection]:
+        """Faces in a BGR frame. `tiles=2` also runs the model on four overlapping
+        tiles (each 60 % of the frame) so faces too small at full-frame scale are found;
+        all candidates are merged by weighted NMS."""
+        rgb, lb = letterbox(bgr, self.spec.size)
+        dets = self.decode(self.model.run(self._input(rgb)), lb, bgr.shape[1],
+                           bgr.shape[0])
+        if tiles < 2:
+            return dets
+        h, w = bgr.shape[:2]
+        tw, th = int(w * 0.6), int(h * 0.6)
+        for x0 in (0, w - tw):
+            for y0 in (0, h - th):
+                tile = bgr[y0:y0 + th, x0:x0 + tw]
+                rgb, lb = letterbox(tile, self.spec.size)
+                for d in self.decode(self.model.run(self._input(rgb)), lb, tw, th):
+                    off = np.array([x0, y0], np.float32)
+                    box = (d.box[0] + x0, d.box[1] + y0, d.box[2] + x0, d.box[3] + y0)
+                    dets.append(Detection(box, d.score, d.keypoints + off))
+        return merge(dets)
+
+    def decode(self, outs: list[npt.NDArray[np.float32]], lb: Letterbox, w_img: int,
+               h_img: int) -> list[Detection]:
+        """Detections in frame pixels from the raw model outputs."""
+        raw_scores = outs[self._score_out].reshape(-1)
+        reg = outs[1 - self._score_out].reshape(-1, 16)
+        scores = 1.0 / (1.0 + np.exp(-np.clip(raw_scores, -80.0, 80.0)))
+        keep = scores >= self.min_score
+        if not keep.any():
+            return []
+        reg, scores, anc = reg[keep], scores[keep], self.anchors[keep]
+        s = float(self.spec.size)
+        cx = reg[:, 0] / s + anc[:, 0]
+        cy = reg[:, 1] / s + anc[:, 1]
+        w, h = reg[:, 2] / s, reg[:, 3] / s
+        boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], 1).astype(np.float32)
+        kps = (reg[:, 4:16].reshape(-1, 6, 2) / s + anc[:, None, :]).astype(np.float32)
+        dets = []
+        for box, score, kp in weighted_nms(boxes, scores.astype(np.float32), kps):
+            corners = lb.to_frame(box.reshape(2, 2)).reshape(4)
+            corners = np.clip(corners, 0, [w_img, h_img, w_img, h_img])
+            if corners[2] - corners[0] < 2 or corners[3] - corners[1] < 2:
+                continue
+            dets.append(Detection(tuple(float(v) for v in corners),  # type: ignore[arg-type]
+                                  score, lb.to_frame(kp)))
+        return dets

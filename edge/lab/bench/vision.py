@@ -1,0 +1,150 @@
+"""`affectd bench vision [--vs fer]`: frames per second of face detection + expression
+on the same 640x480 frames: our int8 path, our float twins through the same code,
+and the `fer` package (its TFLite model with its Haar detector), in one process.
+
+Memory of the vision path alone (`rss_mb`) is measured in a child process that
+loads only our int8 models, so the peer's TensorFlow does not count against it.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+DEFAULT_CLIP = "video/WolfgangLanger_Pexels.mp4"
+
+
+def load_frames(path: Path, n: int) -> list[npt.NDArray[np.uint8]]:
+    """`n` frames of the clip at 640x480 (read through the daemon's file source, from the
+    start again when the clip is shorter)."""
+    from edge.lab.media import frames as media_frames
+
+    out: list[npt.NDArray[np.uint8]] = []
+    while len(out) < n:
+        before = len(out)
+        for _, _, img in media_frames(path):
+            out.append(np.asarray(cv2.resize(img, (640, 480), interpolation=cv2.INTER_AREA),
+                                  np.uint8))
+            if len(out) == n:
+                break
+        if len(out) == before:
+            raise SystemExit(f"affectd: no frames in {path}")
+    return out
+
+
+def _run_ours(frames: list[npt.NDArray[np.uint8]], threads: int, use_float: bool
+              ) -> tuple[float, int]:
+    from edge.face.analyzer import DETECTOR_IDS, EXPRESSION_ID, FaceAnalyzer
+    from edge.inference import TFLiteModel
+    from edge.settings import FaceSettings
+
+    models = None
+    if use_float:
+        from edge.lab.data import float_model_path
+
+        models = (TFLiteModel(float_model_path(DETECTOR_IDS["short"]), threads),
+                  TFLiteModel(float_model_path(EXPRESSION_ID), threads))
+    an = FaceAnalyzer(FaceSettings(), threads=threads, models=models)
+    an.analyze(frames[0], 0.0)  # warm-up
+    an.reset()
+    with_face = 0
+    t0 = time.perf_counter()
+    for i, f in enumerate(frames):
+        with_face += bool(an.analyze(f, i / 15.0))
+    return len(frames) / (time.perf_counter() - t0), with_face
+
+
+def _run_peer(frames: list[npt.NDArray[np.uint8]], threads: int) -> tuple[float, int]:
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
+    from fer.fer import FER
+
+    peer = FER()
+    peer.detect_emotions(frames[0])
+    with_face = 0
+    t0 = time.perf_counter()
+    for f in frames:
+        with_face += bool(peer.detect_emotions(f))
+    return len(frames) / (time.perf_counter() - t0), with_face
+
+
+def _rss_child(clip: str, n: int, q: Any) -> None:
+    """Stream frames through the int8 path as the daemon does; report the peak RSS of
+    this process (VmHWM: ru_maxrss would carry the parent's peak over exec on Linux)."""
+    from edge.face.analyzer import FaceAnalyzer
+    from edge.settings import FaceSettings
+
+    an = FaceAnalyzer(FaceSettings(), threads=2)
+    cap = cv2.VideoCapture(clip)
+    for i in range(n):
+        ok, img = cap.read()
+        if not ok:
+            break
+        an.analyze(np.asarray(cv2.resize(img, (640, 480)), np.uint8), i / 15.0)
+    cap.release()
+    hwm = next(int(ln.split()[1]) for ln in Path("/proc/self/status").read_text().splitlines()
+               if ln.startswith("VmHWM:"))
+    q.put(hwm / 1024.0)
+
+
+def vision_rss_mb(clip: Path, n: int = 60) -> float:
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    p = ctx.Process(target=_rss_child, args=(str(clip), n, q))
+    p.start()
+    value = float(q.get(timeout=300))
+    p.join(60)
+    return round(value, 1)
+
+
+def bench_vision(data: Path, frames_n: int = 200, peer: bool = True) -> dict[str, Any]:
+    clip = data / DEFAULT_CLIP
+    frames = load_frames(clip, frames_n)
+    out: dict[str, Any] = {"frames": len(frames), "threads": [1, 2], "clip": DEFAULT_CLIP,
+                           "resolution": "640x480"}
+    fps: dict[str, dict[int, float]] = {"int8": {}, "float": {}, "peer": {}}
+    faces: dict[str, int] = {}
+    for t in (1, 2):
+        fps["int8"][t], faces["int8"] = _run_ours(frames, t, use_float=False)
+        try:
+            fps["float"][t], faces["float"] = _run_ours(frames, t, use_float=True)
+        except (ImportError, ValueError, OSError):
+            fps["float"][t] = float("nan")
+        if peer:
+            fps["peer"][t], faces["peer"] = _run_peer(frames, t)
+    out["fps_int8"] = {str(t): round(v, 1) for t, v in fps["int8"].items()}
+    out["fps_float"] = {str(t): round(v, 1) for t, v in fps["float"].items()}
+    out["frames_with_face"] = faces
+    if peer:
+        out["fps_peer"] = {str(t): round(v, 1) for t, v in fps["peer"].items()}
+        out["ratio_vs_peer"] = round(fps["int8"][2] / fps["peer"][2], 2)
+    out["int8_vs_float_latency"] = round(fps["float"][2] / fps["int8"][2], 3)
+    out["rss_mb"] = vision_rss_mb(clip)
+    return out
+
+
+def vision_lines(r: dict[str, Any]) -> list[str]:
+    """The text form of the report (`--json` prints `r` itself)."""
+    out: list[str] = []
+    out.append(f"{r['frames']} frames of {r['clip']} at {r['resolution']}")
+    for k in ("fps_int8", "fps_float", "fps_peer"):
+        if k in r:
+            out.append(f"  {k:10} 1 thread {r[k]['1']:8.1f}   2 threads {r[k]['2']:8.1f}")
+    if "ratio_vs_peer" in r:
+        out.append(f"  int8 / fer fps (2 threads): {r['ratio_vs_peer']}x")
+    out.append(f"  int8 / float latency (2 threads): {r['int8_vs_float_latency']}")
+    out.append(f"  frames with a face: {r['frames_with_face']}")
+    out.append(f"  vision path peak RSS: {r['rss_mb']} MB")
+    return out
+
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")

@@ -1,0 +1,108 @@
+"""`affectd eval speech` and `affectd bench speech`."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edge.lab.corpora import Clip, scan
+from edge.lab.replay import LABEL_ALIASES
+from edge.messages import EMOTIONS, AudioChunk
+from edge.registry import Registry
+from edge.voice.adapt import session_order
+from edge.voice.analyzer import MODEL_ID, SpeechEmotionModel, VoiceAnalyzer
+from edge.voice.vad import speech_bounds
+
+
+def load_clip(path: Path) -> np.ndarray:
+    import soundfile as sf
+
+    from edge.sources.microphone.rate import to_analysis_rate
+
+    x, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    x = to_analysis_rate(x.mean(axis=1), int(sr))
+    a, b = speech_bounds(x)
+    return x[a:b] if b - a > 1600 else x
+
+
+def _scores(conf: np.ndarray) -> dict[str, float]:
+    n = int(conf.sum())
+    rec = conf.diagonal() / np.maximum(1, conf.sum(1))
+    present = conf.sum(1) > 0
+    return {"accuracy": round(float(conf.diagonal().sum() / max(1, n)), 4),
+            "uar": round(float(rec[present].mean()) if present.any() else 0.0, 4), "n": n}
+
+
+def speaker_sessions(clips: list[Clip], seed: int = 0) -> list[list[Clip]]:
+    """The clips of each speaker as one session (`edge.voice.adapt.session_order`); the
+    online speaker normalisation starts afresh for each and only uses earlier clips."""
+    return [[clips[i] for i in session]
+            for session in session_order([c.speaker for c in clips], seed)]
+
+
+def evaluate_speech(audio: Path, threads: int = 1, order_seed: int = 0) -> dict[str, Any]:
+    reg = Registry()
+    entry = reg.get(MODEL_ID)
+    norm = bool(entry.preprocessing.get("speaker_normalisation", False))
+    net = reg.load(MODEL_ID, threads)
+    clips, unknown = scan(audio, LABEL_ALIASES)
+    k = len(EMOTIONS)
+    conf = np.zeros((k, k), int)
+    groups: dict[str, np.ndarray] = {}
+    skipped = unknown + sum(c.label is None for c in clips)  # EmoDB boredom
+    for session in speaker_sessions([c for c in clips if c.label is not None], order_seed):
+        model = SpeechEmotionModel(net, norm)
+        for c in session:
+            t = EMOTIONS.index(str(c.label))
+            p = int(np.argmax(model.predict(load_clip(c.path))))
+            conf[t][p] += 1
+            for g in (f"gender:{c.gender}", f"corpus:{c.corpus}", f"speaker:{c.speaker}"):
+                groups.setdefault(g, np.zeros((k, k), int))[t][p] += 1
+    rec = conf.diagonal() / np.maximum(1, conf.sum(1))
+    return {
+        **_scores(conf), "skipped": skipped,
+        "per_class": {lab: {"recall": round(float(r), 4), "n": int(n)}
+                      for lab, r, n in zip(EMOTIONS, rec, conf.sum(1), strict=True)},
+        "confusion": conf.tolist(), "labels": list(EMOTIONS),
+        "per_gender": {g.split(":")[1]: _scores(m) for g, m in groups.items()
+                       if g.startswith("gender:")},
+        "per_corpus": {g.split(":")[1]: _scores(m) for g, m in groups.items()
+                       if g.startswith("corpus:")},
+        "per_speaker": {g.split(":", 1)[1]: _scores(m) for g, m in sorted(groups.items())
+                        if g.startswith("speaker:")},
+        "speaker_normalisation": norm,
+        "model": reg.get(MODEL_ID).ref,
+    }
+
+
+def bench_speech(speech_clip: Path | None, seconds: float = 30.0) -> dict[str, Any]:
+    """Real-time factor (processing s per audio s) of VAD + features + model, 1 thread."""
+    from edge.procstats import rss_mb
+
+    rng = np.random.default_rng(0)
+    if speech_clip is not None:
+        clip = load_clip(speech_clip)
+        reps = int(np.ceil(seconds * 16000 / clip.size))
+        pause = np.zeros(8000, np.float32)
+        speech = np.concatenate([np.concatenate([clip, pause]) for _ in range(reps)])
+    else:  # no corpus here: voiced harmonic bursts stand in for speech
+        t = np.arange(int(1.5 * 16000)) / 16000
+        burst = sum(np.sin(2 * np.pi * 140 * h * t) / h for h in range(1, 8)) * 0.1
+        speech = np.tile(np.concatenate([burst, np.zeros(8000)]).astype(np.float32),
+                         int(seconds / 2))
+    silence = rng.normal(0, 1e-4, int(seconds * 16000)).astype(np.float32)
+    out: dict[str, Any] = {}
+    for name, audio in (("speech", speech), ("silence", silence)):
+        an = VoiceAnalyzer(threads=1)
+        t0 = time.perf_counter()
+        estimates = 0
+        for i in range(0, audio.size, 1600):  # 100 ms chunks, as the microphone delivers
+            estimates += len(an.process(AudioChunk(0.0, audio[i:i + 1600], 16000)))
+        out[f"rtf_{name}"] = round((time.perf_counter() - t0) / (audio.size / 16000), 5)
+        out[f"segments_{name}"] = estimates
+    out["rss_mb"] = round(rss_mb(), 1)
+    out["audio_s"] = round(speech.size / 16000, 1)
+    return out

@@ -1,0 +1,85 @@
+"""The voice analyzer: microphone chunks -> speech segments -> emotion estimates.
+
+Runs the int8 `speech_emotion` model (from the registry) only on segments the
+VAD found; a segment longer than the model's 3 s window is scored on
+half-overlapping windows and averaged. No audio is kept beyond the open
+segment (at most `max_s` seconds) and nothing is stored or sent; the speaker
+normalisation keeps the mean spectrum (64 numbers) of the last 32 utterances in
+memory.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from edge.analyzer import Analyzer
+from edge.circumplex import valence_arousal
+from edge.inference import TFLiteModel
+from edge.messages import AudioChunk, ModalityEstimate, SourceItem
+from edge.registry import Registry
+from edge.voice.adapt import SpeakerAdaptation, with_offset
+from edge.voice.features import fit_frames, log_mel, normalise
+from edge.voice.vad import Segmenter
+
+MODEL_ID = "speech_emotion"
+
+
+class SpeechEmotionModel:
+    """The network plus its input preparation; with `speaker_normalisation` (a model
+    trained that way says so in the manifest) features are taken relative to the
+    room's recent voices (`edge.voice.adapt`), learnt online from past utterances."""
+
+    def __init__(self, model: TFLiteModel, speaker_normalisation: bool = False) -> None:
+        self.model = model
+        self.frames = model.inputs[0].shape[1]
+        self.adaptation = SpeakerAdaptation() if speaker_normalisation else None
+
+    def predict(self, audio: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        raw = log_mel(audio)
+        lm = normalise(raw)
+        if self.adaptation is not None:
+            lm = with_offset(lm, self.adaptation.offset(raw.mean(axis=0)))
+        n = lm.shape[0]
+        starts = [0] if n <= self.frames else list(range(0, n - self.frames + 1,
+                                                         self.frames // 2))
+        logits = []
+        for s in starts:
+            x = fit_frames(lm[s:s + self.frames], self.frames)[None, :, :, None]
+            logits.append(self.model.run(x)[0].reshape(-1))
+        z = np.mean(logits, axis=0).astype(np.float64)
+        e = np.exp(z - z.max())
+        return (e / e.sum()).astype(np.float32)
+
+
+class VoiceAnalyzer(Analyzer):
+    name = "voice"
+    modality = "voice"
+
+    def __init__(self, registry: Registry | None = None, threads: int = 1,
+                 model: TFLiteModel | None = None) -> None:
+        reg = registry or Registry()
+        norm = bool(reg.get(MODEL_ID).preprocessing.get("speaker_normalisation", False))
+        self.model = SpeechEmotionModel(model or reg.load(MODEL_ID, threads), norm)
+        self._ids = [reg.get(MODEL_ID).ref]
+        self.segmenter = Segmenter()
+
+    def model_ids(self) -> list[str]:
+        return list(self._ids)
+
+    def reset(self) -> None:
+        self.segmenter.reset()
+
+    def process(self, item: SourceItem) -> list[ModalityEstimate]:
+        if not isinstance(item, AudioChunk):
+            return []
+        out = []
+        for seg in self.segmenter.push(item.samples):
+            probs = self.model.predict(seg)
+            v, a = valence_arousal(probs.tolist())
+            duration = seg.size / 16000.0
+            quality = float(min(1.0, duration / 2.0))  # short utterances say less
+            out.append(ModalityEstimate("voice", item.ts, quality,
+                                        probs=tuple(float(p) for p in probs), valence=v,
+                                        arousal=a))
+        return out
