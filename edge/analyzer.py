@@ -1,8 +1,14 @@
-"""The analyzer interface: one modality, source items in, estimates out."""
+"""The analyzer interface: one modality, source items in, estimates out.
+
+Analyzers live in their modality's home (`edge/face`, `edge/voice`, `edge/physio`)
+and are chosen by modality in `edge/daemon.py` (`ANALYZERS`). Optional abilities
+are protocols: `Recalibrating` (the biofeedback profile's `calibrate` command).
+"""
 
 from __future__ import annotations
 
 import abc
+from typing import Protocol, runtime_checkable
 
 from edge.messages import Modality, ModalityEstimate, SourceItem
 
@@ -23,3 +29,12 @@ class Analyzer(abc.ABC):
     def model_ids(self) -> list[str]:
         """Registry ids of the models this analyzer runs (for `stats`)."""
         return []
+
+
+@runtime_checkable
+class Recalibrating(Protocol):
+    """An analyzer that can learn its wearer's baseline anew (`calibrate/set START`)."""
+
+    def recalibrate(self) -> None:
+        """Forget the personal baseline and learn it from the coming minutes."""
+        ...

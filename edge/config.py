@@ -26,6 +26,7 @@ import types
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
+from edge.profiles import profile_names
 from edge.settings import ConfigError, Settings
 from edge.sources import TABLES
 from edge.sources.base import check_readable
@@ -192,6 +193,9 @@ def _cross_check(s: Settings) -> None:
                        ("mqtt.discovery_prefix", s.mqtt.discovery_prefix)):
         if not _TOPIC_PART.match(value) or "//" in value or value.endswith("/"):
             raise ConfigError(key, f"expected a topic without wildcards, got {value!r}")
+    if s.publish.profile not in profile_names():
+        want = ", ".join(f'"{n}"' for n in profile_names())
+        raise ConfigError("publish.profile", f"expected one of {want}, got {s.publish.profile!r}")
     if s.mqtt.reconnect_max_s < s.mqtt.reconnect_min_s:
         raise ConfigError("mqtt.reconnect_max_s", "must be >= mqtt.reconnect_min_s")
     if s.runtime.restart_max_s < s.runtime.restart_min_s:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from types import FrameType
 
 from edge import __version__
-from edge.analyzer import Analyzer
+from edge.analyzer import Analyzer, Recalibrating
 from edge.config import ConfigError
 from edge.fusion import LateFusion
 from edge.messages import MODALITIES
@@ -25,32 +25,47 @@ from edge.notify import Notifier
 from edge.pipeline import Pipeline
 from edge.privacy import PrivacySwitch
 from edge.procstats import CpuMeter, cpu_temp_c, rss_mb
-from edge.profiles import ProfileOutput
+from edge.profiles.base import Profile
 from edge.publish.mqtt import MqttPublisher
 from edge.publish.payloads import SCHEMA_VERSION
 from edge.settings import Settings
 from edge.sources import Source, build_sources
+from edge.sources.base import ReportsHealth
 
 log = logging.getLogger(__name__)
 EXIT_STALLED = 70
 
 
+def _physio(settings: Settings) -> Analyzer:
+    from edge.physio.analyzer import PhysioAnalyzer
+
+    return PhysioAnalyzer(settings.physio.calibration_s,
+                          baseline_path=settings.device.state_dir / "baseline.json")
+
+
+def _face(settings: Settings) -> Analyzer:
+    from edge.face.analyzer import FaceAnalyzer
+
+    return FaceAnalyzer(settings.face, threads=settings.runtime.threads)
+
+
+def _voice(settings: Settings) -> Analyzer:
+    from edge.voice.analyzer import VoiceAnalyzer
+
+    return VoiceAnalyzer(threads=1)
+
+
+ANALYZERS: dict[str, Callable[[Settings], Analyzer]] = {
+    "physio": _physio, "face": _face, "voice": _voice}
+"""The analyzer of each modality (its models load only when a source needs it)."""
+
+
 def build_analyzer(source: Source, settings: Settings) -> Analyzer:
     """The analyzer for a source's modality."""
-    if source.modality == "physio":
-        from edge.physio.analyzer import PhysioAnalyzer
-
-        return PhysioAnalyzer(settings.physio.calibration_s,
-                              baseline_path=settings.device.state_dir / "baseline.json")
-    if source.modality == "face":
-        from edge.face.analyzer import FaceAnalyzer
-
-        return FaceAnalyzer(settings.face, threads=settings.runtime.threads)
-    if source.modality == "voice":
-        from edge.voice.analyzer import VoiceAnalyzer
-
-        return VoiceAnalyzer(threads=1)
-    raise ConfigError(f"{source.modality}", "no analyzer for this modality")
+    make = ANALYZERS.get(source.modality)
+    if make is None:
+        raise ConfigError(f"{source.modality}", "no analyzer for this modality")
+    return make(settings)
 
 
 class Daemon:
@@ -66,13 +81,12 @@ class Daemon:
         enabled = tuple(m for m in MODALITIES if any(src.modality == m for src, _ in pairs))
         self.fusion = LateFusion(settings.fusion, enabled)
         self.pipeline = Pipeline(pairs, self.fusion, settings.runtime, lambda: self.privacy.on)
-        self.publisher = MqttPublisher(
-            settings, self._set_privacy, lambda: self.privacy.on,
-            self._calibrate if settings.publish.profile == "biofeedback" else None)
+        self.publisher = MqttPublisher(settings, self._set_privacy, lambda: self.privacy.on,
+                                       commands={"calibrate": self._calibrate})
         self._stop = threading.Event()
         self._wake = threading.Event()
-        self.output = ProfileOutput(settings, self.fusion, self.publisher,
-                                    lambda: self.privacy.on, self._wake.set)
+        self.output: Profile = self.publisher.profile(settings, self.fusion, self.publisher,
+                                                      lambda: self.privacy.on, self._wake.set)
         self._cpu = CpuMeter()
         self._started = time.monotonic()
         self.exit_code = 0
@@ -81,17 +95,16 @@ class Daemon:
     def _calibrate(self) -> None:
         """`calibrate/set START`: a new personal baseline from the coming minutes."""
         for r in self.pipeline.analyzers:
-            recalibrate = getattr(r.analyzer, "recalibrate", None)
-            if callable(recalibrate):
-                log.info("physiology baseline: recalibrating")
-                recalibrate()
+            if isinstance(r.analyzer, Recalibrating):
+                log.info("%s: recalibrating the baseline", r.analyzer.name)
+                r.analyzer.recalibrate()
 
     def _set_privacy(self, on: bool) -> None:
         if self.privacy.set(on):
             log.info("privacy pause %s", "ON" if on else "OFF")
             self.fusion.reset()
-            if on and self.output.audience is not None:
-                self.output.audience.clear()  # nothing seen before the pause is published
+            if on:
+                self.output.on_pause()  # nothing gathered before the pause is published
         self.publisher.publish_privacy_state()
         self._wake.set()  # publish a state reflecting the switch right away
 
@@ -124,9 +137,8 @@ class Daemon:
                         r.analyzer.model_ids())]
         wearables: list[dict[str, object]] = []
         for sr in self.pipeline.sources:
-            health = getattr(sr.source, "health", None)
-            if callable(health):
-                wearables += health()
+            if isinstance(sr.source, ReportsHealth):
+                wearables += sr.source.health()
         return {
             "wearables": wearables[:8],
             "schema": SCHEMA_VERSION, "ts": round(time.time(), 3),

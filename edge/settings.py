@@ -89,8 +89,7 @@ class PublishSettings:
     """Seconds between `stats` messages."""
     expire_after_s: int = field(default=30, metadata=_rng(1, 86400))
     """Home Assistant marks sensors unavailable after this many seconds without state."""
-    profile: str = field(default="full",
-                         metadata=_choice("full", "mood_light", "biofeedback", "kiosk"))
+    profile: str = "full"
     """What is published (docs/mqtt.md): "full" (`state` every interval_s), "mood_light"
     (`mood`: smoothed valence/arousal/emotion at most once a second), "biofeedback"
     (`biofeedback`: stress, HR, RMSSD, breathing pace, once a second as soon as the

@@ -1,6 +1,7 @@
-"""BLE wearables for affectd: GATT profiles, byte-exact decoders, the bleak client.
+"""BLE wearables: GATT profiles, byte-exact decoders, the bleak client and supervisor,
+Polar's PFTP clock service, and Bumble emulators of the devices.
 
-The decoders, client, supervisor and Bumble emulators are tracked in issue 6;
-until they land, physiology comes from `edge.sources.physio` (synthetic
-wearable, Empatica E4 and NeuroKit CSV replays).
+A library of its own: it imports nothing of affectd (import-linter contract). It
+hands its own `Samples` to a callback (`samples.py`); the daemon's wearable
+source (`edge/sources/wearable/ble.py`) adapts them.
 """

@@ -133,7 +133,7 @@ def write_config(path: Path, port: int, state_dir: Path, **sections: dict[str, A
         "mqtt": {"host": "127.0.0.1", "port": port, "reconnect_min_s": 0.2,
                  "reconnect_max_s": 1.0},
         "publish": {"interval_s": 0.25, "stats_interval_s": 2.0},
-        "physio": {"source": "synthetic", "calibration_s": 5.0},
+        "physio": {"backend": "synthetic", "calibration_s": 5.0},
     }
     for name, values in sections.items():
         base.setdefault(name, {}).update(values)
@@ -164,3 +164,19 @@ pcm.affectd_test {{
 }}
 ''')
     return {**os.environ, "HOME": str(tmp_path), "PYTHONPATH": str(ROOT)}
+
+
+def tampered_copy(tmp_path: Path) -> tuple[Path, str]:
+    """A copy of the shipped models with one bit of one model file flipped."""
+    import shutil
+
+    from edge.registry import Registry, default_models_dir
+
+    models = tmp_path / "models"
+    shutil.copytree(default_models_dir(), models, ignore=shutil.ignore_patterns("training"))
+    entry = next(iter(Registry(models).entries.values()))
+    target = models / entry.file
+    data = bytearray(target.read_bytes())
+    data[len(data) // 2] ^= 0x01  # one flipped bit
+    target.write_bytes(bytes(data))
+    return models, entry.id

@@ -37,7 +37,7 @@ def demo_settings(port: int, state_dir: Path) -> dict[str, Any]:
         "mqtt": {"host": "127.0.0.1", "port": port, "reconnect_min_s": 1.0},
         "publish": {"interval_s": 1.0, "stats_interval_s": 10.0},
         # the wearables are Bumble emulators reached through bleak, as real ones would be
-        "physio": {"enabled": True, "source": "ble", "ble_backend": "emulated",
+        "physio": {"enabled": True, "backend": "emulated",
                    "devices": ["polar_h10@A0:9E:1A:DE:30:01", "eda@E0:DA:00:DE:30:01"],
                    "calibration_s": 8.0},
         "microphone": {"enabled": True, "backend": "file", "path": str(demo_speech())},

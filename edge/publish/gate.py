@@ -11,14 +11,15 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Iterable
 from importlib import resources
 from typing import Any
 
 from jsonschema import Draft202012Validator
 
 MAX_PAYLOAD_BYTES = 4096
-KINDS = ("availability", "privacy_state", "state", "stats", "discovery", "mood",
-         "biofeedback", "audience")
+DEVICE_KINDS = ("availability", "privacy_state", "stats", "discovery")
+"""What every device publishes, whatever its profile."""
 log = logging.getLogger(__name__)
 
 
@@ -35,12 +36,17 @@ class PayloadRefused(ValueError):
 class PayloadGate:
     """Validates and serialises payloads; thread-safe counters of what it refused."""
 
-    def __init__(self) -> None:
+    def __init__(self, profile_kinds: Iterable[str] | None = None) -> None:
+        """Admit the device's own kinds plus `profile_kinds` (None: every profile's)."""
+        if profile_kinds is None:
+            from edge.profiles import profile_class, profile_names
+
+            profile_kinds = [k for n in profile_names() for k in profile_class(n).kinds]
         schema = load_schema()
         Draft202012Validator.check_schema(schema)
         self._validators = {
             kind: Draft202012Validator({"$ref": f"#/$defs/{kind}", "$defs": schema["$defs"]})
-            for kind in KINDS
+            for kind in (*DEVICE_KINDS, *profile_kinds)
         }
         self._lock = threading.Lock()
         self.refused = 0

@@ -33,12 +33,19 @@ class MqttPublisher:
 
     def __init__(self, settings: Settings, on_privacy: Callable[[bool], None],
                  privacy_on: Callable[[], bool],
-                 on_calibrate: Callable[[], None] | None = None) -> None:
+                 commands: dict[str, Callable[[], None]] | None = None) -> None:
+        """`commands`: handlers of the profile's commands (`Profile.commands`) by name;
+        the profile's command topics are subscribed to only when a handler is given."""
+        from edge.profiles import profile_class
+
         self.s = settings
+        self.profile = profile_class(settings.publish.profile)
         self.topics = Topics.from_settings(settings)
-        self.gate = PayloadGate()
+        self.gate = PayloadGate(self.profile.kinds)
         self._on_privacy = on_privacy
-        self._on_calibrate = on_calibrate
+        handlers = commands or {}
+        self._commands = {self.topics.of(f"{name}/set"): (payload, handlers[name])
+                          for name, payload in self.profile.commands.items() if name in handlers}
         self._privacy_on = privacy_on
         self._lock = threading.Lock()
         self._buffer: deque[tuple[str, bytes, int, bool]] = deque()
@@ -109,8 +116,8 @@ class MqttPublisher:
             return
         log.info("MQTT connected to %s:%s", self.s.mqtt.host, self.s.mqtt.port)
         client.subscribe(self.topics.privacy_set, qos=1)
-        if self._on_calibrate is not None:
-            client.subscribe(self.topics.calibrate_set, qos=1)
+        for topic in self._commands:
+            client.subscribe(topic, qos=1)
         if self.s.mqtt.discovery:
             client.subscribe(self.topics.ha_status, qos=1)
         self._raw_publish(self.topics.availability, self.gate.check("availability", "online"),
@@ -151,9 +158,9 @@ class MqttPublisher:
         if msg.topic == self.topics.privacy_set and text in ("ON", "OFF"):
             self._on_privacy(text == "ON")
             return
-        if (msg.topic == self.topics.calibrate_set and text == "START"
-                and self._on_calibrate is not None):
-            self._on_calibrate()
+        command = self._commands.get(msg.topic)
+        if command is not None and text == command[0]:
+            command[1]()
             return
         self.bad_commands += 1
         log.warning("ignored command on %s (%d bytes)", msg.topic, len(msg.payload))
@@ -188,7 +195,7 @@ class MqttPublisher:
         return True
 
     def publish_discovery(self) -> None:
-        payload = discovery_payload(self.s, self.topics)
+        payload = discovery_payload(self.s, self.topics, self.profile)
         try:
             raw = self.gate.check("discovery", payload)
         except PayloadRefused:
@@ -198,6 +205,10 @@ class MqttPublisher:
     def publish_privacy_state(self) -> None:
         raw = self.gate.check("privacy_state", "ON" if self._privacy_on() else "OFF")
         self._raw_publish(self.topics.privacy_state, raw, 1, True)
+
+    def topic(self, suffix: str) -> str:
+        """The device's topic `<prefix>/<device>/<suffix>`."""
+        return self.topics.of(suffix)
 
     def counters(self) -> dict[str, int]:
         with self._lock:

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from edge.messages import Modality, SourceItem
 from edge.settings import ConfigError, SourceSettings
@@ -28,8 +28,12 @@ class EndOfStream(Exception):
     """A finite source (a replay with loop off) has nothing more."""
 
 
-class Source(abc.ABC):
-    """Reads one device or file; `read` returns the next item(s) or raises.
+S = TypeVar("S", bound=SourceSettings)
+
+
+class Source(abc.ABC, Generic[S]):
+    """Reads one device or file as its back-end's settings `S` say; `read` returns the
+    next item(s) or raises.
 
     `open`/`close` may be called many times (restart after failure, privacy
     pause). Corrupt input is counted in `skipped` and never raised.
@@ -38,7 +42,8 @@ class Source(abc.ABC):
     name: str = "source"
     modality: Modality = "physio"
 
-    def __init__(self) -> None:
+    def __init__(self, settings: S) -> None:
+        self.settings = settings
         self.skipped = 0
         self.stop_event = threading.Event()
 
@@ -79,6 +84,15 @@ class MediaSource(Protocol):
         ...
 
 
+@runtime_checkable
+class ReportsHealth(Protocol):
+    """A source of several devices that reports each one's health for `stats`."""
+
+    def health(self) -> list[dict[str, Any]]:
+        """Per-device health (kinds and counters; no addresses)."""
+        ...
+
+
 class Pacer:
     """Releases items at their media time (real time) or at once (`realtime=False`)."""
 
@@ -107,7 +121,7 @@ class Backend:
 
     name: str
     settings: type[SourceSettings]
-    source: Callable[[Any], Source]
+    source: Callable[[Any], Source[Any]]
 
 
 class BackendTable:
@@ -146,7 +160,7 @@ class BackendTable:
         """Every key some built-in back-end of this kind reads."""
         return {f.name for r in self.rows.values() for f in dataclasses.fields(r.settings)}
 
-    def open(self, settings: SourceSettings) -> Source:
+    def open(self, settings: SourceSettings) -> Source[Any]:
         """The source of the section's back-end (settings of the section's base class,
         e.g. built in code rather than parsed, are converted to the back-end's class)."""
         row = self.get(settings.backend)
@@ -155,6 +169,23 @@ class BackendTable:
             settings = row.settings(**{f.name: getattr(settings, f.name)
                                        for f in dataclasses.fields(settings) if f.name in own})
         return row.source(settings)
+
+
+@dataclass(frozen=True)
+class FileKeys:
+    """The keys of a back-end that replays a file (mixed into its settings class)."""
+
+    path: Path | None = None
+    """The file to replay."""
+    realtime: bool = True
+    """Replay at the file's own pace (False: as fast as possible)."""
+    loop: bool = True
+    """Start the file again when it ends."""
+
+    def check(self, section: str) -> None:
+        if self.path is None:
+            raise ConfigError(f"{section}.path", 'required for backend "file"')
+        check_readable(f"{section}.path", self.path)
 
 
 def check_readable(key: str, path: Path) -> None:

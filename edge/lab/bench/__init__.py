@@ -1,1 +1,1 @@
-"""x"""
+"""`affectd bench …`: speed and memory, as ratios against a peer run side by side."""

@@ -47,7 +47,7 @@ def pipeline_config(tmp: str, port: int, video: Path | None, interval_s: float =
         "fps = 15.0", "[face]", f"tiles = {tiles}",
         "[microphone]", f"enabled = {str(av).lower()}", 'backend = "file"',
         f'path = "{demo_speech()}"',
-        "[physio]", 'source = "ble"', 'ble_backend = "emulated"', "calibration_s = 10.0",
+        "[physio]", 'backend = "emulated"', "calibration_s = 10.0",
         'devices = ["polar_h10@A0:9E:1A:BE:00:01", "eda@E0:DA:00:BE:00:01"]',
         "[runtime]", 'log_level = "warning"', "threads = 2", "queue_size = 2",
     ]) + "\n")

@@ -1,1 +1,1 @@
-"""x"""
+"""`affectd eval …`: accuracy on labelled data (speaker-, subject- and record-independent)."""

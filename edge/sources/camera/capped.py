@@ -8,22 +8,24 @@ same cap.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from edge.messages import SourceItem, VideoFrame
+from edge.settings import CameraSettings
 from edge.sources.base import Source
 
+C = TypeVar("C", bound=CameraSettings)
 
-class CappedSource(Source):
+
+class CappedSource(Source[C]):
     """A camera or video source that drops frames beyond the frame-rate cap."""
 
     modality = "face"
 
-    def __init__(self, settings: Any) -> None:
-        super().__init__()
-        self.settings = settings
+    def __init__(self, settings: C) -> None:
+        super().__init__(settings)
         self._min_gap = 1.0 / settings.fps
         self._next_due = -1e9
         self._index = 0

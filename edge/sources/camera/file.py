@@ -8,36 +8,25 @@ from pathlib import Path
 from typing import Any
 
 from edge.messages import SourceItem
-from edge.settings import CameraSettings, ConfigError
-from edge.sources.base import EndOfStream, Pacer, SourceError, check_readable
+from edge.settings import CameraSettings
+from edge.sources.base import EndOfStream, FileKeys, Pacer, SourceError
 from edge.sources.camera.capped import CappedSource
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 
 
 @dataclass(frozen=True)
-class FileCameraSettings(CameraSettings):
-    path: Path | None = None
-    """Video or image file."""
-    realtime: bool = True
-    """Replay at the file's own frame rate (False: as fast as possible)."""
-    loop: bool = True
-    """Start the file again when it ends."""
-
-    def check(self, section: str) -> None:
-        if self.path is None:
-            raise ConfigError(f"{section}.path", 'required for backend "file"')
-        check_readable(f"{section}.path", self.path)
+class FileCameraSettings(FileKeys, CameraSettings):
+    """[camera] keys of backend "file": `path`, `realtime`, `loop`."""
 
 
-class VideoFileSource(CappedSource):
+class VideoFileSource(CappedSource[FileCameraSettings]):
     """A video file (or a still image) replayed in media time."""
 
     name = "camera:file"
 
     def __init__(self, settings: FileCameraSettings) -> None:
         super().__init__(settings)
-        self.settings: FileCameraSettings = settings
         self._cap: Any = None
         self._still: Any = None
         self._file_fps = settings.fps

@@ -18,14 +18,13 @@ class OpenCvCameraSettings(CameraSettings):
     """OpenCV device index or path (e.g. "0", "/dev/video0")."""
 
 
-class OpenCvCamera(CappedSource):
+class OpenCvCamera(CappedSource[OpenCvCameraSettings]):
     """A V4L2/USB (or Jetson GStreamer) device through OpenCV."""
 
     name = "camera:opencv"
 
     def __init__(self, settings: OpenCvCameraSettings) -> None:
         super().__init__(settings)
-        self.settings: OpenCvCameraSettings = settings
         self._cap: Any = None
 
     def open(self) -> None:

@@ -14,7 +14,7 @@ Picamera2Settings = CameraSettings
 """It reads only the keys every camera has (width, height, fps)."""
 
 
-class Picamera2Camera(CappedSource):
+class Picamera2Camera(CappedSource[Picamera2Settings]):
     """The Raspberry Pi camera through picamera2 (libcamera); Pi only."""
 
     name = "camera:picamera2"

@@ -4,41 +4,29 @@ media time, as 16 kHz mono float32."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
 from edge.messages import AudioChunk, SourceItem
-from edge.settings import ConfigError, MicrophoneSettings
-from edge.sources.base import EndOfStream, Pacer, Source, SourceError, check_readable
+from edge.settings import MicrophoneSettings
+from edge.sources.base import EndOfStream, FileKeys, Pacer, Source, SourceError
 from edge.sources.microphone.rate import ANALYSIS_RATE, to_analysis_rate
 
 
 @dataclass(frozen=True)
-class FileMicrophoneSettings(MicrophoneSettings):
-    path: Path | None = None
-    """Audio file (WAV, FLAC, anything libsndfile reads)."""
-    realtime: bool = True
-    """Replay at the file's own pace (False: as fast as possible)."""
-    loop: bool = True
-    """Start the file again when it ends."""
-
-    def check(self, section: str) -> None:
-        if self.path is None:
-            raise ConfigError(f"{section}.path", 'required for backend "file"')
-        check_readable(f"{section}.path", self.path)
+class FileMicrophoneSettings(FileKeys, MicrophoneSettings):
+    """[microphone] keys of backend "file": `path`, `realtime`, `loop`."""
 
 
-class AudioFileSource(Source):
+class AudioFileSource(Source[FileMicrophoneSettings]):
     """A WAV/FLAC file (soundfile) replayed chunk by chunk in media time."""
 
     name = "microphone:file"
     modality = "voice"
 
     def __init__(self, settings: FileMicrophoneSettings) -> None:
-        super().__init__()
-        self.settings = settings
+        super().__init__(settings)
         self._audio: npt.NDArray[np.float32] = np.zeros(0, np.float32)
         self._pos = 0
         self._pacer = Pacer(settings.realtime, self.stop_event)

@@ -27,13 +27,14 @@ class PyAudioSettings(MicrophoneSettings):
     """Capture rate; audio is resampled to 16 kHz mono for analysis."""
 
 
-class PyAudioMicrophone(Source):
+class PyAudioMicrophone(Source[PyAudioSettings]):
+    """A PortAudio input device, read in `chunk_s` blocks, overruns counted."""
+
     name = "microphone:pyaudio"
     modality = "voice"
 
     def __init__(self, settings: PyAudioSettings) -> None:
-        super().__init__()
-        self.settings = settings
+        super().__init__(settings)
         self._pa: Any = None
         self._stream: Any = None
         self._frames = max(1, int(settings.sample_rate * settings.chunk_s))

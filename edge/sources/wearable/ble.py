@@ -48,13 +48,14 @@ class BleSettings(PhysioSettings):
             raise ConfigError(f"{section}.backoff_max_s", "must be >= backoff_min_s")
 
 
-class BleWearableSource(Source):
+class BleWearableSource(Source[BleSettings]):
+    """The devices of `devices`, kept streaming by the library's supervisor."""
+
     name = "physio:ble"
     modality = "physio"
 
     def __init__(self, settings: BleSettings) -> None:
-        super().__init__()
-        self.settings = settings
+        super().__init__(settings)
         self._queue: queue.Queue[BioSamples] = queue.Queue(maxsize=2000)
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None

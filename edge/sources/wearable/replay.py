@@ -32,14 +32,13 @@ class ReplaySettings(PhysioSettings):
             raise ConfigError(f"{section}.path", f"{self.path} does not exist")
 
 
-class ReplaySource(Source):
+class ReplaySource(Source[ReplaySettings]):
     """Replays whole channels loaded at open, chunk by chunk, in media time."""
 
     modality = "physio"
 
     def __init__(self, settings: ReplaySettings) -> None:
-        super().__init__()
-        self.settings = settings
+        super().__init__(settings)
         self._channels: list[tuple[BioKind, float, npt.NDArray[np.float64]]] = []
         self._t = 0.0
         self._pacer = Pacer(settings.realtime, self.stop_event)

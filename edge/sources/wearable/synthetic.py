@@ -24,13 +24,14 @@ class SyntheticSettings(PhysioSettings):
     """Generate at the wearer's pace (False: as fast as possible)."""
 
 
-class SyntheticPhysioSource(Source):
+class SyntheticPhysioSource(Source[SyntheticSettings]):
+    """ECG and EDA of a generated wearer who rests, then alternates stress and rest."""
+
     name = "physio:synthetic"
     modality = "physio"
 
     def __init__(self, settings: SyntheticSettings) -> None:
-        super().__init__()
-        self.settings = settings
+        super().__init__(settings)
         # The synthetic wearer rests through calibration, then alternates two-minute stress
         # and rest blocks (minutes, like the tasks the stress model learnt from: it reads
         # 60-s windows and the two before them, so it cannot follow faster blocks).

@@ -16,6 +16,7 @@ import pytest
 
 from edge.lab.broker import MosquittoBroker
 from edge.messages import EMOTIONS, FaceObservation, ModalityEstimate
+from edge.profiles import profile_class
 from edge.profiles.audience import AudienceWindow
 from edge.publish.gate import PayloadGate
 from edge.publish.payloads import Topics, discovery_payload
@@ -70,7 +71,7 @@ def test_audience_counts_get_laplace_noise_of_the_stated_scale() -> None:
 @pytest.mark.parametrize("profile", ["full", "mood_light", "biofeedback", "kiosk"])
 def test_every_profile_announces_valid_discovery(profile: str) -> None:
     s = replace(Settings(), publish=PublishSettings(profile=profile))
-    payload = discovery_payload(s, Topics.from_settings(s))
+    payload = discovery_payload(s, Topics.from_settings(s), profile_class(profile))
     assert PayloadGate().check("discovery", payload)
     expected = {"full": "state", "mood_light": "mood", "biofeedback": "biofeedback",
                 "kiosk": "audience"}[profile]
@@ -149,7 +150,7 @@ def test_biofeedback_windows_and_the_calibrate_command(
         broker: MosquittoBroker, recorder: Recorder, tmp_path: Path) -> None:
     cfg = write_config(tmp_path / "a.toml", broker.port, tmp_path / "state",
                        publish={"profile": "biofeedback"},
-                       physio={"source": "synthetic", "calibration_s": 5.0})
+                       physio={"backend": "synthetic", "calibration_s": 5.0})
     d = DaemonProcess(cfg)
     try:
         ready = recorder.wait_for(f"{BASE}/biofeedback", timeout=30,

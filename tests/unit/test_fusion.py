@@ -18,6 +18,32 @@ def probs(label: str, p: float = 0.9) -> tuple[float, ...]:
     return tuple(p if e == label else rest for e in EMOTIONS)
 
 
+def run_noisy_stream(cfg: FusionSettings) -> tuple[list[tuple[float, str | None]],
+                                                    list[tuple[float, float | None]]]:
+    """15 s of a noisy stream that alternates between happy and surprise, then sad."""
+    from edge.circumplex import valence_arousal
+
+    f = LateFusion(cfg)
+    emitted: list[tuple[float, str | None]] = []
+    valence: list[tuple[float, float | None]] = []
+    t = 0.0
+    rng = __import__("random").Random(3)
+    while t < 30.0:
+        label = rng.choice(["happy", "surprise"]) if t < 15 else "sad"
+        p = probs(label, 0.6)
+        v, a = valence_arousal(p)
+        f.update(ModalityEstimate("face", t, 1.0, probs=p, valence=v, arousal=a))
+        s = f.fuse(now=t, wall=t)
+        emitted.append((t, s.emotion))
+        valence.append((t, s.valence))
+        t += 0.1
+    return emitted, valence
+
+
+def changes_of(emitted: list[tuple[float, str | None]]) -> list[tuple[float, str | None]]:
+    return [(t, e) for (_, prev), (t, e) in itertools.pairwise(emitted) if e != prev]
+
+
 def test_no_estimates_gives_nulls_and_zero_confidence() -> None:
     f = LateFusion(FusionSettings())
     s = f.fuse(now=100.0, wall=1.0)
@@ -80,32 +106,6 @@ def test_paused_state_carries_nothing() -> None:
     assert not s.modalities["face"].present
 
 
-def run_noisy_stream(cfg: FusionSettings) -> tuple[list[tuple[float, str | None]],
-                                                    list[tuple[float, float | None]]]:
-    """15 s of a noisy stream that alternates between happy and surprise, then sad."""
-    from edge.circumplex import valence_arousal
-
-    f = LateFusion(cfg)
-    emitted: list[tuple[float, str | None]] = []
-    valence: list[tuple[float, float | None]] = []
-    t = 0.0
-    rng = __import__("random").Random(3)
-    while t < 30.0:
-        label = rng.choice(["happy", "surprise"]) if t < 15 else "sad"
-        p = probs(label, 0.6)
-        v, a = valence_arousal(p)
-        f.update(ModalityEstimate("face", t, 1.0, probs=p, valence=v, arousal=a))
-        s = f.fuse(now=t, wall=t)
-        emitted.append((t, s.emotion))
-        valence.append((t, s.valence))
-        t += 0.1
-    return emitted, valence
-
-
-def changes_of(emitted: list[tuple[float, str | None]]) -> list[tuple[float, str | None]]:
-    return [(t, e) for (_, prev), (t, e) in itertools.pairwise(emitted) if e != prev]
-
-
 def test_emitted_emotion_changes_at_most_once_per_dwell_and_values_track() -> None:
     """The noisy stream must not flicker the emitted emotion (without dwell and
     hysteresis it does); a real change (to sad) shows in the smoothed valence within
@@ -125,40 +125,13 @@ def test_emitted_emotion_changes_at_most_once_per_dwell_and_values_track() -> No
     assert v_after - 15.0 <= 3 * cfg.time_constant_s
 
 
-def test_eval_fusion_on_pseudo_multimodal_pairs(shared_data: object) -> None:
-    """Fusing held-out voice with same-label face crops beats either alone."""
-    import json
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[1]
-    res = subprocess.run([sys.executable, "-m", "edge", "eval", "fusion", "--json"],
-                         capture_output=True, text=True, timeout=600, cwd=root)
-    assert res.returncode == 0, res.stderr
-    r = json.loads(res.stdout)
-    assert {"fused_accuracy", "single", "without", "n"} <= set(r) and r["n"] > 150
-    assert r["fused_accuracy"] >= max(r["single"].values()) + 0.03
-    # with one modality removed, within half a point of the best remaining one
-    assert r["without"]["face"] >= r["single"]["voice"] - 0.005
-    assert r["without"]["voice"] >= r["single"]["face"] - 0.005
-    # the fitted rule is the one shipped, and the committed report is what it measures
-    fit = json.loads((root / "models" / "reports" / "fusion_fit.json").read_text())
-    assert r["fused_accuracy"] == fit["test"]["fused_accuracy"]
-    # stress: held-out voices x held-out participants' physiology windows
-    s = r["stress"]
-    assert s["n"] > 100 and s["physio_windows"] > 300
-    assert s["fused_balanced_accuracy"] >= max(s["single"].values())
-    assert s == fit["test"]["stress"]
-
-
 def test_fitted_fusion_defaults_are_the_committed_fit() -> None:
     """FusionSettings' temperatures and pooling exponents are models/training/fusion.py's
     fit (models/reports/fusion_fit.json), not hand-picked numbers."""
     import json
     from pathlib import Path
 
-    fit = json.loads((Path(__file__).resolve().parents[1] / "models" / "reports"
+    fit = json.loads((Path(__file__).resolve().parents[2] / "models" / "reports"
                       / "fusion_fit.json").read_text())
     s = FusionSettings()
     shipped = {"temperature_face": s.face.temperature, "temperature_voice": s.voice.temperature,
@@ -192,43 +165,6 @@ def test_fitted_pooling_sharpens_agreement_and_calibrates_one_modality() -> None
     assert pm is not None and pm["happy"] == pytest.approx(0.5, abs=1e-3)
 
 
-def test_replay_plot_of_all_three_modalities(shared_data: object, tmp_path: object) -> None:
-    """`affectd replay --plot`: face (video), voice (speech file) and physiology (E4 folder)
-    through the daemon's analyzers and fusion, drawn as a PNG; the rows behind it (--json)
-    show each modality taking its share once it has data."""
-    import json
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    import cv2
-
-    root = Path(__file__).resolve().parents[1]
-    data = Path(str(shared_data))
-    out = Path(str(tmp_path)) / "timeline.png"
-    cfg = Path(str(tmp_path)) / "a.toml"
-    cfg.write_text('[physio]\ncalibration_s = 10.0\n')
-    res = subprocess.run(
-        [sys.executable, "-m", "edge", "replay", "--config", str(cfg),
-         "--video", str(data / "video" / "WolfgangLanger_Pexels.mp4"),
-         "--audio", str(root / "edge" / "assets" / "demo_speech.flac"),
-         "--e4", str(data / "physio" / "stress_predict" / "Raw_data" / "S02"),
-         "--seconds", "19", "--plot", str(out), "--json"],
-        capture_output=True, text=True, timeout=300, cwd=root)
-    assert res.returncode == 0, res.stderr[-2000:]
-    rows = [json.loads(line) for line in res.stdout.splitlines() if line.startswith("{")]
-    assert len(rows) >= 35 and rows[-1]["t"] >= 17.5
-    img = cv2.imread(str(out))
-    assert img is not None and img.shape == (720, 1200, 3)
-    assert len(np.unique(img.reshape(-1, 3), axis=0)) > 20  # lines and areas were drawn
-    for r in rows:
-        if r["share"]:
-            assert sum(r["share"].values()) == pytest.approx(1.0, abs=0.01)
-    late = rows[-1]
-    assert set(late["share"]) == {"face", "voice", "physio"}, late
-    assert late["valence"] is not None and late["stress"] is not None  # after calibration
-
-
 def test_stress_without_a_wearable_comes_from_the_voice() -> None:
     f = LateFusion(FusionSettings(time_constant_s=0.0), ("voice",))
     f.update(ModalityEstimate("voice", 0.0, 1.0, probs=probs("angry"), valence=-0.7,
@@ -238,4 +174,3 @@ def test_stress_without_a_wearable_comes_from_the_voice() -> None:
                               arousal=-0.5))
     calm = f.fuse(now=1.0, wall=1.0).stress
     assert tense is not None and calm is not None and tense > 0.9 and calm < 0.3
-

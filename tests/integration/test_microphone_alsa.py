@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import alsa_home
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 pytest.importorskip("pyaudio", reason="pyaudio not installed (script/test installs it)")
 
 READER = r'''

@@ -10,7 +10,7 @@ import pytest
 
 from edge.voice.adapt import SpeakerAdaptation, training_offsets, with_offset
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_speaker_adaptation_uses_past_utterances_only() -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from edge.lab.broker import MosquittoBroker
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_bench_pipeline_contract(shared_data: Path) -> None:

@@ -15,7 +15,7 @@ import pytest
 from edge.lab.broker import MosquittoBroker, free_port, wait_port
 from tests.conftest import DaemonProcess, Recorder, write_config
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def listening_inodes() -> set[str]:

@@ -265,7 +265,7 @@ def test_daemon_streams_emulated_wearables_and_reports_health(tmp_path: object) 
         rec = Recorder(b.port)
         cfg = write_config(tmp / "a.toml", b.port, tmp / "state",
                            publish={"interval_s": 0.5, "stats_interval_s": 1.0},
-                           physio={"source": "ble", "ble_backend": "emulated",
+                           physio={"backend": "emulated",
                                    "devices": ["polar_h10@A0:9E:1A:00:00:07",
                                                "eda@E0:DA:00:00:00:07"]})
         d = DaemonProcess(cfg)

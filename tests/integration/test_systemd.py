@@ -22,7 +22,7 @@ from edge.notify import Notifier
 from edge.physio.analyzer import PhysioAnalyzer
 from edge.sources.wearable.synthetic import SyntheticPhysioSource, SyntheticSettings
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_unit_verifies(tmp_path: Path) -> None:

@@ -4,8 +4,6 @@ assignment must give what scipy gives (scipy is a test dependency, not a daemon 
 from __future__ import annotations
 
 import itertools
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -25,7 +23,6 @@ from edge.dsp import (
     running_max,
     sos_response,
 )
-from tests.conftest import ROOT
 
 
 @pytest.mark.parametrize(("fs", "lo", "hi", "order"),
@@ -134,26 +131,3 @@ def test_assignment_is_optimal(n: int, m: int, seed: int) -> None:
     assert len(rows) == len(ref_r) == min(n, m)
     assert s[rows, cols].sum() == pytest.approx(s[ref_r, ref_c].sum())
     assert len(set(rows)) == len(rows) and len(set(cols)) == len(cols)
-
-
-def test_daemon_modules_import_no_lab_training_or_heavy_library() -> None:
-    """Every module of the daemon (all of `edge` but `edge.lab`), imported together,
-    pulls in nothing of the lab or training wings and none of the libraries only they
-    use (memory on a Pi; see edge/dsp.py for the filters that replace scipy)."""
-    code = ("import importlib, pkgutil, sys\n"
-            "def walk(pkg):\n"
-            "    for m in pkgutil.iter_modules(pkg.__path__, pkg.__name__ + '.'):\n"
-            "        if m.name in ('edge.lab', 'edge.__main__'):\n"
-            "            continue\n"
-            "        mod = importlib.import_module(m.name)\n"
-            "        if m.ispkg:\n"
-            "            walk(mod)\n"
-            "walk(importlib.import_module('edge'))\n"
-            "bad = ('scipy', 'sklearn', 'tensorflow', 'keras', 'matplotlib', 'neurokit2',\n"
-            "       'librosa', 'amqtt', 'bumble', 'quantize')\n"
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in bad\n"
-            "             or m.startswith(('edge.lab', 'models.training'))))\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         cwd=ROOT, timeout=120)
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.strip() == "[]", out.stdout

@@ -12,7 +12,7 @@ import pytest
 from edge.lab.broker import MosquittoBroker
 from edge.publish.gate import PayloadGate
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_demo_prints_availability_discovery_and_valid_states(tmp_path: Path) -> None:

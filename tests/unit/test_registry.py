@@ -1,0 +1,54 @@
+"""The model registry: checksums enforced, tampering refused by name, listing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edge.registry import ModelError, Registry, default_models_dir
+from tests.conftest import tampered_copy
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_every_shipped_model_verifies_and_runs() -> None:
+    reg = Registry()
+    assert reg.entries, "models/manifest.json lists no model"
+    for mid, entry in reg.entries.items():
+        if entry.file.endswith(".json"):  # the physiology stress model (JSON weights)
+            from edge.physio.stress_model import MODEL_INPUTS, StressModel
+
+            m = StressModel.from_registry()
+            assert entry.inputs[0]["shape"] == [1, len(MODEL_INPUTS)]
+            assert 0.0 < m.probability(np.zeros(len(MODEL_INPUTS))) < 1.0
+            assert (default_models_dir() / entry.parity_report).exists()
+            continue
+        model = reg.load(mid, threads=1)
+        assert [list(i.shape) for i in model.inputs] == [i["shape"] for i in entry.inputs]
+        assert model.inputs[0].dtype == "int8", "shipped models are full int8"
+        x = np.zeros(model.inputs[0].shape, np.float32)
+        outs = model.run(x)
+        assert [list(o.shape) for o in outs] == [o["shape"] for o in entry.outputs]
+        assert (default_models_dir() / entry.parity_report).exists()
+        assert entry.licence and entry.source
+
+
+def test_flipped_byte_is_refused_naming_the_file(tmp_path: Path) -> None:
+    models, mid = tampered_copy(tmp_path)
+    reg = Registry(models)
+    with pytest.raises(ModelError) as err:
+        reg.load(mid)
+    assert str(models / reg.get(mid).file) in str(err.value)
+    assert "does not match the manifest" in str(err.value)
+
+
+def test_committed_model_files_stay_under_ten_megabytes() -> None:
+    """Models are plain files in git (no LFS): each one, float twins included, < 10 MB."""
+    files = [p for p in (ROOT / "models").rglob("*") if p.is_file()
+             and "__pycache__" not in p.parts]
+    assert any(p.suffix == ".tflite" for p in files)
+    too_big = {str(p.relative_to(ROOT)): p.stat().st_size for p in files
+               if p.stat().st_size >= 10_000_000}
+    assert not too_big, too_big
