@@ -132,7 +132,9 @@ def plugin_commands() -> list[Any]:
 
 
 def build_parser(with_plugins: bool = True) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="affectd", description=__doc__)
+    p = argparse.ArgumentParser(
+        prog="affectd", description="On-device emotion sensing: run the daemon, check a config "
+        "and list its models; bench, eval, replay and demo measure it (the lab).")
     p.add_argument("--version", action="version", version=f"affectd {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the daemon")

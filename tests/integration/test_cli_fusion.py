@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 
+@pytest.mark.timeout(1200)  # streams every Stress-Predict session five times: minutes
 def test_eval_fusion_on_pseudo_multimodal_pairs(shared_data: object) -> None:
     """Fusing held-out voice with same-label face crops beats either alone."""
     import json
@@ -16,7 +17,7 @@ def test_eval_fusion_on_pseudo_multimodal_pairs(shared_data: object) -> None:
 
     root = Path(__file__).resolve().parents[2]
     res = subprocess.run([sys.executable, "-m", "edge", "eval", "fusion", "--json"],
-                         capture_output=True, text=True, timeout=600, cwd=root)
+                         capture_output=True, text=True, timeout=1100, cwd=root)
     assert res.returncode == 0, res.stderr
     r = json.loads(res.stdout)
     assert {"fused_accuracy", "single", "without", "n"} <= set(r) and r["n"] > 150

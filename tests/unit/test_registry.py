@@ -52,3 +52,22 @@ def test_committed_model_files_stay_under_ten_megabytes() -> None:
     too_big = {str(p.relative_to(ROOT)): p.stat().st_size for p in files
                if p.stat().st_size >= 10_000_000}
     assert not too_big, too_big
+
+
+def test_no_manifest_or_an_empty_one_is_an_error_naming_the_path(tmp_path: Path) -> None:
+    """A registry that finds nothing fails loudly (the command line exits 65), never
+    lists zero models as if all were well."""
+    with pytest.raises(ModelError, match="no model manifest") as err:
+        Registry(tmp_path)
+    assert str(tmp_path / "manifest.json") in str(err.value)
+    (tmp_path / "manifest.json").write_text('{"models": []}')
+    with pytest.raises(ModelError, match="lists no model"):
+        Registry(tmp_path)
+    assert Registry(tmp_path, create=True).entries == {}  # a training script starting one
+
+
+def test_shipped_models_are_found_as_package_data() -> None:
+    from importlib import resources
+
+    assert default_models_dir() == Path(str(resources.files("models")))
+    assert (default_models_dir() / "manifest.json").is_file()
