@@ -15,11 +15,12 @@ import logging
 import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edge import __version__
-from edge.config import EX_CONFIG, ConfigError, load_settings
-from edge.settings import Settings
+
+if TYPE_CHECKING:
+    from edge.settings import Settings
 
 DEFAULT_CONFIG = Path("/etc/affectd/affectd.toml")
 EX_DATAERR = 65
@@ -31,6 +32,8 @@ def _setup_logging(level: str) -> None:
 
 
 def _load(args: argparse.Namespace) -> Settings:
+    from edge.config import load_settings
+
     overrides: dict[str, Any] = {}
     if getattr(args, "fast", False):
         overrides = {"physio": {"realtime": False}, "camera": {"realtime": False},
@@ -39,13 +42,9 @@ def _load(args: argparse.Namespace) -> Settings:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    early_stop: list[int] = args.early_stop  # signals that came while starting (see main)
     settings = _load(args)
     _setup_logging(settings.runtime.log_level)
-    # A SIGTERM while models load (seconds on a Pi) must end the start-up cleanly,
-    # not kill the interpreter halfway: remember it, then stop before running.
-    early_stop: list[int] = []
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda signum, _frame: early_stop.append(signum))
     from edge.daemon import Daemon
 
     daemon = Daemon(settings)
@@ -157,8 +156,17 @@ def build_parser(with_plugins: bool = True) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    # A SIGTERM while the daemon starts (imports, config, models: seconds on a Pi) must
+    # end the start-up cleanly, not kill the interpreter halfway: remember it from the
+    # first moment, and `cmd_run` stops before running.
+    early_stop: list[int] = []
+    if argv[:1] == ["run"]:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda signum, _frame: early_stop.append(signum))
     daemon_only = bool(argv) and argv[0] in DAEMON_COMMANDS
     args = build_parser(with_plugins=not daemon_only).parse_args(argv)
+    args.early_stop = early_stop
+    from edge.config import EX_CONFIG, ConfigError
     from edge.registry import ModelError
 
     try:

@@ -258,8 +258,9 @@ class EmulatedPolarH10(_Emulator):
             await self._sleep(1.0)
             now = self._t if self._ecg_task is not None else last + 1.0
             beats = self.gen.beat_times()
-            window = beats[(beats > max(last, now - 2.0)) & (beats <= now)]
-            prev = beats[beats <= last]
+            start = max(last, now - 2.0)  # at most 2 s of beats per notification
+            window = beats[(beats > start) & (beats <= now)]
+            prev = beats[beats <= start]  # the beat before the first one sent: its RR
             times = np.concatenate([prev[-1:], window])
             rr = tuple(float(x) for x in np.diff(times))
             bpm = round(60.0 / np.mean(rr)) if rr else 0
