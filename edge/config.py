@@ -21,10 +21,15 @@ import logging
 import math
 import os
 import re
-import tomllib
+import sys
 import types
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10 (Jetson JetPack 6): the same parser from PyPI
+    import tomli as tomllib
 
 from edge.profiles import profile_names
 from edge.settings import ConfigError, Settings

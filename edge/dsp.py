@@ -343,3 +343,12 @@ def assign_max(score: npt.ArrayLike) -> tuple[npt.NDArray[np.intp], npt.NDArray[
         rows, cols = cols, rows
     order = np.argsort(rows)
     return rows[order].astype(np.intp), cols[order].astype(np.intp)
+
+
+def trapezoid(y: F64, x: F64) -> float:
+    """The trapezoid-rule integral of y over x (numpy's `trapezoid` is numpy >= 2 only; the
+    Pi lock pins numpy 1.26 for Raspberry Pi OS's picamera2, whose compiled parts are
+    built against numpy 1.x)."""
+    if y.size < 2:
+        return 0.0
+    return float(np.sum((y[1:] + y[:-1]) * np.diff(x)) / 2.0)

@@ -208,7 +208,7 @@ class WearableClient:
         answers: asyncio.Queue[bytes] = asyncio.Queue()
         try:
             await client.start_notify(pftp.PFTP_MTU, lambda _c, d: answers.put_nowait(bytes(d)))
-            now = dt.datetime.now(dt.UTC)
+            now = dt.datetime.now(dt.timezone.utc)
             message = pftp.query_message(pftp.QUERY_SET_LOCAL_TIME,
                                          pftp.encode_set_local_time(now))
             for frame in pftp.frames(message, max(20, client.mtu_size - 3)):

@@ -36,7 +36,7 @@ PFTP_SERVICE = "0000feee-0000-1000-8000-00805f9b34fb"
 PFTP_MTU = "fb005c51-02e7-f387-1cad-8acd2d8df0c8"
 QUERY_SET_LOCAL_TIME = 3
 QUERY_GET_LOCAL_TIME = 4
-POLAR_EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+POLAR_EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
 STATUS_ERROR_OR_RESPONSE, STATUS_LAST, STATUS_MORE = 0, 1, 3
 PFTP_ERRORS = {
     0: "operation succeeded", 1: "rebooting", 2: "try again",
@@ -127,7 +127,7 @@ def decode_set_local_time(data: bytes) -> tuple[dt.datetime, int]:
     d, t = _fields(date), _fields(time)
     try:
         when = dt.datetime(int(d[1]), int(d[2]), int(d[3]), int(t[1]), int(t[2]), int(t[3]),
-                           int(t.get(4, 0)) * 1000, tzinfo=dt.UTC)
+                           int(t.get(4, 0)) * 1000, tzinfo=dt.timezone.utc)
     except (KeyError, TypeError, ValueError, OverflowError) as exc:
         raise DecodeError(f"bad date/time in set-local-time params: {exc}") from None
     tz = f.get(3, 0)

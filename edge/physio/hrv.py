@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from edge.dsp import trapezoid
+
 F64 = npt.NDArray[np.float64]
 LF_BAND = (0.04, 0.15)
 HF_BAND = (0.15, 0.4)
@@ -82,11 +84,11 @@ def hrv(rr_s: F64, beat_t: F64 | None = None, min_lf_s: float = 120.0) -> Hrv | 
     freqs = np.arange(0.0033, 0.5, 0.0025)
     p = lomb_scargle(tn - tn[0], nn, freqs)
     # scale so the spectrum integrates to the variance of the series (ms^2)
-    p *= nn.var() / max(1e-12, float(np.trapezoid(p, freqs)))
+    p *= nn.var() / max(1e-12, trapezoid(p, freqs))
 
     def band(lo: float, hi: float) -> float:
         m = (freqs >= lo) & (freqs < hi)
-        return float(np.trapezoid(p[m], freqs[m]))
+        return trapezoid(p[m], freqs[m])
 
     lf, hf = band(*LF_BAND), band(*HF_BAND)
     return Hrv(base.mean_hr_bpm, base.sdnn_ms, base.rmssd_ms, base.pnn50, lf, hf,

@@ -8,6 +8,7 @@ import re
 import shutil
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -38,6 +39,33 @@ def test_unit_verifies(tmp_path: Path) -> None:
                          timeout=60)
     assert res.returncode == 0, res.stderr
     assert res.stderr.strip() == "", res.stderr
+
+
+def test_exposure_with_the_jetson_drop_in_stays_at_most_2() -> None:
+    """The Pi unit alone and with the Jetson drop-in, as systemd loads them from
+    /etc/systemd/system: exposure at most 2.0, and the drop-in's entries in the ACL."""
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        pytest.skip("systemd-analyze not installed (script/test installs systemd)")
+    for drop_in in (False, True):
+        with tempfile.TemporaryDirectory() as tmp:
+            root = Path(tmp)
+            units = root / "etc" / "systemd" / "system"
+            units.mkdir(parents=True)
+            shutil.copy(ROOT / "systemd" / "affectd.service", units)
+            if drop_in:
+                (units / "affectd.service.d").mkdir()
+                shutil.copy(ROOT / "systemd" / "affectd.service.d" / "jetson.conf",
+                            units / "affectd.service.d")
+            res = subprocess.run([analyze, "security", "--offline=true", f"--root={root}",
+                                  "--threshold=20", "affectd.service"],
+                                 capture_output=True, text=True, timeout=60)
+        assert res.returncode == 0, res.stdout[-2000:]
+        match = re.search(r"Overall exposure level for affectd\.service: (\d+\.\d)", res.stdout)
+        assert match is not None and float(match.group(1)) <= 2.0, res.stdout[-2000:]
+        acl = next(line for line in res.stdout.splitlines() if "DeviceAllow=" in line)
+        assert "char-alsa:rw" in acl and "char-dma_heap:rw" in acl, acl
+        assert ("/dev/nvmap:rw" in acl) is drop_in, acl
 
 
 def test_unit_exposure_score_is_ok() -> None:
