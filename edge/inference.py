@@ -1,15 +1,14 @@
 """One inference class over LiteRT: `ai_edge_litert`, else `tflite_runtime`.
 
-`TFLiteModel` loads a `.tflite` with a thread count, keeps XNNPACK (LiteRT's
-default CPU delegate, which runs both float and int8 kernels) or loads the
-Edge TPU delegate when asked and `libedgetpu` is present, quantizes float
-inputs and dequantizes outputs at the edges using the tensors' own scale and
-zero point, and times every invoke.
+`TFLiteModel` loads a `.tflite` with a thread count on XNNPACK (LiteRT's
+default CPU delegate, which runs both float and int8 kernels: the one delegate
+affectd supports; README "Accelerators"), quantizes float inputs and
+dequantizes outputs at the edges using the tensors' own scale and zero point,
+and times every invoke.
 """
 
 from __future__ import annotations
 
-import ctypes.util
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -20,19 +19,18 @@ import numpy as np
 import numpy.typing as npt
 
 
-def interpreter_class() -> tuple[Any, Any, str]:
-    """(Interpreter class, load_delegate function, runtime name)."""
+def interpreter_class() -> tuple[Any, str]:
+    """(Interpreter class, runtime name)."""
     try:
-        from ai_edge_litert.interpreter import Interpreter, load_delegate
+        from ai_edge_litert.interpreter import Interpreter
 
-        return Interpreter, load_delegate, "ai_edge_litert"
+        return Interpreter, "ai_edge_litert"
     except ImportError:
         from tflite_runtime.interpreter import (  # type: ignore[no-redef,unused-ignore]
             Interpreter,
-            load_delegate,
         )
 
-        return Interpreter, load_delegate, "tflite_runtime"
+        return Interpreter, "tflite_runtime"
 
 
 @dataclass(frozen=True)
@@ -57,16 +55,11 @@ def _info(d: dict[str, Any]) -> TensorInfo:
 class TFLiteModel:
     """A loaded model; `run(x)` takes and returns float arrays whatever the I/O types."""
 
-    def __init__(self, path: Path, threads: int = 2, delegate: str = "cpu") -> None:
-        interpreter, load_delegate, self.runtime = interpreter_class()
-        delegates = []
-        if delegate == "edgetpu":
-            lib = ctypes.util.find_library("edgetpu") or "libedgetpu.so.1"
-            delegates.append(load_delegate(lib))
+    def __init__(self, path: Path, threads: int = 2) -> None:
+        interpreter, self.runtime = interpreter_class()
         self.path = Path(path)
         self.threads = threads
-        self._it = interpreter(model_path=str(path), num_threads=threads,
-                               experimental_delegates=delegates or None)
+        self._it = interpreter(model_path=str(path), num_threads=threads)
         self._it.allocate_tensors()
         self._in = self._it.get_input_details()
         self._out = self._it.get_output_details()

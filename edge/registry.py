@@ -116,8 +116,8 @@ class Registry:
                              f"({entry.sha256[:12]}…); refusing a modified model file")
         return path
 
-    def load(self, model_id: str, threads: int = 2, delegate: str = "cpu") -> TFLiteModel:
-        return TFLiteModel(self.verify(model_id), threads, delegate)
+    def load(self, model_id: str, threads: int = 2) -> TFLiteModel:
+        return TFLiteModel(self.verify(model_id), threads)
 
     def verify_all(self) -> list[str]:
         """Errors for every entry that fails verification (empty when all are good)."""

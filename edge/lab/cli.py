@@ -1,4 +1,4 @@
-"""The lab's commands: `affectd bench | eval | replay | demo`.
+"""The lab's commands: `affectd bench | eval | replay | outputs | demo`.
 
 They measure the daemon (speed against peers run side by side, accuracy on
 datasets, replays of recorded media, a demo on emulated inputs) and are not
@@ -147,6 +147,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_outputs(args: argparse.Namespace) -> int:
+    from edge.lab.outputs import model_outputs, outputs_lines
+
+    print_report(model_outputs(args.seed, args.threads), args.json, outputs_lines)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from edge.lab.demo import run_demo
 
@@ -203,6 +210,12 @@ def register(sub: Any) -> None:
         sp.add_argument("--threads", type=int, default=2)
     rep.set_defaults(func=cmd_replay)
     ev.set_defaults(func=cmd_eval)
+    out = sub.add_parser("outputs", help="digests of every model's outputs on fixed inputs "
+                         "(bitwise comparison across machines)")
+    out.add_argument("--seed", type=int, default=0)
+    out.add_argument("--threads", type=int, default=2)
+    out.add_argument("--json", action="store_true")
+    out.set_defaults(func=cmd_outputs)
     demo = sub.add_parser("demo", help="run with an embedded broker and generated inputs")
     demo.add_argument("--seconds", type=float, default=None)
     demo.add_argument("--port", type=int, default=None)

@@ -16,7 +16,7 @@ from edge.registry import Registry
 
 def bench_models(runs: int = 100) -> dict[str, Any]:
     reg = Registry()
-    out: dict[str, Any] = {"runtime": interpreter_class()[2], "models": {}}
+    out: dict[str, Any] = {"runtime": interpreter_class()[1], "models": {}}
     for mid in sorted(reg.entries):
         path = reg.verify(mid)
         if path.suffix != ".tflite":

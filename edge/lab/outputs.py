@@ -1,0 +1,78 @@
+"""`affectd outputs`: every shipped model run on fixed inputs, its raw outputs digested.
+
+The inputs come from a seeded generator over each model's own input tensors (the
+full int8/uint8 range for quantized inputs), so two machines given the same seed
+feed the models the same bytes; the sha256 of the raw output tensors then says
+whether their kernels agree bit for bit. `script/test-arm64` compares x86 with
+an emulated Raspberry Pi (cortex-a72, cortex-a76) this way, on LiteRT's default
+XNNPACK path with the daemon's thread count. The stress model (boosted trees in
+JSON) is compared on its float64 probabilities.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+from typing import Any
+
+import numpy as np
+
+from edge.inference import interpreter_class
+from edge.physio.stress_model import MODEL_INPUTS, StressModel
+from edge.registry import Registry
+
+BATCHES = 4
+
+
+def _tensor(rng: np.random.Generator, detail: dict[str, Any]) -> np.ndarray:
+    shape, dtype = tuple(int(s) for s in detail["shape"]), np.dtype(detail["dtype"])
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        return rng.integers(info.min, int(info.max) + 1, size=shape, dtype=dtype)
+    return rng.standard_normal(shape).astype(dtype)
+
+
+def tflite_outputs(path: Any, seed: int, threads: int) -> dict[str, Any]:
+    interpreter, _ = interpreter_class()
+    it = interpreter(model_path=str(path), num_threads=threads)
+    it.allocate_tensors()
+    rng = np.random.default_rng(seed)
+    digest, first = hashlib.sha256(), []
+    for _ in range(BATCHES):
+        for d in it.get_input_details():
+            it.set_tensor(d["index"], _tensor(rng, d))
+        it.invoke()
+        for d in it.get_output_details():
+            out = np.ascontiguousarray(it.get_tensor(d["index"]))
+            digest.update(out.tobytes())
+            first.append(out.reshape(-1)[:4].tolist())
+    return {"sha256": digest.hexdigest(), "batches": BATCHES, "first": first[0]}
+
+
+def stress_outputs(seed: int) -> dict[str, Any]:
+    model = StressModel.from_registry()
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((64, len(MODEL_INPUTS)))
+    p = np.array([model.probability(row) for row in x], dtype=np.float64)
+    return {"sha256": hashlib.sha256(p.tobytes()).hexdigest(), "batches": len(x),
+            "first": p[:4].tolist()}
+
+
+def model_outputs(seed: int = 0, threads: int = 2) -> dict[str, Any]:
+    reg = Registry()
+    if not reg.entries:
+        raise SystemExit("affectd outputs: the registry lists no model")
+    models: dict[str, Any] = {}
+    for mid in sorted(reg.entries):
+        path = reg.verify(mid)
+        models[mid] = (tflite_outputs(path, seed, threads) if path.suffix == ".tflite"
+                       else stress_outputs(seed))
+    return {"machine": platform.machine(), "runtime": interpreter_class()[1],
+            "seed": seed, "threads": threads, "models": models}
+
+
+def outputs_lines(result: dict[str, Any]) -> list[str]:
+    lines = [f"{result['machine']} {result['runtime']} seed={result['seed']} "
+             f"threads={result['threads']}"]
+    lines += [f"{mid:<20} {row['sha256']}" for mid, row in result["models"].items()]
+    return lines
