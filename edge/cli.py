@@ -72,7 +72,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     settings = _load(args)
     from edge.daemon import build_analyzer
     from edge.registry import Registry
-    from edge.sources import build_sources
+    from edge.sources import build_sources, source_warnings
 
     analyzers = [build_analyzer(src, settings).name for src in build_sources(settings)]
     reg = Registry()
@@ -85,7 +85,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     report = {"config": str(args.config), "device_id": settings.device.id,
               "mqtt": f"{settings.mqtt.host}:{settings.mqtt.port}",
               "analyzers": analyzers, "devices": detected_devices(),
-              "models": [f"{e.id}@{e.version} (sha256 ok)" for e in reg.entries.values()]}
+              "models": [f"{e.id}@{e.version} (sha256 ok)" for e in reg.entries.values()],
+              "warnings": source_warnings(settings)}
+    for warning in report["warnings"]:
+        print(f"affectd: warning: {warning}", file=sys.stderr)
     if args.json:
         print(json.dumps(report, indent=2))
     else:

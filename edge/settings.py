@@ -181,7 +181,8 @@ class CameraSettings(SourceSettings):
     enabled: bool = False
     """Read a camera (or a video file)."""
     backend: str = "opencv"
-    """"picamera2" (Raspberry Pi camera), "opencv" (USB/V4L2/Jetson device), "file"."""
+    """"picamera2" (Raspberry Pi camera), "opencv" (USB/V4L2 device), "command" (a capture
+    program writing raw frames to stdout), "file" (a recording)."""
     width: int = field(default=640, metadata=_rng(16, 8192))
     """Requested capture width."""
     height: int = field(default=480, metadata=_rng(16, 8192))

@@ -53,5 +53,6 @@ class EmulatedWearableSource(BleWearableSource):
         self._emulators = []
 
 
-EMULATED = Backend("emulated", BleSettings, EmulatedWearableSource)
+EMULATED = Backend("emulated", BleSettings, EmulatedWearableSource,
+                   stands_in="emulated devices with a generated wearer")
 """The row the `affectd.wearables` entry point names."""

@@ -31,5 +31,22 @@ def build_sources(settings: Settings) -> list[Source]:
             if section.enabled]
 
 
+def source_warnings(settings: Settings) -> list[str]:
+    """A warning for every enabled source whose back-end is no live device (generated data,
+    a recording, emulated devices): what it publishes would pass for a person's; and one
+    when no source is enabled at all."""
+    if not any(section.enabled for section in sections(settings).values()):
+        return ["no source is enabled: only availability and empty states will be published "
+                "(enable [camera], [microphone] or [physio])"]
+    out = []
+    for name, section in sections(settings).items():
+        row = TABLES[name].get(section.backend)
+        if section.enabled and row.stands_in:
+            out.append(f'{name}.backend = "{section.backend}": the {name} '
+                       f"estimates come from {row.stands_in}, not from a person; "
+                       "published as if they were real")
+    return out
+
+
 __all__ = ["TABLES", "Backend", "BackendTable", "EndOfStream", "Source", "SourceError",
-           "build_sources", "sections"]
+           "build_sources", "sections", "source_warnings"]

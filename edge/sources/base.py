@@ -122,6 +122,10 @@ class Backend:
     name: str
     settings: type[SourceSettings]
     source: Callable[[Any], Source[Any]]
+    stands_in: str = ""
+    """Empty for a live device; otherwise what the back-end feeds instead of one ("generated
+    data", "a recording", "emulated devices"): `affectd check` warns when such a source
+    is enabled, since its estimates would be published as if they were a person's."""
 
 
 class BackendTable:

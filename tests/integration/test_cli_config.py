@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -82,5 +83,26 @@ def test_example_config_is_valid_and_check_lists_devices(tmp_path: Path) -> None
     res = run_check(tmp_path, text)
     assert res.returncode == 0, res.stderr
     assert "config OK" in res.stdout
-    assert "analyzers: ['physio']" in res.stdout
+    # the installed service's config fakes nothing: no source is on until the user says so
+    assert "analyzers: []" in res.stdout
     assert "devices:" in res.stdout
+    assert "warning: no source is enabled" in res.stderr
+
+
+@pytest.mark.parametrize(("section", "keys", "stands_in"), [
+    ("physio", {"enabled": True, "backend": "synthetic"}, "generated data"),
+    ("microphone", {"enabled": True, "backend": "file", "path": "edge/assets/demo_speech.flac"},
+     "a recording"),
+])
+def test_check_warns_when_a_source_fakes_a_person(tmp_path: Path, section: str,
+                                                  keys: dict, stands_in: str) -> None:
+    lines = [f'[device]\nstate_dir = "{tmp_path}"', f"[{section}]"]
+    lines += [f"{k} = {json.dumps(v)}" for k, v in keys.items()]
+    if section != "physio":
+        lines += ["[physio]", "enabled = false"]
+    res = run_check(tmp_path, "\n".join(lines).replace(
+        '"edge/assets', f'"{ROOT}/edge/assets') + "\n")
+    assert res.returncode == 0, res.stderr
+    warning = f'warning: {section}.backend = "{keys["backend"]}": the {section} estimates come ' \
+              f"from {stands_in}, not from a person"
+    assert warning in res.stderr, res.stderr

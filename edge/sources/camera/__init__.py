@@ -7,6 +7,7 @@ A new back-end is one file here (its settings class, a subclass of
 from __future__ import annotations
 
 from edge.sources.base import Backend, BackendTable
+from edge.sources.camera.command import CommandCamera, CommandCameraSettings
 from edge.sources.camera.file import FileCameraSettings, VideoFileSource
 from edge.sources.camera.opencv import OpenCvCamera, OpenCvCameraSettings
 from edge.sources.camera.picamera import Picamera2Camera, Picamera2Settings
@@ -14,7 +15,8 @@ from edge.sources.camera.picamera import Picamera2Camera, Picamera2Settings
 CAMERAS = BackendTable("camera", "affectd.cameras", [
     Backend("opencv", OpenCvCameraSettings, OpenCvCamera),
     Backend("picamera2", Picamera2Settings, Picamera2Camera),
-    Backend("file", FileCameraSettings, VideoFileSource),
+    Backend("command", CommandCameraSettings, CommandCamera),
+    Backend("file", FileCameraSettings, VideoFileSource, stands_in="a recording"),
 ])
 
 __all__ = ["CAMERAS"]

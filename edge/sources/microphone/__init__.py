@@ -12,7 +12,7 @@ from edge.sources.microphone.portaudio import PyAudioMicrophone, PyAudioSettings
 
 MICROPHONES = BackendTable("microphone", "affectd.microphones", [
     Backend("pyaudio", PyAudioSettings, PyAudioMicrophone),
-    Backend("file", FileMicrophoneSettings, AudioFileSource),
+    Backend("file", FileMicrophoneSettings, AudioFileSource, stands_in="a recording"),
 ])
 
 __all__ = ["MICROPHONES"]

@@ -15,9 +15,9 @@ from edge.sources.wearable.neurokit_csv import NeuroKitCsvSettings, NeuroKitCsvS
 from edge.sources.wearable.synthetic import SyntheticPhysioSource, SyntheticSettings
 
 WEARABLES = BackendTable("physio", "affectd.wearables", [
-    Backend("synthetic", SyntheticSettings, SyntheticPhysioSource),
-    Backend("e4", E4Settings, E4ReplaySource),
-    Backend("neurokit_csv", NeuroKitCsvSettings, NeuroKitCsvSource),
+    Backend("synthetic", SyntheticSettings, SyntheticPhysioSource, stands_in="generated data"),
+    Backend("e4", E4Settings, E4ReplaySource, stands_in="a recording"),
+    Backend("neurokit_csv", NeuroKitCsvSettings, NeuroKitCsvSource, stands_in="a recording"),
     Backend("ble", BleSettings, BleWearableSource),
 ])
 
