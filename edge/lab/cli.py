@@ -133,8 +133,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
     elif args.what == "ecg":
         from edge.lab.evaluate.ecg import ecg_lines, evaluate_records
 
+        if args.csv:
+            from edge.lab.evaluate.ecg_csv import csv_lines, evaluate_csv
+
+            try:
+                print_report(evaluate_csv(Path(args.csv)), args.json, csv_lines)
+            except (OSError, ValueError) as exc:
+                raise ConfigError("--csv", str(exc)) from None
+            return 0
         if not args.record:
-            raise ConfigError("--record", "required for eval ecg")
+            raise ConfigError("--record", "required for eval ecg (or --csv)")
         print_report(evaluate_records([Path(r) for r in args.record], args.fs), args.json,
                      ecg_lines)
     elif args.what == "speech":
@@ -196,6 +204,7 @@ def register(sub: Any) -> None:
                     help="stress: reorder each subject's label blocks (first rest stays first)")
     ev.add_argument("--record", action="append", help="ecg: WFDB record path (repeatable)")
     ev.add_argument("--fs", type=float, default=None, help="ecg: resample to this rate")
+    ev.add_argument("--csv", help="ecg: a wearable export (time_s, ecg[, rr in ms])")
     ev.add_argument("--audio", help="speech: folder of RAVDESS/EmoDB-named or <label>/ clips")
     ev.add_argument("--order-seed", type=int, default=0,
                     help="speech: order in which each speaker's clips are played (the online "

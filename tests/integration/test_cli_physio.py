@@ -24,6 +24,64 @@ def test_eval_ecg_json_contract(shared_data: Path) -> None:
     assert r["fs"] == 130.0 and len(r["records"]) == 2
     assert r["n_beats"] == sum(x["n_beats"] for x in r["records"])
     assert r["sensitivity"] > 0.99 and r["ppv"] > 0.99  # two clean records
+    # EC57 beside the all-beats figures: no flutter in these records, so the same
+    assert {"sensitivity", "ppv", "f1", "excluded_s"} <= set(r["ec57"])
+    assert r["ec57"]["excluded_s"] == 0 and r["ec57"]["sensitivity"] == r["sensitivity"]
+
+
+def test_eval_ecg_ec57_excludes_ventricular_fibrillation(shared_data: Path) -> None:
+    """cu01 holds a VF episode whose waves the all-beats figure counts as false beats;
+    EC57 scoring leaves the episode out, for the reference and the detections alike."""
+    import json
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    res = subprocess.run([sys.executable, "-m", "edge", "eval", "ecg", "--record",
+                          str(shared_data / "physio" / "cudb" / "cu01"), "--fs", "130",
+                          "--json"], capture_output=True, text=True, timeout=300, cwd=root)
+    assert res.returncode == 0, res.stderr
+    r = json.loads(res.stdout)
+    assert r["ppv"] < 0.5  # flutter waves taken for beats
+    assert r["ec57"]["excluded_s"] > 200 and r["ec57"]["ppv"] > 0.99, r["ec57"]
+
+
+def test_eval_ecg_csv_rr_agreement(shared_data: Path, tmp_path: Path) -> None:
+    """`affectd eval ecg --csv` on a wearable-style export made here from MIT-BIH record 100
+    at 130 Hz, the reference beats' RR intervals (in the strap's 1/1024 s steps) as the
+    device's `rr` column, with two of them lost as a strap loses notifications."""
+    import json
+    import subprocess
+    import sys
+    from fractions import Fraction
+
+    import numpy as np
+    import wfdb
+    from scipy.signal import resample_poly
+
+    root = Path(__file__).resolve().parents[2]
+    path = str(shared_data / "physio" / "mitdb" / "100")
+    rec, ann = wfdb.rdrecord(path), wfdb.rdann(path, "atr")
+    frac = Fraction(130 / rec.fs).limit_denominator(1000)
+    ecg = resample_poly(rec.p_signal[:, 0] * 1000, frac.numerator, frac.denominator)[:130 * 300]
+    beats = np.array([s / rec.fs for s, sym in zip(ann.sample, ann.symbol, strict=True)
+                      if sym in "NLRBAaJSVrFejnE/fQ"])
+    beats = beats[beats < 300]
+    rr = {round(b * 130): round(d * 1024) / 1.024 for b, d in zip(beats[1:], np.diff(beats),
+                                                                   strict=True)}
+    lost = sorted(rr)[100:102]
+    lines = ["time_s,ecg,rr"] + [
+        f"{i / 130:.5f},{v:.1f},{'' if i not in rr or i in lost else f'{rr[i]:.1f}'}"
+        for i, v in enumerate(ecg)]
+    csv_path = tmp_path / "h10.csv"
+    csv_path.write_text("\n".join(lines) + "\n")
+    res = subprocess.run([sys.executable, "-m", "edge", "eval", "ecg", "--csv", str(csv_path),
+                          "--json"], capture_output=True, text=True, timeout=300, cwd=root)
+    assert res.returncode == 0, res.stderr
+    r = json.loads(res.stdout)
+    # the detector's 2-s learning period may pass the first beats
+    assert r["device_rr"] == len(rr) - 2 and abs(r["beats"] - len(beats)) <= 4
+    assert r["rr_agreement"] >= 0.99, r
 
 
 def test_bench_physio_json_contract(shared_data: Path) -> None:

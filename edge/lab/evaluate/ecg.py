@@ -3,7 +3,11 @@ against MIT-BIH beat annotations with the standard 150 ms matching window.
 
 Reads WFDB records with the `wfdb` package (evaluation only, not in the daemon),
 takes the lead named MLII (else the first), resamples to `--fs` when given, and
-feeds the detector in 1-second chunks as a wearable would.
+feeds the detector in 1-second chunks as a wearable would. Beside the all-beats
+figures, `ec57` scores as AAMI EC57 does for QRS detection: ventricular flutter
+and fibrillation episodes (rhythm annotations `(VFL`, `(VF`, `(VFIB`, and the
+`[` ... `]` markers) are excluded, for the reference beats and for the detections
+alike. `--csv` (edge/lab/evaluate/ecg_csv.py) scores a wearable app's export.
 """
 
 from __future__ import annotations
@@ -18,6 +22,40 @@ from edge.physio.rpeaks import StreamingRPeakDetector
 
 BEAT_SYMBOLS = set("NLRBAaJSVrFejnE/fQ?")
 TOLERANCE_S = 0.150
+VF_RHYTHMS = {"VF", "VFL", "VFIB"}
+
+
+def vf_episodes(ann: Any, fs0: float, end_s: float) -> list[tuple[float, float]]:
+    """(start, end) seconds of the record's ventricular flutter/fibrillation episodes: a
+    rhythm label lasts until the next one; `[` opens and `]` closes an episode too."""
+    episodes, start = [], None
+    for sample, sym, aux in zip(ann.sample, ann.symbol, ann.aux_note, strict=True):
+        t = sample / fs0
+        label = (aux or "").strip("(\x00 ") if (aux or "").startswith("(") else None
+        opens = sym == "[" or (label is not None and label in VF_RHYTHMS)
+        closes = sym == "]" or (label is not None and label not in VF_RHYTHMS)
+        if opens and start is None:
+            start = t
+        elif closes and start is not None:
+            episodes.append((start, t))
+            start = None
+    if start is not None:
+        episodes.append((start, end_s))
+    return episodes
+
+
+def outside(times: npt.NDArray[np.float64],
+            episodes: list[tuple[float, float]]) -> npt.NDArray[np.float64]:
+    keep = np.ones(times.size, dtype=bool)
+    for a, b in episodes:
+        keep &= ~((times >= a) & (times < b))
+    return times[keep]
+
+
+def scores(tp: int, fn: int, fp: int) -> dict[str, float]:
+    se, ppv = tp / max(1, tp + fn), tp / max(1, tp + fp)
+    return {"sensitivity": round(se, 5), "ppv": round(ppv, 5),
+            "f1": round(2 * se * ppv / max(1e-9, se + ppv), 5)}
 
 
 def match(found: npt.NDArray[np.float64], truth: npt.NDArray[np.float64],
@@ -58,21 +96,27 @@ def evaluate_record(path: Path, fs: float | None) -> dict[str, Any]:
         found += det.process(x[k:k + step])
     truth = np.array([s / fs0 for s, sym in zip(ann.sample, ann.symbol, strict=True)
                       if sym in BEAT_SYMBOLS])
-    tp, fn, fp = match(np.asarray(found), truth)
-    se, ppv = tp / max(1, tp + fn), tp / max(1, tp + fp)
-    return {"record": path.name, "sensitivity": round(se, 5), "ppv": round(ppv, 5),
-            "f1": round(2 * se * ppv / max(1e-9, se + ppv), 5), "n_beats": len(truth),
-            "tp": tp, "fn": fn, "fp": fp, "fs": rate, "seconds": round(x.size / rate, 1)}
+    beats = np.asarray(found, dtype=np.float64)
+    tp, fn, fp = match(beats, truth)
+    seconds = x.size / rate
+    episodes = vf_episodes(ann, fs0, seconds)
+    etp, efn, efp = match(outside(beats, episodes), outside(truth, episodes))
+    ec57 = {**scores(etp, efn, efp), "excluded_s": round(sum(b - a for a, b in episodes), 1),
+            "tp": etp, "fn": efn, "fp": efp}
+    return {"record": path.name, **scores(tp, fn, fp), "n_beats": len(truth),
+            "tp": tp, "fn": fn, "fp": fp, "fs": rate, "seconds": round(seconds, 1),
+            "ec57": ec57}
 
 
 def evaluate_records(paths: list[Path], fs: float | None) -> dict[str, Any]:
     rows = [evaluate_record(p, fs) for p in paths]
     tp, fn, fp = (sum(r[k] for r in rows) for k in ("tp", "fn", "fp"))
-    se, ppv = tp / max(1, tp + fn), tp / max(1, tp + fp)
-    total = {"sensitivity": round(se, 5), "ppv": round(ppv, 5),
-             "f1": round(2 * se * ppv / max(1e-9, se + ppv), 5),
-             "n_beats": tp + fn, "fs": rows[0]["fs"] if rows else fs,
-             "seconds": round(sum(r["seconds"] for r in rows), 1)}
+    etp, efn, efp = (sum(r["ec57"][k] for r in rows) for k in ("tp", "fn", "fp"))
+    ec57 = {**scores(etp, efn, efp),
+            "excluded_s": round(sum(r["ec57"]["excluded_s"] for r in rows), 1),
+            "tp": etp, "fn": efn, "fp": efp}
+    total = {**scores(tp, fn, fp), "n_beats": tp + fn, "fs": rows[0]["fs"] if rows else fs,
+             "seconds": round(sum(r["seconds"] for r in rows), 1), "ec57": ec57}
     return {**total, "records": rows} if len(rows) > 1 else rows[0]
 
 
@@ -80,9 +124,13 @@ def ecg_lines(r: dict[str, Any]) -> list[str]:
     """The text form of the report (`--json` prints `r` itself)."""
     out: list[str] = []
     for row in r.get("records", [r]):
+        e = row["ec57"]
         out.append(f"{row['record']:>6}  Se {row['sensitivity']:.4f}  PPV {row['ppv']:.4f}  "
-              f"F1 {row['f1']:.4f}  beats {row['n_beats']}")
+                   f"F1 {row['f1']:.4f}  beats {row['n_beats']}  |  EC57 Se "
+                   f"{e['sensitivity']:.4f}  PPV {e['ppv']:.4f}  excluded {e['excluded_s']} s")
     if "records" in r:
+        e = r["ec57"]
         out.append(f" total  Se {r['sensitivity']:.4f}  PPV {r['ppv']:.4f}  F1 {r['f1']:.4f}  "
-              f"beats {r['n_beats']}")
+                   f"beats {r['n_beats']}  |  EC57 Se {e['sensitivity']:.4f}  "
+                   f"PPV {e['ppv']:.4f}  excluded {e['excluded_s']} s")
     return out
