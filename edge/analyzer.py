@@ -38,3 +38,13 @@ class Recalibrating(Protocol):
     def recalibrate(self) -> None:
         """Forget the personal baseline and learn it from the coming minutes."""
         ...
+
+
+@runtime_checkable
+class ReportsSignal(Protocol):
+    """An analyzer that can tell when its input is not a usable signal (the ECG off the
+    skin, a rhythm that is no beat sequence): named in `stats` faults."""
+
+    def signal_faults(self) -> list[str]:
+        """Short lines such as "ecg: no contact"; empty while the signal is usable."""
+        ...

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from types import FrameType
 
 from edge import __version__
-from edge.analyzer import Analyzer, Recalibrating
+from edge.analyzer import Analyzer, Recalibrating, ReportsSignal
 from edge.config import ConfigError
 from edge.fusion import LateFusion
 from edge.messages import MODALITIES
@@ -130,6 +130,9 @@ class Daemon:
             faults.append(self.privacy.fault[:200])
         if not self.publisher.connected:
             faults.append("mqtt: disconnected")
+        for ar in self.pipeline.analyzers:
+            if isinstance(ar.analyzer, ReportsSignal):
+                faults += ar.analyzer.signal_faults()
         models = []
         for r in self.pipeline.analyzers:
             models += [{"id": m, "version": v} for m, v in

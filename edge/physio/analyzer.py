@@ -8,8 +8,11 @@ and stress/arousal from the trained model (`edge.physio.stress_model`): the last
 windows, through the shipped boosted trees. Without skin conductance (a
 chest strap alone) the model has no input, and a fixed logistic rule on heart
 rate and RMSSD against the baseline (`_score`, documented weights) stands in at
-half the quality. Accepts ECG (µV), EDA (µS), HR (bpm) and RR (s) messages;
-emits at most one estimate per `emit_every_s`.
+half the quality. The ECG passes the rhythm check (`edge.physio.rhythm`): while it
+is flat ("no contact") or organised like flutter/fibrillation ("unreadable") no
+beat enters the intervals, no beat-derived figure (HR, HRV, stress) is published,
+the estimate's quality is 0 and `stats` names the state. Accepts ECG (µV), EDA
+(µS), HR (bpm) and RR (s) messages; emits at most one estimate per `emit_every_s`.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from edge.physio.baseline import SAVE_EVERY_S, BaselineStore
 from edge.physio.eda import EdaWindow
 from edge.physio.eda import analyse as analyse_eda
 from edge.physio.hrv import clean_rr, hrv
+from edge.physio.rhythm import RhythmMonitor
 from edge.physio.rpeaks import StreamingRPeakDetector
 from edge.physio.stress_model import (
     CONTEXT,
@@ -68,6 +72,7 @@ class PhysioAnalyzer(Analyzer):
 
     def reset(self) -> None:
         self._det: StreamingRPeakDetector | None = None
+        self.rhythm: RhythmMonitor | None = None
         self._ecg_block: list[np.ndarray] = []  # ECG received, not yet through the detector
         self._ecg_t = 0.0  # seconds of ECG received
         self._beats: deque[float] = deque(maxlen=400)
@@ -117,6 +122,7 @@ class PhysioAnalyzer(Analyzer):
         if s.kind == "ecg":
             if self._det is None or self._det.fs != s.fs:
                 self._det = StreamingRPeakDetector(s.fs)
+                self.rhythm = RhythmMonitor(s.fs)
                 self._ecg_t = 0.0
                 self._ecg_block = []
             self._ecg_block.append(np.asarray(s.values, dtype=np.float64))
@@ -146,11 +152,19 @@ class PhysioAnalyzer(Analyzer):
                 self._t = max(self._t, t)
 
     def _detect(self, ecg: np.ndarray) -> None:
-        assert self._det is not None
-        for b in self._det.process(ecg):
-            if self._beats and 0.25 < b - self._beats[-1] < 2.5:
+        assert self._det is not None and self.rhythm is not None
+        found = self._det.process(ecg)
+        self.rhythm.process(ecg, [*self._beats, *found])
+        readable = self.rhythm.state == "ok"
+        for b in found:
+            if readable and self._beats and 0.25 < b - self._beats[-1] < 2.5:
                 self._rr.append((b, b - self._beats[-1]))
             self._beats.append(b)
+
+    def signal_faults(self) -> list[str]:
+        state = self.rhythm.state if self.rhythm is not None else "ok"
+        return {"ok": [], "no_contact": ["ecg: no contact"],
+                "unreadable": ["ecg: rhythm unreadable"]}[state]
 
     # -- features ------------------------------------------------------------
     def _features(self) -> dict[str, float]:
@@ -309,6 +323,11 @@ class PhysioAnalyzer(Analyzer):
                    if k in ("hr_bpm", "rmssd_ms", "sdnn_ms", "pnn50", "lf_hf", "scl_us",
                             "scr_per_min")}
         quality = self._quality(f)
+        if self.signal_faults():
+            # No beat sequence to read: nothing beat-derived, and fusion ignores it.
+            eda_only = {k: v for k, v in metrics.items() if k in ("scl_us", "scr_per_min")}
+            return [ModalityEstimate("physio", item.ts, 0.0, metrics=eda_only,
+                                     count=len(self._beats))]
         if self._baseline is None:
             # Calibrating: report measurements but no arousal/stress judgement yet.
             return [ModalityEstimate("physio", item.ts, quality * 0.2, metrics=metrics,

@@ -44,6 +44,28 @@ def test_eval_ecg_ec57_excludes_ventricular_fibrillation(shared_data: Path) -> N
     r = json.loads(res.stdout)
     assert r["ppv"] < 0.5  # flutter waves taken for beats
     assert r["ec57"]["excluded_s"] > 200 and r["ec57"]["ppv"] > 0.99, r["ec57"]
+    # ... and the daemon's rhythm check marks the episode unreadable, the sinus part not
+    assert r["rhythm"]["flagged_vf"] >= 0.9 and r["rhythm"]["false_flag_normal"] <= 0.05
+
+
+def test_eval_ecg_rhythm_on_the_malignant_arrhythmia_records(shared_data: Path) -> None:
+    """All vfdb records at 130 Hz: the rhythm check's figures as the card states them
+    (weights fitted on these records: models/training/rhythm.py prints the
+    leave-one-record-out figures, 0.88 and 0.066)."""
+    import json
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    recs = sorted(p.with_suffix("") for p in (shared_data / "physio" / "vfdb").glob("*.hea"))
+    args = [a for rec in recs for a in ("--record", str(rec))]
+    res = subprocess.run([sys.executable, "-m", "edge", "eval", "ecg", *args, "--fs", "130",
+                          "--json"], capture_output=True, text=True, timeout=900, cwd=root)
+    assert res.returncode == 0, res.stderr[-2000:]
+    r = json.loads(res.stdout)["rhythm"]
+    assert r["vf_s"] > 1500 and r["normal_s"] > 10000
+    assert r["flagged_vf"] >= 0.85, r
+    assert r["false_flag_normal"] <= 0.15, r  # record 418's wide fast complexes dominate
 
 
 def test_eval_ecg_csv_rr_agreement(shared_data: Path, tmp_path: Path) -> None:

@@ -7,7 +7,10 @@ feeds the detector in 1-second chunks as a wearable would. Beside the all-beats
 figures, `ec57` scores as AAMI EC57 does for QRS detection: ventricular flutter
 and fibrillation episodes (rhythm annotations `(VFL`, `(VF`, `(VFIB`, and the
 `[` ... `]` markers) are excluded, for the reference beats and for the detections
-alike. `--csv` (edge/lab/evaluate/ecg_csv.py) scores a wearable app's export.
+alike. Records with rhythm annotations also get `rhythm` (edge/lab/evaluate/rhythm.py):
+the share of flutter/fibrillation seconds the daemon's rhythm check marks unreadable
+and of normal-rhythm seconds it marks at all. `--csv` (edge/lab/evaluate/ecg_csv.py)
+scores a wearable app's export.
 """
 
 from __future__ import annotations
@@ -96,16 +99,25 @@ def evaluate_record(path: Path, fs: float | None) -> dict[str, Any]:
         found += det.process(x[k:k + step])
     truth = np.array([s / fs0 for s, sym in zip(ann.sample, ann.symbol, strict=True)
                       if sym in BEAT_SYMBOLS])
-    beats = np.asarray(found, dtype=np.float64)
+    # a record with rhythm annotations only (vfdb) has no beats to score detections against
+    beats = np.asarray(found if truth.size else [], dtype=np.float64)
     tp, fn, fp = match(beats, truth)
     seconds = x.size / rate
     episodes = vf_episodes(ann, fs0, seconds)
     etp, efn, efp = match(outside(beats, episodes), outside(truth, episodes))
     ec57 = {**scores(etp, efn, efp), "excluded_s": round(sum(b - a for a, b in episodes), 1),
             "tp": etp, "fn": efn, "fp": efp}
-    return {"record": path.name, **scores(tp, fn, fp), "n_beats": len(truth),
-            "tp": tp, "fn": fn, "fp": fp, "fs": rate, "seconds": round(seconds, 1),
-            "ec57": ec57}
+    out = {"record": path.name, **scores(tp, fn, fp), "n_beats": len(truth),
+           "tp": tp, "fn": fn, "fp": fp, "fs": rate, "seconds": round(seconds, 1),
+           "ec57": ec57}
+    if any((aux or "").startswith("(") for aux in ann.aux_note) or "[" in ann.symbol:
+        from edge.lab.evaluate.rhythm import rhythm_of_record, rhythm_scores
+
+        got = rhythm_of_record(path, rate)
+        if got is not None:
+            r = rhythm_scores([(path.name, *got)])
+            out["rhythm"] = {k: v for k, v in r.items() if k != "records"}
+    return out
 
 
 def evaluate_records(paths: list[Path], fs: float | None) -> dict[str, Any]:
@@ -117,6 +129,14 @@ def evaluate_records(paths: list[Path], fs: float | None) -> dict[str, Any]:
             "tp": etp, "fn": efn, "fp": efp}
     total = {**scores(tp, fn, fp), "n_beats": tp + fn, "fs": rows[0]["fs"] if rows else fs,
              "seconds": round(sum(r["seconds"] for r in rows), 1), "ec57": ec57}
+    rhythm = [r["rhythm"] for r in rows if "rhythm" in r]
+    if rhythm:
+        n = {k: sum(r[k] for r in rhythm)
+             for k in ("vf_s", "normal_s", "flagged_vf_s", "flagged_normal_s")}
+        total["rhythm"] = {
+            "flagged_vf": round(n["flagged_vf_s"] / n["vf_s"], 4) if n["vf_s"] else None,
+            "false_flag_normal": round(n["flagged_normal_s"] / n["normal_s"], 4)
+            if n["normal_s"] else None, **n}
     return {**total, "records": rows} if len(rows) > 1 else rows[0]
 
 

@@ -1,0 +1,69 @@
+"""Fit the rhythm check's logistic weights (edge/physio/rhythm.py `WEIGHTS`).
+
+    python -m models.training.rhythm [--data DIR]
+
+Every record of ../shared's malignant-arrhythmia (vfdb), Creighton (cudb) and
+MIT-BIH arrhythmia (mitdb) folders is streamed at 130 Hz through the detector and
+the monitor (`edge.lab.evaluate.rhythm`), and each one-second window gets its
+reference rhythm. Windows in ventricular flutter/fibrillation are the positive
+class, every other window the negative (VT, noise and asystole included, so the
+check learns VF-like organisation, not "anything abnormal"); classes balanced.
+Reported first: leave-one-record-out figures of the whole check (the weights fitted
+without the record, a median over five windows, threshold one half), then the
+weights fitted on all records, to be pasted into `WEIGHTS` and `INTERCEPT`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from edge.lab.data import data_root
+from edge.lab.evaluate.rhythm import NORMAL, VF, rhythm_of_record
+from edge.physio.rhythm import SMOOTH
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", type=Path, default=None)
+    args = ap.parse_args()
+    from sklearn.linear_model import LogisticRegression
+
+    root = (args.data or data_root()) / "physio"
+    recs: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for folder in ("vfdb", "cudb", "mitdb"):
+        for hea in sorted((root / folder).glob("*.hea")):
+            got = rhythm_of_record(hea.with_suffix(""))
+            if got is None:
+                continue
+            trace, labels = got
+            keep = [i for i, (_, f, _) in enumerate(trace) if f is not None]
+            recs[f"{folder}/{hea.stem}"] = (np.array([trace[i][1] for i in keep]),
+                                           labels[keep])
+    def fit(names: list[str]) -> LogisticRegression:
+        x = np.concatenate([recs[n][0] for n in names])
+        y = np.concatenate([np.isin(recs[n][1], list(VF)) for n in names])
+        return LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000).fit(x, y)
+
+    tot = np.zeros(4)
+    for name in recs:
+        model = fit([n for n in recs if n != name])
+        x, labels = recs[name]
+        p = model.predict_proba(x)[:, 1]
+        pad = np.pad(p, (SMOOTH // 2, SMOOTH // 2), mode="edge")
+        flag = np.median(np.lib.stride_tricks.sliding_window_view(pad, SMOOTH), axis=1) > 0.5
+        vf, normal = np.isin(labels, list(VF)), np.isin(labels, list(NORMAL))
+        row = np.array([(flag & vf).sum(), vf.sum(), (flag & normal).sum(), normal.sum()])
+        tot += row
+        print(f"{name:12} VF flagged {row[0]:>5}/{row[1]:<5} normal flagged {row[2]:>5}/{row[3]}")
+    print(f"leave-one-record-out: flagged_vf {tot[0] / tot[1]:.4f}, "
+          f"false_flag_normal {tot[2] / tot[3]:.4f}")
+    model = fit(list(recs))
+    print("WEIGHTS =", tuple(round(float(w), 3) for w in model.coef_[0]))
+    print("INTERCEPT =", round(float(model.intercept_[0]), 3))
+
+
+if __name__ == "__main__":
+    main()
