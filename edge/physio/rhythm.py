@@ -84,8 +84,8 @@ class RhythmMonitor:
         self._filter = SosFilter(butter_bandpass_sos(2, 1.0, min(30.0, 0.45 * fs), fs))
         self._n = round(WINDOW_S * fs)
         self._step = round(fs)
-        self._bp: deque[float] = deque(maxlen=self._n)
-        self._raw: deque[float] = deque(maxlen=self._n)
+        self._bp = np.zeros(0)
+        self._raw = np.zeros(0)
         self._since = 0
         self._t = 0.0
         self._p: deque[float] = deque(maxlen=SMOOTH)
@@ -102,25 +102,24 @@ class RhythmMonitor:
         y = self._filter(x)
         for k in range(0, x.size, self._step):
             part = slice(k, min(x.size, k + self._step))
-            self._bp.extend(y[part].tolist())
-            self._raw.extend(x[part].tolist())
+            self._bp = np.concatenate((self._bp, y[part]))[-self._n:]
+            self._raw = np.concatenate((self._raw, x[part]))[-self._n:]
             self._since += part.stop - part.start
             self._t += (part.stop - part.start) / self.fs
-            if len(self._bp) == self._n and self._since >= self._step:
+            if self._bp.size == self._n and self._since >= self._step:
                 self._since = 0
                 self._decide(beats)
 
     def _decide(self, beats: Sequence[float]) -> None:
-        raw = np.fromiter(self._raw, dtype=np.float64, count=len(self._raw))
-        ptp = float(np.percentile(raw, 99) - np.percentile(raw, 1))
+        lo, hi = np.percentile(self._raw, [1.0, 99.0])
+        ptp = float(hi - lo)
         feats: F64 | None = None
         if ptp < FLAT_UV:
             self._p.clear()
             self.state = "no_contact"
         else:
             recent = np.array([b for b in beats if self._t - BEATS_S < b <= self._t])
-            w = np.fromiter(self._bp, dtype=np.float64, count=len(self._bp))
-            feats = window_features(w, ptp, self.fs, recent)
+            feats = window_features(self._bp, ptp, self.fs, recent)
             self._p.append(unreadable_probability(feats))
             self.state = "unreadable" if float(np.median(self._p)) > 0.5 else "ok"
         self.seconds[self.state] += 1
