@@ -1,4 +1,4 @@
-"""The `affectd` command line: the daemon's commands (run, check, models).
+"""The `affectd` command line: the daemon's commands (run, check, models, discovery).
 
 The lab's commands (bench, eval, replay, demo) live in `edge/lab/cli.py`; they are
 plugged in through the `affectd.commands` entry point group only when the
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 DEFAULT_CONFIG = Path("/etc/affectd/affectd.toml")
 EX_DATAERR = 65
+EX_UNAVAILABLE = 69
 
 
 def _setup_logging(level: str) -> None:
@@ -122,7 +123,31 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0 if all(r["status"] == "ok" for r in rows) else EX_DATAERR
 
 
-DAEMON_COMMANDS = ("run", "check", "models")
+def cmd_discovery(args: argparse.Namespace) -> int:
+    """`affectd discovery --clear`: remove a device from Home Assistant (its retained
+    discovery config, availability and privacy state emptied on the config's broker)."""
+    settings = _load(args)
+    if not args.clear:
+        from edge.profiles import profile_class
+        from edge.publish.payloads import Topics, discovery_payload
+
+        topics = Topics.from_settings(settings)
+        payload = discovery_payload(settings, topics, profile_class(settings.publish.profile))
+        print(json.dumps({"topic": topics.discovery, "payload": payload}, indent=2))
+        return 0
+    from edge.publish.mqtt import clear_device
+
+    try:
+        cleared = clear_device(settings, args.id)
+    except ConnectionError as exc:
+        print(f"affectd: {exc}", file=sys.stderr)
+        return EX_UNAVAILABLE
+    for topic in cleared:
+        print(f"cleared {topic}")
+    return 0
+
+
+DAEMON_COMMANDS = ("run", "check", "models", "discovery")
 COMMAND_GROUP = "affectd.commands"
 
 
@@ -151,6 +176,14 @@ def build_parser(with_plugins: bool = True) -> argparse.ArgumentParser:
     models = sub.add_parser("models", help="list registered models, verify their checksums")
     models.add_argument("--json", action="store_true")
     models.set_defaults(func=cmd_models)
+    disc = sub.add_parser("discovery", help="print the Home Assistant discovery config, or "
+                          "--clear it from the broker (a device that is gone)")
+    disc.add_argument("--config", "-c", default=str(DEFAULT_CONFIG))
+    disc.add_argument("--clear", action="store_true", help="empty the retained discovery "
+                      "config, availability and privacy state: HA removes the device")
+    disc.add_argument("--id", default=None, help="the device id to clear (default: the "
+                      "config's device.id), e.g. an old id after renaming a device")
+    disc.set_defaults(func=cmd_discovery)
     if with_plugins:
         for ep in plugin_commands():
             ep.load()(sub)

@@ -198,6 +198,10 @@ def _cross_check(s: Settings) -> None:
                        ("mqtt.discovery_prefix", s.mqtt.discovery_prefix)):
         if not _TOPIC_PART.match(value) or "//" in value or value.endswith("/"):
             raise ConfigError(key, f"expected a topic without wildcards, got {value!r}")
+    bridge = s.mqtt.bridge_state_topic
+    if bridge and (not _TOPIC_PART.match(bridge) or "//" in bridge or bridge.endswith("/")):
+        raise ConfigError("mqtt.bridge_state_topic",
+                          f"expected a topic without wildcards, got {bridge!r}")
     if s.publish.profile not in profile_names():
         want = ", ".join(f'"{n}"' for n in profile_names())
         raise ConfigError("publish.profile", f"expected one of {want}, got {s.publish.profile!r}")

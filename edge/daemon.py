@@ -128,6 +128,8 @@ class Daemon:
                    if r.state == "backoff" and r.last_error]
         if self.privacy.fault:
             faults.append(self.privacy.fault[:200])
+        if self.publisher.fault:
+            faults.append(self.publisher.fault[:200])
         if not self.publisher.connected:
             faults.append("mqtt: disconnected")
         for ar in self.pipeline.analyzers:
@@ -143,6 +145,7 @@ class Daemon:
             if isinstance(sr.source, ReportsHealth):
                 wearables += sr.source.health()
         return {
+            **self.output.stats(),
             "wearables": wearables[:8],
             "schema": SCHEMA_VERSION, "ts": round(time.time(), 3),
             "uptime_s": round(now - self._started, 1), "paused": self.privacy.on,

@@ -79,6 +79,14 @@ class MqttSettings:
     """Publish Home Assistant MQTT discovery."""
     discovery_prefix: str = "homeassistant"
     """Home Assistant discovery prefix."""
+    birth_delay_max_s: float = field(default=5.0, metadata=_rng(0.0, 60.0))
+    """Home Assistant's birth message (`<discovery_prefix>/status` `online`) makes the device
+    re-send its discovery config after a random delay of up to this many seconds, so that
+    a fleet of devices does not answer all at once."""
+    bridge_state_topic: str = ""
+    """Fleets (docs/fleet.md): the topic where the site broker's bridge publishes its
+    connection state (Mosquitto's `notification_topic`, payload 1/0). When set, Home
+    Assistant shows the device unavailable while that bridge is down as well."""
 
 
 @dataclass(frozen=True)

@@ -31,11 +31,14 @@ class Entities:
     """Builders of the Home Assistant discovery components (abbreviated keys)."""
 
     def __init__(self, settings: Settings, expire_after_s: int) -> None:
-        self.dev_id = settings.device.id
+        from edge.publish.payloads import ha_node
+
+        self.node = ha_node(settings)
+        """Prefix of every unique id (`affectd_<device id>`, a fleet's site in between)."""
         self.expire = expire_after_s
 
     def sensor(self, key: str, name: str, tpl: str, icon: str, **extra: Any) -> dict[str, Any]:
-        return {"p": "sensor", "name": name, "uniq_id": f"affectd_{self.dev_id}_{key}",
+        return {"p": "sensor", "name": name, "uniq_id": f"{self.node}_{key}",
                 "val_tpl": tpl, "exp_aft": self.expire, "ic": icon, **extra}
 
     def measure(self, key: str, name: str, icon: str, **extra: Any) -> dict[str, Any]:
@@ -91,6 +94,10 @@ class Profile(abc.ABC):
 
     def on_pause(self) -> None:  # noqa: B027 - optional hook: most profiles keep nothing
         """The privacy pause began: forget what was gathered for later messages."""
+
+    def stats(self) -> dict[str, object]:
+        """Entries the profile adds to the device's `stats` message (most add none)."""
+        return {}
 
     def send(self, kind: str, payload: dict[str, object], now: float) -> None:
         """Publish one message of the profile and schedule the next."""

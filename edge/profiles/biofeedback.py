@@ -70,7 +70,7 @@ class BiofeedbackProfile(Profile):
                 "breathing": entities.measure("breathing_bpm", "Breathing pace",
                                               "mdi:weather-windy", unit_of_meas="br/min"),
                 "calibrate": {"p": "button", "name": "Calibrate baseline",
-                              "uniq_id": f"affectd_{entities.dev_id}_calibrate",
+                              "uniq_id": f"{entities.node}_calibrate",
                               "cmd_t": topic("calibrate/set"), "pl_prs": "START",
                               "ic": "mdi:tune", "ent_cat": "config"}}
 

@@ -4,13 +4,16 @@ backoff, a bounded offline buffer, Home Assistant discovery and the privacy swit
 paho's network thread (`loop_start`) does the I/O and reconnects by itself with
 `reconnect_delay_set` backoff. While disconnected, messages go to a bounded
 deque; when it is full the oldest is dropped and counted. On every (re)connect
-the device announces `online`, re-publishes discovery and the privacy state,
-then flushes the buffer in order. All payloads pass `PayloadGate` first.
+the device announces `online`, re-publishes discovery (with stubs for removed
+components and the old config cleared, `edge/publish/discovery.py`) and the privacy
+state, then flushes the buffer in order. Home Assistant's birth message makes it re-send
+discovery after a random delay. All payloads pass `PayloadGate` first.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import ssl
 import threading
 from collections import deque
@@ -21,11 +24,27 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.config import mqtt_password
+from edge.publish.discovery import DiscoveryRecord, announced, plan, retained_topics, with_stubs
 from edge.publish.gate import PayloadGate, PayloadRefused
 from edge.publish.payloads import Topics, discovery_payload
 from edge.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+def new_client(s: Settings, client_id: str) -> mqtt.Client:
+    """A paho client with the config's protocol, credentials and TLS (not connected)."""
+    m = s.mqtt
+    protocol = mqtt.MQTTv5 if m.protocol == "5" else mqtt.MQTTv311
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=protocol)
+    if m.username:
+        client.username_pw_set(m.username, mqtt_password(s))
+    if m.tls:
+        client.tls_set(ca_certs=str(m.ca_file) if m.ca_file else None,
+                       certfile=str(m.cert_file) if m.cert_file else None,
+                       keyfile=str(m.key_file) if m.key_file else None,
+                       cert_reqs=ssl.CERT_REQUIRED)
+    return client
 
 
 class MqttPublisher:
@@ -56,24 +75,18 @@ class MqttPublisher:
         self.bad_commands = 0
         self._stopping = False
         self.connect_failures = 0
+        self.record = DiscoveryRecord(settings.device.state_dir)
+        self._stubs: dict[str, str] = {}
+        self._rng = random.Random()
+        self._resend: threading.Timer | None = None
         self._client = self._make_client()
 
     # -- setup -----------------------------------------------------------------
     def _make_client(self) -> mqtt.Client:
         m = self.s.mqtt
-        protocol = mqtt.MQTTv5 if m.protocol == "5" else mqtt.MQTTv311
-        client = mqtt.Client(CallbackAPIVersion.VERSION2,
-                             client_id=m.client_id or f"affectd-{self.s.device.id}",
-                             protocol=protocol)
+        client = new_client(self.s, m.client_id or f"affectd-{self.s.device.id}")
         client.will_set(self.topics.availability, self.gate.check("availability", "offline"),
                         qos=1, retain=True)
-        if m.username:
-            client.username_pw_set(m.username, mqtt_password(self.s))
-        if m.tls:
-            client.tls_set(ca_certs=str(m.ca_file) if m.ca_file else None,
-                           certfile=str(m.cert_file) if m.cert_file else None,
-                           keyfile=str(m.key_file) if m.key_file else None,
-                           cert_reqs=ssl.CERT_REQUIRED)
         client.reconnect_delay_set(max(1, int(m.reconnect_min_s)), max(1, int(m.reconnect_max_s)))
         # paho's own queue holds what is in flight; room for a full flush plus announcements.
         client.max_queued_messages_set(2 * m.offline_buffer + 64)
@@ -99,6 +112,8 @@ class MqttPublisher:
             except (RuntimeError, ValueError):
                 pass
         self._stopping = True
+        if self._resend is not None:
+            self._resend.cancel()
         self._client.disconnect()
         self._client.loop_stop()
 
@@ -123,8 +138,7 @@ class MqttPublisher:
         self._raw_publish(self.topics.availability, self.gate.check("availability", "online"),
                           1, True)
         self.publish_privacy_state()
-        if self.s.mqtt.discovery:
-            self.publish_discovery()
+        self._announce()
         with self._lock:
             self._connected.set()
             pending = list(self._buffer)
@@ -153,7 +167,7 @@ class MqttPublisher:
             text = ""
         if msg.topic == self.topics.ha_status:
             if text == "ONLINE" and self.s.mqtt.discovery:
-                self.publish_discovery()
+                self._resend_later()
             return
         if msg.topic == self.topics.privacy_set and text in ("ON", "OFF"):
             self._on_privacy(text == "ON")
@@ -194,8 +208,32 @@ class MqttPublisher:
         self._raw_publish(topic, raw, qos, retain)
         return True
 
+    def _announce(self) -> None:
+        """On (re)connect: clean up what an earlier announcement left, then announce."""
+        payload = discovery_payload(self.s, self.topics, self.profile) \
+            if self.s.mqtt.discovery else None
+        current = announced(self.topics.base, self.topics.discovery, payload)
+        todo = plan(self.record.load(), current)
+        for topic in todo.clear:
+            log.info("clearing the retained %s (no longer this device's)", topic)
+            self._raw_publish(topic, b"", 1, True)
+        self._stubs.update(todo.stubs)
+        if payload is not None:
+            self.publish_discovery()
+        self.record.save(current)
+
+    def _resend_later(self) -> None:
+        """Home Assistant (re)started: re-send discovery after a random delay, so that a
+        fleet of devices does not answer its birth message all at once."""
+        if self._resend is not None:
+            self._resend.cancel()
+        delay = self._rng.uniform(0.0, self.s.mqtt.birth_delay_max_s)
+        self._resend = threading.Timer(delay, self.publish_discovery)
+        self._resend.daemon = True
+        self._resend.start()
+
     def publish_discovery(self) -> None:
-        payload = discovery_payload(self.s, self.topics, self.profile)
+        payload = with_stubs(discovery_payload(self.s, self.topics, self.profile), self._stubs)
         try:
             raw = self.gate.check("discovery", payload)
         except PayloadRefused:
@@ -205,6 +243,11 @@ class MqttPublisher:
     def publish_privacy_state(self) -> None:
         raw = self.gate.check("privacy_state", "ON" if self._privacy_on() else "OFF")
         self._raw_publish(self.topics.privacy_state, raw, 1, True)
+
+    @property
+    def fault(self) -> str | None:
+        """A problem of the publisher's own to report in `stats` (the discovery record)."""
+        return self.record.fault
 
     def topic(self, suffix: str) -> str:
         """The device's topic `<prefix>/<device>/<suffix>`."""
@@ -216,3 +259,30 @@ class MqttPublisher:
         return {"sent": self.sent, "buffered": buffered, "dropped": self.dropped,
                 "refused": self.gate.refused, "reconnects": self.reconnects,
                 "bad_commands": self.bad_commands}
+
+
+def clear_device(s: Settings, device_id: str | None = None, timeout: float = 10.0) -> list[str]:
+    """Empty the retained discovery config, availability and privacy state of a device (by
+    default the config's own) on the config's broker; return the topics cleared. Home
+    Assistant then removes the device and its entities."""
+    import dataclasses
+
+    if device_id is not None:
+        s = dataclasses.replace(s, device=dataclasses.replace(s.device, id=device_id))
+    topics = Topics.from_settings(s)
+    targets = [topics.discovery, *retained_topics(topics.base)]
+    client = new_client(s, f"affectd-clear-{s.device.id}-{random.Random().getrandbits(24):06x}")
+    try:
+        client.connect(s.mqtt.host, s.mqtt.port, keepalive=s.mqtt.keepalive_s)
+    except OSError as exc:
+        raise ConnectionError(f"mqtt.host: cannot reach {s.mqtt.host}:{s.mqtt.port}: "
+                              f"{exc.strerror or exc}") from None
+    client.loop_start()
+    try:
+        for topic in targets:
+            client.publish(topic, b"", qos=1, retain=True).wait_for_publish(timeout)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    DiscoveryRecord(s.device.state_dir).forget(topics.discovery)
+    return targets

@@ -10,6 +10,21 @@ from edge import __version__
 from edge.settings import Settings
 
 SCHEMA_VERSION = 1
+PROJECT_URL = "https://example.invalid/affectd"
+"""Where Home Assistant's device page links (`o.url`)."""
+SENSING_TEMPLATE = (
+    "{{ 'paused' if value_json.paused | default(false) else value_json.stages | default({}) "
+    "| list | select('in', ['face', 'voice', 'physio']) | join(', ') or 'none' }}")
+"""The "Sensing" sensor: `paused` during a privacy pause, else the running analyzers."""
+
+
+def ha_node(s: Settings) -> str:
+    """The device's Home Assistant node id: `affectd_<device id>`, with the topic prefix's
+    levels after the first (a fleet's site, docs/fleet.md) in between, so that devices of
+    the same id on two sites stay two devices: prefix `affectd/site1`, id `door` ->
+    `affectd_site1_door`. The default prefix gives `affectd_<id>`."""
+    site = [part.lower() for part in s.mqtt.topic_prefix.split("/")[1:]]
+    return "_".join(["affectd", *site, s.device.id])
 
 
 @dataclass(frozen=True)
@@ -23,7 +38,7 @@ class Topics:
     @classmethod
     def from_settings(cls, s: Settings) -> Topics:
         base = f"{s.mqtt.topic_prefix}/{s.device.id}"
-        disc = f"{s.mqtt.discovery_prefix}/device/affectd_{s.device.id}/config"
+        disc = f"{s.mqtt.discovery_prefix}/device/{ha_node(s)}/config"
         return cls(base, disc, f"{s.mqtt.discovery_prefix}/status")
 
     @property
@@ -57,24 +72,30 @@ def discovery_payload(s: Settings, topics: Topics, profile: Any) -> dict[str, An
     cmps: dict[str, Any] = dict(profile.components(s, entities, topics.of))
     # privacy controls visible in HA: what senses (and, for the kiosk, its aggregation floor)
     cmps["sensing"] = entities.sensor(
-        "sensing", "Sensing",
-        "{{ value_json.stages | list | select('in', ['face', 'voice', 'physio']) | join(', ') }}",
+        "sensing", "Sensing", SENSING_TEMPLATE,
         "mdi:eye-check", stat_t=topics.stats, ent_cat="diagnostic",
         exp_aft=max(exp, int(3 * s.publish.stats_interval_s)))
     if "aggregation" in cmps:  # keep the order HA shows them in
         cmps["aggregation"] = cmps.pop("aggregation")
     cmps["privacy"] = {"p": "switch", "name": "Privacy pause",
-                       "uniq_id": f"affectd_{s.device.id}_privacy",
+                       "uniq_id": f"{entities.node}_privacy",
                        "stat_t": topics.privacy_state, "cmd_t": topics.privacy_set,
                        "pl_on": "ON", "pl_off": "OFF", "ic": "mdi:eye-off", "ent_cat": "config"}
-    return {
-        "dev": {"ids": [f"affectd_{s.device.id}"], "name": f"affectd {s.device.id}",
+    payload: dict[str, Any] = {
+        "dev": {"ids": [entities.node], "name": f"affectd {s.device.id}",
                 "mf": "affectd", "mdl": "affectd", "sw": __version__},
-        "o": {"name": "affectd", "sw": __version__},
+        "o": {"name": "affectd", "sw": __version__, "url": PROJECT_URL},
         "stat_t": topics.of(profile.topic),
-        "avty_t": topics.availability,
-        "pl_avail": "online",
-        "pl_not_avail": "offline",
-        "qos": s.mqtt.qos,
-        "cmps": cmps,
     }
+    if s.mqtt.bridge_state_topic:
+        # available only while both the device and its site's bridge are up (docs/fleet.md)
+        payload["avty"] = [{"t": topics.availability, "pl_avail": "online",
+                            "pl_not_avail": "offline"},
+                           {"t": s.mqtt.bridge_state_topic, "pl_avail": "1",
+                            "pl_not_avail": "0"}]
+        payload["avty_mode"] = "all"
+    else:
+        payload.update({"avty_t": topics.availability, "pl_avail": "online",
+                        "pl_not_avail": "offline"})
+    payload.update({"qos": s.mqtt.qos, "cmps": cmps})
+    return payload
