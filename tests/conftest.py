@@ -57,6 +57,8 @@ class Recorder:
 
     port: int
     persistent: bool = False
+    username: str | None = None
+    password: str | None = None
     messages: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -67,6 +69,8 @@ class Recorder:
                                   clean_session=not self.persistent)
         self.client.on_message = self._on_message
         self.client.on_connect = lambda c, *_: c.subscribe("#", qos=1)
+        if self.username:
+            self.client.username_pw_set(self.username, self.password)
         self.client.reconnect_delay_set(1, 1)
         self.client.connect_async("127.0.0.1", self.port)
         self.client.loop_start()

@@ -44,6 +44,9 @@ class MosquittoBroker:
         self.conf = Path(self._dir.name) / "mosquitto.conf"
         self.extra_conf = extra_conf
         self.persistent = persistent
+        self.base_conf: str | None = None
+        """A whole config to run instead of the generated one (edge/lab/fleet.py); the
+        broker then logs to `mosquitto.log` in its folder."""
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -63,9 +66,15 @@ class MosquittoBroker:
         lines = ["per_listener_settings false", "allow_anonymous true", persistence,
                  "log_dest stderr", "log_type error", f"listener {self.port} 127.0.0.1",
                  self.extra_conf]
-        self.conf.write_text("\n".join(lines) + "\n")
-        self.proc = subprocess.Popen([self.binary, "-c", str(self.conf)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        if self.base_conf is not None:
+            self.conf.write_text(self.base_conf)
+            with open(self.workdir / "mosquitto.log", "ab") as log:
+                self.proc = subprocess.Popen([self.binary, "-c", str(self.conf)],
+                                             stdout=subprocess.DEVNULL, stderr=log)
+        else:
+            self.conf.write_text("\n".join(lines) + "\n")
+            self.proc = subprocess.Popen([self.binary, "-c", str(self.conf)],
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         if not wait_port(self.port):
             self.stop()
             raise RuntimeError(f"mosquitto did not start on port {self.port}")
