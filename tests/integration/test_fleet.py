@@ -141,3 +141,22 @@ def test_bridge_cut_and_central_restart_lose_nothing_the_queue_holds(
         assert got[-1].retain
     finally:
         late.close()
+
+
+def test_fleet_demo_shows_every_device_online_with_discovery_and_states() -> None:
+    if not FleetTopology.available():
+        pytest.skip("mosquitto, mosquitto_passwd and openssl are needed (script/test installs)")
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "edge.lab.fleet_demo", "--seconds", "25"],
+                         capture_output=True, text=True, timeout=120,
+                         cwd=Path(__file__).resolve().parents[2])
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = [line.split(" ", 1) for line in out.stdout.splitlines()]
+    devices = [("site1", "entrance"), ("site1", "hall"), ("site2", "entrance")]
+    for site, dev in devices:
+        base = f"affectd/{site}/{dev}"
+        assert [base + "/availability", "online"] in lines
+        assert any(t == f"homeassistant/device/affectd_{site}_{dev}/config" for t, _ in lines)
+        states = [p for t, p in lines if t == base + "/state"]
+        assert len(states) >= 10, (base, len(states))
