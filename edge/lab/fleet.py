@@ -148,6 +148,10 @@ class FleetTopology:
     a site to the device ids that connect to its broker (each its own MQTT user)."""
 
     devices: dict[str, list[str]]
+    site_acl: bool = True
+    """Run the sites with acl-site (each device only its own topics); False: a household's
+    broker where every device user may publish anywhere (the device then clears its own
+    old discovery config after an id change, which the ACL forbids)."""
     central: MosquittoBroker = field(init=False)
     consumer_port: int = field(init=False)
     """The central broker's listener for Home Assistant and other consumers."""
@@ -193,6 +197,8 @@ class FleetTopology:
             conf = (docs / "site.conf").read_text().replace("/etc/mosquitto/certs/", f"{wd}/")
             conf = re.sub(r"^listener 1883$", f"listener {broker.port} 127.0.0.1", conf,
                           flags=re.M)
+            if not self.site_acl:
+                conf = re.sub(r"^acl_file .*$", "", conf, flags=re.M)
             broker.base_conf = render(conf, {
                 "persistence_location": f"{wd}/", "password_file": str(wd / "passwd"),
                 "acl_file": str(wd / "acl-site"),
