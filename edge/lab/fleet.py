@@ -24,7 +24,7 @@ from edge.lab.broker import MosquittoBroker, free_port
 
 CENTRAL_USER = "homeassistant"
 """The consumer account on the central broker (Home Assistant's, in acl-central)."""
-PASSWORD = "affectd-fleet-test"  # noqa: S105 - loopback test brokers only
+PASSWORD = "affectd-fleet-test"  # loopback test brokers only
 
 
 def fleet_docs() -> Path:

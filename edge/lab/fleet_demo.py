@@ -31,7 +31,7 @@ FLEET = {"site1": ["entrance", "hall"], "site2": ["entrance"]}
 
 
 def device_config(path: Path, site: str, dev: str, port: int) -> Path:
-    conf = {
+    conf: dict[str, dict[str, Any]] = {
         "device": {"id": dev, "state_dir": str(path.parent / f"state-{site}-{dev}")},
         "mqtt": {"host": "127.0.0.1", "port": port, "topic_prefix": f"affectd/{site}",
                  "username": dev, "password_env": "AFFECTD_MQTT_PASSWORD",
