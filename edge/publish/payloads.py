@@ -27,6 +27,13 @@ def ha_node(s: Settings) -> str:
     return "_".join(["affectd", *site, s.device.id])
 
 
+def device_name(s: Settings) -> str:
+    """Home Assistant's device name: `affectd <id>`, or `affectd <site>/<id>` on a fleet
+    (entity ids then read `sensor.affectd_<site>_<id>_valence`)."""
+    site = s.mqtt.topic_prefix.split("/")[1:]
+    return "affectd " + "/".join([*site, s.device.id])
+
+
 @dataclass(frozen=True)
 class Topics:
     """All topics of one device."""
@@ -82,7 +89,7 @@ def discovery_payload(s: Settings, topics: Topics, profile: Any) -> dict[str, An
                        "stat_t": topics.privacy_state, "cmd_t": topics.privacy_set,
                        "pl_on": "ON", "pl_off": "OFF", "ic": "mdi:eye-off", "ent_cat": "config"}
     payload: dict[str, Any] = {
-        "dev": {"ids": [entities.node], "name": f"affectd {s.device.id}",
+        "dev": {"ids": [entities.node], "name": device_name(s),
                 "mf": "affectd", "mdl": "affectd", "sw": __version__},
         "o": {"name": "affectd", "sw": __version__, "url": PROJECT_URL},
         "stat_t": topics.of(profile.topic),
