@@ -152,3 +152,36 @@ def test_privacy_switch_stops_sensing_and_survives_restart(
     finally:
         code, _, err = d2.stop()
     assert code == 0, err
+
+
+def test_discovery_clear_removes_a_gone_device_and_a_renamed_one_cleans_up(
+        broker: MosquittoBroker, recorder: Recorder, tmp_path: Path) -> None:
+    """A device renamed from `test` to `porch` empties its old retained config,
+    availability and privacy state itself; `affectd discovery --clear` removes `porch`."""
+    import subprocess
+    import sys
+
+    state = tmp_path / "state"
+    old = write_config(tmp_path / "old.toml", broker.port, state)
+    d = DaemonProcess(old)
+    recorder.wait_for("homeassistant/device/affectd_test/config")
+    assert d.stop()[0] == 0
+    new = write_config(tmp_path / "new.toml", broker.port, state, device={"id": "porch"})
+    d = DaemonProcess(new)
+    try:
+        recorder.wait_for("homeassistant/device/affectd_porch/config")
+        for topic in ("homeassistant/device/affectd_test/config", f"{BASE}/availability",
+                      f"{BASE}/privacy/state"):
+            recorder.wait_for(topic, pred=lambda m: m.payload == b"")
+    finally:
+        assert d.stop()[0] == 0
+    out = subprocess.run([sys.executable, "-m", "edge", "discovery", "--clear", "--config",
+                          str(new)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "cleared homeassistant/device/affectd_porch/config" in out.stdout
+    late = Recorder(broker.port)  # nothing of either device is retained any more
+    time.sleep(2)
+    late.close()
+    assert not [m.topic for m in late.messages if "porch" in m.topic or "/test/" in m.topic
+                or "affectd_test" in m.topic]
+    assert not (state / "discovery.json").exists()
