@@ -17,6 +17,7 @@ the estimate's quality is 0 and `stats` names the state. Accepts ECG (µV), EDA
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import deque
 from pathlib import Path
@@ -28,7 +29,7 @@ from edge.messages import BioSamples, ModalityEstimate, SourceItem
 from edge.physio.baseline import SAVE_EVERY_S, BaselineStore
 from edge.physio.eda import EdaWindow
 from edge.physio.eda import analyse as analyse_eda
-from edge.physio.hrv import clean_rr, hrv
+from edge.physio.hrv import clean_rr, hrv, normal_intervals
 from edge.physio.rhythm import RhythmMonitor
 from edge.physio.rpeaks import StreamingRPeakDetector
 from edge.physio.stress_model import (
@@ -154,7 +155,10 @@ class PhysioAnalyzer(Analyzer):
     def _detect(self, ecg: np.ndarray) -> None:
         assert self._det is not None and self.rhythm is not None
         found = self._det.process(ecg)
-        self.rhythm.process(ecg, [*self._beats, *found])
+        # the rhythm check reads the last 8 s of beats: hand it only the recent tail
+        # (under 300 bpm, 48 beats cover more than 8 s), not every beat kept
+        tail = list(itertools.islice(reversed(self._beats), 48))[::-1]
+        self.rhythm.process(ecg, [*tail, *found])
         readable = self.rhythm.state == "ok"
         for b in found:
             if readable and self._beats and 0.25 < b - self._beats[-1] < 2.5:
@@ -174,6 +178,9 @@ class PhysioAnalyzer(Analyzer):
         if rr.size:
             good = rr[clean_rr(rr)]  # drop ectopic/missed-beat intervals (edge/physio/hrv.py)
             f["rr_valid"] = good.size / rr.size
+            # beats classified normal/ectopic (Malik + Kamath, edge/physio/hrv.py): the share
+            # of intervals that are not NN; HRV below is computed on the NN ones only
+            f["ectopic_pct"] = 100.0 * (1.0 - float(normal_intervals(rr).mean()))
             recent = np.array([r for t, r in self._rr if now - t <= _HR_WINDOW_S])
             recent = recent[clean_rr(recent)]
             if recent.size:
@@ -320,8 +327,8 @@ class PhysioAnalyzer(Analyzer):
                                   if self._calib[key]}
                 self._save(now=True)
         metrics = {k: round(v, 2) for k, v in f.items()
-                   if k in ("hr_bpm", "rmssd_ms", "sdnn_ms", "pnn50", "lf_hf", "scl_us",
-                            "scr_per_min")}
+                   if k in ("hr_bpm", "rmssd_ms", "sdnn_ms", "pnn50", "lf_hf", "ectopic_pct",
+                            "scl_us", "scr_per_min")}
         quality = self._quality(f)
         if self.signal_faults():
             # No beat sequence to read: nothing beat-derived, and fusion ignores it.

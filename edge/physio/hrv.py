@@ -1,8 +1,13 @@
 """Heart-rate variability from RR intervals, in numpy: time and frequency domain.
 
-- Artefact rule (documented, simpler than Lipponen-Tarvainen): an interval more
-  than 25 % away from the median of its window is an ectopic or missed beat and
-  is dropped before anything below is computed ("NN" intervals).
+- Beat classification (`normal_intervals`): an RR interval is NN only when both its
+  beats are normal. Malik's rule against a local reference (the median of the last
+  five NN intervals): an interval more than 20 % shorter ends a premature beat, so it
+  and the interval after it (the compensatory pause) are not NN; one more than 20 %
+  longer is a pause or a missed beat. Kamath's rule against the previous NN interval
+  (a change beyond -32.5 % / +24.5 %) catches abrupt jumps the reference lags behind.
+  What is left is the "NN" series everything below is computed from; successive
+  differences are taken only between intervals that were adjacent.
 - Time domain: mean HR, SDNN (sample standard deviation), RMSSD and pNN50 (share
   of successive differences over 50 ms), over NN intervals in milliseconds.
 - Frequency domain: the Lomb-Scargle periodogram of the NN series at its own,
@@ -12,7 +17,9 @@
   and LF/HF. LF needs at least two minutes of beats to mean anything.
 
 Checked against neurokit2's `hrv_time` and `hrv_frequency(psd_method="lomb")` on
-the same RR series in tests/test_physio.py.
+the same NN series (its beat times given, so it too skips differences across removed
+beats) in tests/unit/test_physio.py; the classification against MIT-BIH's beat labels
+there too.
 """
 
 from __future__ import annotations
@@ -51,6 +58,40 @@ def clean_rr(rr_s: F64, tolerance: float = 0.25) -> npt.NDArray[np.bool_]:
     return np.abs(rr - med) < tolerance * med
 
 
+MALIK = 0.20
+KAMATH = (0.325, 0.245)
+
+
+def normal_intervals(rr_s: F64) -> npt.NDArray[np.bool_]:
+    """Mask of the NN intervals (both beats normal) of an RR series (seconds)."""
+    rr = np.asarray(rr_s, dtype=np.float64)
+    n = rr.size
+    nn = np.zeros(n, dtype=bool)
+    if n == 0:
+        return nn
+    start = float(np.median(rr))
+    recent: list[float] = []
+    skip = False
+    for i in range(n):
+        if skip:  # the compensatory pause after a premature beat
+            skip = False
+            continue
+        r = float(rr[i])
+        ref = float(np.median(recent[-5:])) if len(recent) >= 3 else start
+        if r < (1 - MALIK) * ref:
+            skip = True  # a premature beat: this interval and the next are not NN
+            continue
+        if r > (1 + MALIK) * ref:
+            continue  # a pause or a missed beat
+        if recent and not (-KAMATH[0] * recent[-1] <= r - recent[-1] <= KAMATH[1] * recent[-1]):
+            continue
+        nn[i] = True
+        recent.append(r)
+        if len(recent) > 16:
+            del recent[:8]
+    return nn
+
+
 def lomb_scargle(t: F64, x: F64, freqs: F64) -> F64:
     """Classic Lomb-Scargle periodogram (power in units of x^2 per Hz-bin spacing as the
     normalised variance-preserving form: sum over the grid ~ variance of x)."""
@@ -68,7 +109,7 @@ def hrv(rr_s: F64, beat_t: F64 | None = None, min_lf_s: float = 120.0) -> Hrv | 
     interval (default: their cumulative sum). None with fewer than 5 NN intervals."""
     rr = np.asarray(rr_s, dtype=np.float64)
     t = np.cumsum(rr) if beat_t is None else np.asarray(beat_t, dtype=np.float64)
-    keep = clean_rr(rr)
+    keep = normal_intervals(rr)
     nn, tn = rr[keep] * 1e3, t[keep]
     if nn.size < 5:
         return None

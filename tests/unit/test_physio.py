@@ -220,6 +220,62 @@ def test_hrv_matches_neurokit2_on_the_same_rr_series(shared_data: Path, record: 
     assert ours.lf_hf == pytest.approx(float(f["HRV_LFHF"].iloc[0]), rel=0.05)
 
 
+@pytest.mark.parametrize("record", ["119", "116"])
+def test_nn_hrv_equals_neurokit2_on_the_same_cleaned_series(shared_data: Path,
+                                                            record: str) -> None:
+    """Records with many premature ventricular beats: our beats classified normal/ectopic
+    (Malik + Kamath), then SDNN, RMSSD and pNN50 of the NN intervals equal neurokit2's
+    hrv_time on the same NN series given with its beat times (so it, too, takes
+    successive differences only between intervals that were adjacent)."""
+    nk = pytest.importorskip("neurokit2")
+    wfdb = pytest.importorskip("wfdb")
+    import warnings
+
+    from edge.physio.hrv import hrv, normal_intervals
+
+    fs = 360
+    ann = wfdb.rdann(str(shared_data / "physio" / "mitdb" / record), "atr")
+    beats = np.array([s for s, sym in zip(ann.sample, ann.symbol, strict=True)
+                      if sym in "NLRejAaJSVEFf"])
+    beats = beats[(beats > 0) & (beats < fs * 600)]
+    rr = np.diff(beats) / fs
+    t = beats[1:] / fs
+    nn = normal_intervals(rr)
+    assert 0.05 < 1 - nn.mean() < 0.6  # these records do have ectopy to remove
+    ours = hrv(rr, t, min_lf_s=np.inf)
+    assert ours is not None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = nk.hrv_time({"RRI": rr[nn] * 1e3, "RRI_Time": t[nn]})
+    assert ours.sdnn_ms == pytest.approx(float(ref["HRV_SDNN"].iloc[0]), rel=1e-6)
+    assert ours.rmssd_ms == pytest.approx(float(ref["HRV_RMSSD"].iloc[0]), rel=1e-6)
+    assert ours.pnn50 == pytest.approx(float(ref["HRV_pNN50"].iloc[0]), abs=0.1)
+
+
+def test_beat_classification_against_mitbih_labels(shared_data: Path) -> None:
+    """Intervals touching a beat MIT-BIH labels non-normal are not NN; on records in sinus
+    rhythm with ectopy (no atrial fibrillation or flutter) the classifier finds most of
+    them and keeps nearly all true NN intervals."""
+    wfdb = pytest.importorskip("wfdb")
+    from edge.physio.hrv import normal_intervals
+
+    caught = missed = kept = lost = 0
+    for record in ("100", "105", "116", "119", "114"):
+        ann = wfdb.rdann(str(shared_data / "physio" / "mitdb" / record), "atr")
+        pairs = [(s, y) for s, y in zip(ann.sample, ann.symbol, strict=True)
+                 if y in "NLRejAaJSVEFfQ/"]
+        normal = np.array([y in "NLRej" for _, y in pairs])
+        rr = np.diff([s for s, _ in pairs]) / 360.0
+        truth = normal[1:] & normal[:-1]
+        ours = normal_intervals(rr)
+        caught += int((~ours & ~truth).sum())
+        missed += int((ours & ~truth).sum())
+        kept += int((ours & truth).sum())
+        lost += int((~ours & truth).sum())
+    assert caught / (caught + missed) >= 0.9, (caught, missed)
+    assert kept / (kept + lost) >= 0.99, (kept, lost)
+
+
 def test_hrv_drops_ectopic_intervals_and_needs_two_minutes_for_lf() -> None:
     from edge.physio.hrv import hrv
 
