@@ -29,7 +29,7 @@ from edge.messages import BioSamples, ModalityEstimate, SourceItem
 from edge.physio.baseline import SAVE_EVERY_S, BaselineStore
 from edge.physio.eda import EdaWindow
 from edge.physio.eda import analyse as analyse_eda
-from edge.physio.hrv import clean_rr, hrv, normal_intervals
+from edge.physio.hrv import NNClassifier, clean_rr, hrv
 from edge.physio.rhythm import RhythmMonitor
 from edge.physio.rpeaks import StreamingRPeakDetector
 from edge.physio.stress_model import (
@@ -78,6 +78,8 @@ class PhysioAnalyzer(Analyzer):
         self._ecg_t = 0.0  # seconds of ECG received
         self._beats: deque[float] = deque(maxlen=400)
         self._rr: deque[tuple[float, float]] = deque(maxlen=400)  # (time, rr s)
+        self._nn: deque[bool] = deque(maxlen=400)  # each interval of _rr: NN (both normal)?
+        self._nnc = NNClassifier()  # labels each interval once, as it arrives
         self._lf_at = -math.inf
         self._lf_hf: float | None = None
         self._hr_notes: deque[tuple[float, float]] = deque(maxlen=120)
@@ -150,6 +152,7 @@ class PhysioAnalyzer(Analyzer):
             for rr in s.values:
                 t = (self._rr[-1][0] if self._rr else self._t) + float(rr)
                 self._rr.append((t, float(rr)))
+                self._nn.append(self._nnc.push(float(rr)))
                 self._t = max(self._t, t)
 
     def _detect(self, ecg: np.ndarray) -> None:
@@ -163,6 +166,7 @@ class PhysioAnalyzer(Analyzer):
         for b in found:
             if readable and self._beats and 0.25 < b - self._beats[-1] < 2.5:
                 self._rr.append((b, b - self._beats[-1]))
+                self._nn.append(self._nnc.push(b - self._beats[-1]))
             self._beats.append(b)
 
     def signal_faults(self) -> list[str]:
@@ -174,26 +178,32 @@ class PhysioAnalyzer(Analyzer):
     def _features(self) -> dict[str, float]:
         f: dict[str, float] = {}
         now = self._t
-        rr = np.array([r for t, r in self._rr if now - t <= _HRV_WINDOW_S])
+        win = [(t, r, n) for (t, r), n in zip(self._rr, self._nn, strict=True)
+               if now - t <= _HRV_WINDOW_S]
+        rr = np.array([r for _, r, _ in win])
         if rr.size:
             good = rr[clean_rr(rr)]  # drop ectopic/missed-beat intervals (edge/physio/hrv.py)
             f["rr_valid"] = good.size / rr.size
             # beats classified normal/ectopic (Malik + Kamath, edge/physio/hrv.py): the share
             # of intervals that are not NN; HRV below is computed on the NN ones only
-            f["ectopic_pct"] = 100.0 * (1.0 - float(normal_intervals(rr).mean()))
+            nn = np.array([n for _, _, n in win], dtype=bool)
+            f["ectopic_pct"] = 100.0 * (1.0 - float(nn.mean()))
             recent = np.array([r for t, r in self._rr if now - t <= _HR_WINDOW_S])
             recent = recent[clean_rr(recent)]
             if recent.size:
                 f["hr_bpm"] = 60.0 / float(np.mean(recent))
-            times = np.array([t for t, _ in self._rr if now - t <= _HRV_WINDOW_S])
-            h = hrv(rr, times, min_lf_s=math.inf)
+            times = np.array([t for t, _, _ in win])
+            h = hrv(rr, times, min_lf_s=math.inf, nn_mask=nn)
             if h is not None and good.size > 5:
                 f["rmssd_ms"], f["sdnn_ms"], f["pnn50"] = h.rmssd_ms, h.sdnn_ms, h.pnn50
             if now - self._lf_at >= _LF_EVERY_S:  # the spectrum moves slowly: every 30 s
                 self._lf_at = now
-                lf_rr = [(t, r) for t, r in self._rr if now - t <= _LF_WINDOW_S]
-                hl = hrv(np.array([r for _, r in lf_rr]), np.array([t for t, _ in lf_rr]),
-                         min_lf_s=0.9 * _LF_WINDOW_S) if len(lf_rr) > 30 else None
+                lf_rr = [(t, r, n) for (t, r), n in zip(self._rr, self._nn, strict=True)
+                         if now - t <= _LF_WINDOW_S]
+                hl = hrv(np.array([r for _, r, _ in lf_rr]), np.array([t for t, _, _ in lf_rr]),
+                         min_lf_s=0.9 * _LF_WINDOW_S,
+                         nn_mask=np.array([n for _, _, n in lf_rr], dtype=bool)) \
+                    if len(lf_rr) > 30 else None
                 self._lf_hf = None if hl is None or hl.lf_hf is None else min(100.0, hl.lf_hf)
             if self._lf_hf is not None:
                 f["lf_hf"] = self._lf_hf

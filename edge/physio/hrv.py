@@ -62,34 +62,54 @@ MALIK = 0.20
 KAMATH = (0.325, 0.245)
 
 
-def normal_intervals(rr_s: F64) -> npt.NDArray[np.bool_]:
-    """Mask of the NN intervals (both beats normal) of an RR series (seconds)."""
-    rr = np.asarray(rr_s, dtype=np.float64)
-    n = rr.size
-    nn = np.zeros(n, dtype=bool)
-    if n == 0:
-        return nn
-    start = float(np.median(rr))
-    recent: list[float] = []
-    skip = False
-    for i in range(n):
-        if skip:  # the compensatory pause after a premature beat
-            skip = False
-            continue
-        r = float(rr[i])
-        ref = float(np.median(recent[-5:])) if len(recent) >= 3 else start
+class NNClassifier:
+    """The beat rules above, one RR interval at a time (the daemon labels each interval
+    once, when it arrives): `push(rr)` -> True when the interval is NN."""
+
+    def __init__(self, start: float | None = None) -> None:
+        """`start`: the reference until three NN intervals are known (default: the median
+        of the first five intervals pushed)."""
+        self._start = start
+        self._first: list[float] = []
+        self._recent: list[float] = []
+        self._skip = False
+
+    def push(self, r: float) -> bool:
+        if self._skip:  # the compensatory pause after a premature beat
+            self._skip = False
+            return False
+        recent = self._recent
+        if len(recent) >= 3:
+            last = sorted(recent[-5:])
+            m = len(last)
+            ref = last[m // 2] if m % 2 else 0.5 * (last[m // 2 - 1] + last[m // 2])
+        elif self._start is not None:
+            ref = self._start
+        else:
+            if len(self._first) < 5:
+                self._first.append(r)
+            ref = sorted(self._first)[len(self._first) // 2]
         if r < (1 - MALIK) * ref:
-            skip = True  # a premature beat: this interval and the next are not NN
-            continue
+            self._skip = True  # a premature beat: this interval and the next are not NN
+            return False
         if r > (1 + MALIK) * ref:
-            continue  # a pause or a missed beat
-        if recent and not (-KAMATH[0] * recent[-1] <= r - recent[-1] <= KAMATH[1] * recent[-1]):
-            continue
-        nn[i] = True
+            return False  # a pause or a missed beat
+        if recent and not -KAMATH[0] * recent[-1] <= r - recent[-1] <= KAMATH[1] * recent[-1]:
+            return False
         recent.append(r)
         if len(recent) > 16:
             del recent[:8]
-    return nn
+        return True
+
+
+def normal_intervals(rr_s: F64) -> npt.NDArray[np.bool_]:
+    """Mask of the NN intervals (both beats normal) of an RR series (seconds), the series'
+    median as the first reference."""
+    rr = np.asarray(rr_s, dtype=np.float64)
+    if rr.size == 0:
+        return np.zeros(0, dtype=bool)
+    c = NNClassifier(float(np.median(rr)))
+    return np.array([c.push(r) for r in rr.tolist()], dtype=bool)
 
 
 def lomb_scargle(t: F64, x: F64, freqs: F64) -> F64:
@@ -104,12 +124,14 @@ def lomb_scargle(t: F64, x: F64, freqs: F64) -> F64:
     return 0.5 * ((x @ c.T) ** 2 / (c * c).sum(axis=1) + (x @ s.T) ** 2 / (s * s).sum(axis=1))
 
 
-def hrv(rr_s: F64, beat_t: F64 | None = None, min_lf_s: float = 120.0) -> Hrv | None:
+def hrv(rr_s: F64, beat_t: F64 | None = None, min_lf_s: float = 120.0,
+        nn_mask: npt.NDArray[np.bool_] | None = None) -> Hrv | None:
     """HRV of RR intervals (seconds); `beat_t` are the times of the beats ending each
-    interval (default: their cumulative sum). None with fewer than 5 NN intervals."""
+    interval (default: their cumulative sum); `nn_mask` their NN mask when already known
+    (default: `normal_intervals`). None with fewer than 5 NN intervals."""
     rr = np.asarray(rr_s, dtype=np.float64)
     t = np.cumsum(rr) if beat_t is None else np.asarray(beat_t, dtype=np.float64)
-    keep = normal_intervals(rr)
+    keep = normal_intervals(rr) if nn_mask is None else nn_mask
     nn, tn = rr[keep] * 1e3, t[keep]
     if nn.size < 5:
         return None
