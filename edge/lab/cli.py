@@ -128,8 +128,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
         if not args.e4:
             raise ConfigError("--e4", "required for eval stress (a Stress-Predict folder)")
-        print_report(evaluate_stress(Path(args.e4), args.shuffle_blocks), args.json,
-                     stress_lines)
+        if args.model == "shipped":
+            from edge.lab.evaluate.stress import SHIPPED_ORDERS, evaluate_shipped, shipped_lines
+
+            orders = tuple(args.orders) if args.orders else SHIPPED_ORDERS
+            wanted = set(args.subjects or [])
+            print_report(evaluate_shipped(Path(args.e4), orders,
+                                          participants=lambda pid: not wanted or pid in wanted),
+                         args.json, shipped_lines)
+        else:
+            print_report(evaluate_stress(Path(args.e4), args.shuffle_blocks), args.json,
+                         stress_lines)
     elif args.what == "ecg":
         from edge.lab.evaluate.ecg import ecg_lines, evaluate_records
 
@@ -202,6 +211,13 @@ def register(sub: Any) -> None:
     ev.add_argument("--e4", help="stress: Stress-Predict folder (Raw_data/, labels_per_second.csv)")
     ev.add_argument("--shuffle-blocks", type=int, default=None, metavar="SEED",
                     help="stress: reorder each subject's label blocks (first rest stays first)")
+    ev.add_argument("--model", choices=["loso", "shipped"], default="loso",
+                    help="stress: refit leave-one-subject-out (default), or score the shipped "
+                         "model on the folder's subjects (new people: a generalisation figure)")
+    ev.add_argument("--orders", type=int, nargs="+", metavar="SEED",
+                    help="stress --model shipped: block orders to stream (default 1 2 3 4 5)")
+    ev.add_argument("--subjects", type=int, nargs="+", metavar="N",
+                    help="stress: only these participant numbers")
     ev.add_argument("--record", action="append", help="ecg: WFDB record path (repeatable)")
     ev.add_argument("--fs", type=float, default=None, help="ecg: resample to this rate")
     ev.add_argument("--csv", help="ecg: a wearable export (time_s, ecg[, rr in ms])")

@@ -227,6 +227,64 @@ def evaluate_stress(root: Path, shuffle_seed: int | None = None, calibration_s: 
     return leave_one_out(streams, shuffle_seed, train_seeds)
 
 
+SHIPPED_ORDERS = (1, 2, 3, 4, 5)
+"""Block orders the shipped model is scored in by default (`--model shipped`)."""
+
+
+def evaluate_shipped(root: Path, orders: tuple[int, ...] = SHIPPED_ORDERS,
+                     calibration_s: float = 180.0,
+                     participants: Callable[[int], bool] = lambda pid: True,
+                     model: StressModel | None = None) -> dict[str, Any]:
+    """The shipped stress model (or `model`), as the daemon runs it, on every subject of a
+    Stress-Predict-style folder, each streamed in every block order of `orders`: the
+    scores per order, their mean and spread, and each subject's mean and range over the
+    orders. Only a folder of people the model never saw gives a generalisation figure
+    (the shipped model was trained on every subject of ../shared's Stress-Predict)."""
+    label = "shipped" if model is None else "given"
+    model = model or StressModel.from_registry()
+    streams = stream_sessions(root, tuple(orders), calibration_s, participants)
+    per_order: list[dict[str, Any]] = []
+    subject: dict[str, list[float]] = {}
+    for seed in orders:
+        probs, ys = [], []
+        for (s, pid), (x, y) in sorted(streams.items(), key=lambda kv: kv[0][1]):
+            if s != seed or not y.size:
+                continue
+            p = np.array([model.probability(v) for v in model_inputs(x, model.prior)])
+            probs.append(p)
+            ys.append(y)
+            subject.setdefault(f"S{pid:02d}", []).append(_scores(p, y)["balanced_accuracy"])
+        if probs:
+            per_order.append({"shuffle_blocks": seed,
+                              **_scores(np.concatenate(probs), np.concatenate(ys))})
+    if not per_order:
+        raise ValueError(f"{root}: no subject with labelled windows")
+    bacc = np.array([o["balanced_accuracy"] for o in per_order])
+    auc = np.array([o["auc"] for o in per_order])
+    return {"model": label,
+            "subjects": len(subject), "orders": per_order,
+            "balanced_accuracy": round(float(bacc.mean()), 4),
+            "balanced_accuracy_sd": round(float(bacc.std(ddof=1)) if bacc.size > 1 else 0.0, 4),
+            "auc": round(float(np.nanmean(auc)), 4),
+            "per_subject": {k: {"mean": round(float(np.mean(v)), 4),
+                                "min": round(float(np.min(v)), 4),
+                                "max": round(float(np.max(v)), 4)}
+                            for k, v in sorted(subject.items())},
+            "per_subject_sd": round(float(np.std([np.mean(v) for v in subject.values()],
+                                                 ddof=1)) if len(subject) > 1 else 0.0, 4)}
+
+
+def shipped_lines(r: dict[str, Any]) -> list[str]:
+    """The text form of `evaluate_shipped`'s report."""
+    out = [f"shipped stress model on {r['subjects']} subjects, {len(r['orders'])} block "
+           f"orders: balanced accuracy {r['balanced_accuracy']:.3f} "
+           f"(sd {r['balanced_accuracy_sd']:.3f} over orders), AUC {r['auc']:.3f}; "
+           f"per-subject sd {r['per_subject_sd']:.3f}"]
+    out += [f"  order {o['shuffle_blocks']}: balanced accuracy {o['balanced_accuracy']:.3f}, "
+            f"AUC {o['auc']:.3f}, {o['n_windows']} windows" for o in r["orders"]]
+    return out
+
+
 def collect(root: Path, seeds: tuple[int, ...], calibration_s: float = 180.0,
             participants: Callable[[int], bool] = lambda pid: True
             ) -> tuple[list[F64], list[npt.NDArray[np.int64]]]:
