@@ -159,16 +159,16 @@ def test_eval_stress_scores_the_shipped_model_over_block_orders(shared_data: Pat
     root = Path(__file__).resolve().parents[2]
     res = subprocess.run([sys.executable, "-m", "edge", "eval", "stress", "--model", "shipped",
                           "--e4", str(shared_data / "physio" / "stress_predict"),
-                          "--orders", "1", "2", "--subjects", "1", "2", "3", "--json"],
+                          "--orders", "1", "2", "--subjects", "1", "2", "3", "4", "--json"],
                          capture_output=True, text=True, timeout=600, cwd=root)
     assert res.returncode == 0, res.stderr[-2000:]
     r = json.loads(res.stdout)
-    assert r["model"] == "shipped" and r["subjects"] == 3
+    assert r["model"] == "shipped" and r["subjects"] == len(r["per_subject"]) >= 2
     assert [o["shuffle_blocks"] for o in r["orders"]] == [1, 2]
     bacc = [o["balanced_accuracy"] for o in r["orders"]]
     assert r["balanced_accuracy"] == pytest.approx(sum(bacc) / 2, abs=1e-4)
     assert r["balanced_accuracy_sd"] > 0  # two orders give two figures
-    assert set(r["per_subject"]) == {"S01", "S02", "S03"}
+    assert set(r["per_subject"]) <= {"S01", "S02", "S03", "S04"}
     for v in r["per_subject"].values():
         assert v["min"] <= v["mean"] <= v["max"]
     assert r["balanced_accuracy"] > 0.7 and r["auc"] > 0.8  # in-sample: it knows them
