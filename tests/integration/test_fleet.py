@@ -115,11 +115,22 @@ def test_bridge_cut_and_central_restart_lose_nothing_the_queue_holds(
         rec.wait_for(bridge, pred=lambda m: m.payload == b"1" and m.t > rec.on(bridge)[-2].t,
                      timeout=40)
         rec.wait_for(f"{base}/state", pred=lambda m: m.json()["ts"] > t_up + 2, timeout=40)
-        # the central broker restarts: the site queues, the bridge comes back with the
-        # retained availability, states resume
-        fleet.central.stop()
+        # the central broker is killed (no clean shutdown, nothing saved since its start)
+        # and restarted: the site queues, the bridge comes back and re-sends the retained
+        # availability, states resume
+        assert fleet.central.proc is not None
+        fleet.central.proc.kill()
+        fleet.central.proc.wait(5)
+        # (the link held until this recorder has its subscription back on the new broker,
+        # which lost every session: otherwise the flush could come before it listens)
+        fleet.links["site1"].cut()
         time.sleep(5)
         fleet.central.start()
+        end = time.monotonic() + 20
+        while not rec.client.is_connected() and time.monotonic() < end:
+            time.sleep(0.2)
+        time.sleep(1.0)
+        fleet.links["site1"].restore()
         t_back = time.time()
         rec.wait_for(f"{base}/state", pred=lambda m: m.json()["ts"] > t_back + 2, timeout=60)
         time.sleep(2)
