@@ -61,8 +61,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         root = Path(args.data) if args.data else data_root()
         kw = {} if args.chunk_s is None else {"chunk_s": args.chunk_s}
+        e4 = root / "physio" / "empatica_e4" / "EDA.csv"
         print_report(bench_physio(root / "physio" / "mitdb" / "100", args.vs == "neurokit2",
-                                  **kw), args.json)
+                                  eda_csv=e4 if e4.is_file() else None, **kw), args.json)
     elif args.what == "speech":
         from edge.lab.data import data_root
         from edge.lab.evaluate.speech import bench_speech

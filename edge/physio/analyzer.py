@@ -175,11 +175,18 @@ class PhysioAnalyzer(Analyzer):
                 "unreadable": ["ecg: rhythm unreadable"]}[state]
 
     # -- features ------------------------------------------------------------
+    def _recent_rr(self, window_s: float) -> list[tuple[float, float, bool]]:
+        """(time, RR, NN?) of the intervals of the last `window_s`, oldest first: read
+        from the newest end (times only grow), not over all the intervals kept."""
+        now = self._t
+        tail = itertools.takewhile(lambda e: now - e[0][0] <= window_s,
+                                   zip(reversed(self._rr), reversed(self._nn), strict=True))
+        return [(t, r, n) for (t, r), n in tail][::-1]
+
     def _features(self) -> dict[str, float]:
         f: dict[str, float] = {}
         now = self._t
-        win = [(t, r, n) for (t, r), n in zip(self._rr, self._nn, strict=True)
-               if now - t <= _HRV_WINDOW_S]
+        win = self._recent_rr(_HRV_WINDOW_S)
         rr = np.array([r for _, r, _ in win])
         if rr.size:
             good = rr[clean_rr(rr)]  # drop ectopic/missed-beat intervals (edge/physio/hrv.py)
@@ -188,7 +195,7 @@ class PhysioAnalyzer(Analyzer):
             # of intervals that are not NN; HRV below is computed on the NN ones only
             nn = np.array([n for _, _, n in win], dtype=bool)
             f["ectopic_pct"] = 100.0 * (1.0 - float(nn.mean()))
-            recent = np.array([r for t, r in self._rr if now - t <= _HR_WINDOW_S])
+            recent = np.array([r for t, r, _ in win if now - t <= _HR_WINDOW_S])
             recent = recent[clean_rr(recent)]
             if recent.size:
                 f["hr_bpm"] = 60.0 / float(np.mean(recent))
@@ -198,8 +205,7 @@ class PhysioAnalyzer(Analyzer):
                 f["rmssd_ms"], f["sdnn_ms"], f["pnn50"] = h.rmssd_ms, h.sdnn_ms, h.pnn50
             if now - self._lf_at >= _LF_EVERY_S:  # the spectrum moves slowly: every 30 s
                 self._lf_at = now
-                lf_rr = [(t, r, n) for (t, r), n in zip(self._rr, self._nn, strict=True)
-                         if now - t <= _LF_WINDOW_S]
+                lf_rr = self._recent_rr(_LF_WINDOW_S)
                 hl = hrv(np.array([r for _, r, _ in lf_rr]), np.array([t for t, _, _ in lf_rr]),
                          min_lf_s=0.9 * _LF_WINDOW_S,
                          nn_mask=np.array([n for _, _, n in lf_rr], dtype=bool)) \
@@ -244,7 +250,7 @@ class PhysioAnalyzer(Analyzer):
         """(time, bpm) of the heart rate in the last window: from beat intervals (ECG
         or RR messages, ectopic ones dropped) or else from HR notifications."""
         now = self._t
-        pts = [(t, r) for t, r in self._rr if now - t <= WINDOW_S]
+        pts = [(t, r) for t, r, _ in self._recent_rr(WINDOW_S)]
         if pts:
             a = np.array(pts)
             a = a[clean_rr(a[:, 1])]
