@@ -86,6 +86,15 @@ Training pools five random orders of each session's label blocks (seeds
 
 Per subject (seed 0): {", ".join(f"{k} {v:.2f}" for k, v in subj.items())}.
 
+## Scoring it on new people
+`affectd eval stress --model shipped --e4 FOLDER` streams every subject of a
+Stress-Predict-style folder through the daemon's physiology path in five block orders
+(`--orders`, default 1-5) and scores this very model: balanced accuracy and AUC per
+order, their mean and spread, and each subject's mean and range. On a folder of people
+it never saw, that is the generalisation figure; on ../shared's Stress-Predict, which
+trained it, it is in-sample (0.838 +- 0.007 over orders 1-5, AUC 0.922) and says only
+that the daemon runs the model as it was trained.
+
 ## How it was chosen
 On this leave-one-subject-out protocol only (no test split exists for 24 subjects):
 the last eleven features (tonic range, rise and climb, phasic peak, SCR rise time
