@@ -30,16 +30,15 @@ VF_RHYTHMS = {"VF", "VFL", "VFIB"}
 
 def vf_episodes(ann: Any, fs0: float, end_s: float) -> list[tuple[float, float]]:
     """(start, end) seconds of the record's ventricular flutter/fibrillation episodes: a
-    rhythm label lasts until the next one; `[` opens and `]` closes an episode too."""
+    rhythm label lasts until the next one; `[` opens and `]` closes an episode too (the
+    rhythm changes as `edge.lab.evaluate.rhythm.rhythm_labels` reads them)."""
+    from edge.lab.evaluate.rhythm import rhythm_labels
+
     episodes, start = [], None
-    for sample, sym, aux in zip(ann.sample, ann.symbol, ann.aux_note, strict=True):
-        t = sample / fs0
-        label = (aux or "").strip("(\x00 ") if (aux or "").startswith("(") else None
-        opens = sym == "[" or (label is not None and label in VF_RHYTHMS)
-        closes = sym == "]" or (label is not None and label not in VF_RHYTHMS)
-        if opens and start is None:
+    for t, label in rhythm_labels(ann, fs0, "N"):
+        if label in VF_RHYTHMS and start is None:
             start = t
-        elif closes and start is not None:
+        elif label not in VF_RHYTHMS and start is not None:
             episodes.append((start, t))
             start = None
     if start is not None:
