@@ -64,6 +64,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
         e4 = root / "physio" / "empatica_e4" / "EDA.csv"
         print_report(bench_physio(root / "physio" / "mitdb" / "100", args.vs == "neurokit2",
                                   eda_csv=e4 if e4.is_file() else None, **kw), args.json)
+    elif args.what == "vad":
+        from edge.lab.bench.vad import bench_vad, vad_lines
+        from edge.lab.data import data_root
+
+        root = Path(args.data) if args.data else data_root()
+        print_report(bench_vad(root, args.stride), args.json, vad_lines)
     elif args.what == "speech":
         from edge.lab.data import data_root
         from edge.lab.evaluate.speech import bench_speech
@@ -181,8 +187,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def register(sub: Any) -> None:
     """Add the lab's sub-commands to the `affectd` parser (`sub`: its subparsers)."""
     bench = sub.add_parser("bench", help="measure speed (int8 vs float, vs peers)")
-    bench.add_argument("what", choices=["models", "vision", "speech", "physio", "pipeline", "soak",
-                                        "biofeedback"])
+    bench.add_argument("what", choices=["models", "vision", "speech", "vad", "physio", "pipeline",
+                                        "soak", "biofeedback"])
+    bench.add_argument("--stride", type=int, default=4,
+                       help="vad: every Nth speech clip of the data's speech corpora")
     bench.add_argument("--seconds", type=float, default=30.0, help="pipeline: duration")
     bench.add_argument("--video", help="pipeline, soak: video file (default: a clip in the data)")
     bench.add_argument("--tiles", type=int, choices=[0, 2], help="pipeline: face detector tiles")
