@@ -8,12 +8,12 @@ working in memory and is reported as a fault.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import os
 import threading
 from pathlib import Path
+
+from edge.statedir import write_record
 
 log = logging.getLogger(__name__)
 
@@ -44,15 +44,7 @@ class PrivacySwitch:
         with self._lock:
             changed = on != self._on
             self._on = on
-            tmp = self.path.with_suffix(".tmp")
-            try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                tmp.write_text(json.dumps({"paused": on}), "utf-8")
-                os.replace(tmp, self.path)
-                self.fault = None
-            except OSError as exc:
-                self.fault = f"state_dir not writable: {exc.strerror or exc}"
-                log.error("cannot persist privacy switch: %s", exc)
-                with contextlib.suppress(OSError):
-                    tmp.unlink(missing_ok=True)
+            self.fault = write_record(self.path, json.dumps({"paused": on}))
+            if self.fault:
+                log.error("cannot persist privacy switch: %s", self.fault)
             return changed

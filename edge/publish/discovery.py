@@ -22,10 +22,11 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from edge.statedir import write_record
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +113,7 @@ class DiscoveryRecord:
     def __init__(self, state_dir: Path) -> None:
         self.path = state_dir / RECORD_FILE
         self.fault: str | None = None
+        self._pending: Announced | None = None
 
     def load(self) -> Announced | None:
         try:
@@ -123,17 +125,15 @@ class DiscoveryRecord:
             return None
 
     def save(self, record: Announced) -> None:
-        tmp = self.path.with_suffix(".tmp")
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp.write_text(json.dumps(record.to_json(), sort_keys=True), "utf-8")
-            os.replace(tmp, self.path)
-            self.fault = None
-        except OSError as exc:
-            self.fault = f"state_dir not writable: {exc.strerror or exc}"
-            log.error("cannot record the discovery config: %s", exc)
-            with contextlib.suppress(OSError):
-                tmp.unlink(missing_ok=True)
+        self.fault = write_record(self.path, json.dumps(record.to_json(), sort_keys=True))
+        self._pending = record if self.fault else None
+        if self.fault:
+            log.error("cannot record the discovery config: %s", self.fault)
+
+    def retry(self) -> None:
+        """Save again what could not be saved (the state directory may have room now)."""
+        if self._pending is not None:
+            self.save(self._pending)
 
     def forget(self, discovery_topic: str) -> None:
         """Drop the record when it is about `discovery_topic` (that config was cleared)."""

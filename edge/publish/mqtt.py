@@ -246,7 +246,9 @@ class MqttPublisher:
 
     @property
     def fault(self) -> str | None:
-        """A problem of the publisher's own to report in `stats` (the discovery record)."""
+        """A problem of the publisher's own to report in `stats`: the discovery record that
+        could not be saved (retried each time this is asked, i.e. with every `stats`)."""
+        self.record.retry()
         return self.record.fault
 
     def topic(self, suffix: str) -> str:

@@ -108,3 +108,15 @@ def test_audience_emotion_template_copes_with_empty_counts(
     payload, _ = payload_of("kiosk", tmp_path)
     tpl = payload["cmps"]["top_emotion"]["val_tpl"]
     assert jinja2.Template(tpl).render(value_json=audience).strip() == want
+
+
+def test_record_that_could_not_be_saved_is_retried(tmp_path: Path) -> None:
+    blocked = tmp_path / "state"
+    blocked.write_text("a file where the state directory should be")
+    rec = DiscoveryRecord(blocked)
+    a = Announced("affectd/door", "homeassistant/device/affectd_door/config", {"v": "sensor"})
+    rec.save(a)
+    assert rec.fault is not None and rec.fault.startswith("state_dir not writable")
+    blocked.unlink()  # room again: the next retry saves it and the fault clears
+    rec.retry()
+    assert rec.fault is None and rec.load() == a
