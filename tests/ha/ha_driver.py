@@ -5,7 +5,9 @@ bridged fleet topology, and checks through HA's REST and websocket APIs what a u
    config flow, on the central broker of a fleet (edge/lab/fleet.py);
 2. profile `full` on site1/door: every entity appears with a value; the privacy switch
    round-trips both ways (HA -> device, device -> HA) and "Sensing" says paused;
-3. the same device switched to `kiosk`: its entities with values, no orphan of `full`;
+3. the same device switched to `kiosk`, `mood_light` and `biofeedback` in turn: each
+   profile's entities with values (the calibrate button pressed in HA, which gives it
+   one), no orphan of the profile before;
 4. its id changed (door -> porch): no entity or device of the old id left;
 5. discovery turned off: porch's device and entities gone;
 6. two daemons "door" on two sites: two devices;
@@ -38,6 +40,9 @@ BAD = ("unknown", "unavailable", None)
 FULL = {"valence", "arousal", "stress", "confidence", "emotion", "sensing", "privacy"}
 KIOSK = {"faces", "valence_mean", "arousal_mean", "dwell_s_median", "top_emotion",
          "aggregation", "sensing", "privacy"}
+MOOD = {"valence", "arousal", "confidence", "emotion", "sensing", "privacy"}
+BIOFEEDBACK = {"stress", "hr_bpm", "rmssd_ms", "breathing_bpm", "calibrate", "sensing",
+               "privacy"}
 
 
 class Fail(Exception):
@@ -226,6 +231,18 @@ async def run(url: str, log: Path, data: Path | None, tmp: Path) -> None:
                 await exactly(ha, "affectd_site1_door", KIOSK)
                 await with_values(ha, "affectd_site1_door", KIOSK if data else
                                   {"aggregation", "sensing", "privacy"})
+                daemons.stop("site1/door")
+                daemons.start("site1", "door", "s1", publish={"profile": "mood_light"},
+                              microphone={"enabled": True, "backend": "file",
+                                          "path": str(speech), "loop": True})
+                await exactly(ha, "affectd_site1_door", MOOD)
+                await with_values(ha, "affectd_site1_door", MOOD)
+                daemons.stop("site1/door")
+                daemons.start("site1", "door", "s1", publish={"profile": "biofeedback"})
+                await exactly(ha, "affectd_site1_door", BIOFEEDBACK)
+                button = (await ha.entities("affectd_site1_door"))["calibrate"]["entity_id"]
+                await ha.post("/api/services/button/press", {"entity_id": button})
+                await with_values(ha, "affectd_site1_door", BIOFEEDBACK)
                 daemons.stop("site1/door")
                 daemons.start("site1", "porch", "s1")  # the same box, renamed
                 await until("old device removed after the id change",
