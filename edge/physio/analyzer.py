@@ -29,7 +29,7 @@ from edge.messages import BioSamples, ModalityEstimate, SourceItem
 from edge.physio.baseline import SAVE_EVERY_S, BaselineStore
 from edge.physio.eda import EdaWindow
 from edge.physio.eda import analyse as analyse_eda
-from edge.physio.hrv import NNClassifier, clean_rr, hrv
+from edge.physio.hrv import NNClassifier, ShapeCue, clean_rr, hrv
 from edge.physio.rhythm import RhythmMonitor
 from edge.physio.rpeaks import StreamingRPeakDetector
 from edge.physio.stress_model import (
@@ -80,6 +80,7 @@ class PhysioAnalyzer(Analyzer):
         self._rr: deque[tuple[float, float]] = deque(maxlen=400)  # (time, rr s)
         self._nn: deque[bool] = deque(maxlen=400)  # each interval of _rr: NN (both normal)?
         self._nnc = NNClassifier()  # labels each interval once, as it arrives
+        self._shape = ShapeCue()  # the ECG's beats: does this QRS look like the others?
         self._lf_at = -math.inf
         self._lf_hf: float | None = None
         self._hr_notes: deque[tuple[float, float]] = deque(maxlen=120)
@@ -163,10 +164,11 @@ class PhysioAnalyzer(Analyzer):
         tail = list(itertools.islice(reversed(self._beats), 48))[::-1]
         self.rhythm.process(ecg, [*tail, *found])
         readable = self.rhythm.state == "ok"
-        for b in found:
+        for b, (slope, shape) in zip(found, self._det.shapes, strict=True):
+            odd = self._shape.odd(slope, shape)
             if readable and self._beats and 0.25 < b - self._beats[-1] < 2.5:
                 self._rr.append((b, b - self._beats[-1]))
-                self._nn.append(self._nnc.push(b - self._beats[-1]))
+                self._nn.append(self._nnc.push(b - self._beats[-1], odd))
             self._beats.append(b)
 
     def signal_faults(self) -> list[str]:

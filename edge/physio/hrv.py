@@ -6,6 +6,9 @@
   and the interval after it (the compensatory pause) are not NN; one more than 20 %
   longer is a pause or a missed beat. Kamath's rule against the previous NN interval
   (a change beyond -32.5 % / +24.5 %) catches abrupt jumps the reference lags behind.
+  With the ECG, the detector's shape cue (`ShapeCue`: a QRS much wider than the recent
+  normal ones, or of the other polarity) marks a beat ectopic whatever its timing.
+  Sixteen intervals in a row without an NN one restart the reference.
   What is left is the "NN" series everything below is computed from; successive
   differences are taken only between intervals that were adjacent.
 - Time domain: mean HR, SDNN (sample standard deviation), RMSSD and pNN50 (share
@@ -60,6 +63,11 @@ def clean_rr(rr_s: F64, tolerance: float = 0.25) -> npt.NDArray[np.bool_]:
 
 MALIK = 0.20
 KAMATH = (0.325, 0.245)
+RESTART_AFTER = 16
+"""Intervals in a row with none NN (or odd beats in a row) after which the reference is
+learnt anew."""
+WIDE = 1.4
+"""A QRS this much wider than the recent normal ones is ectopic (`ShapeCue`)."""
 
 
 class NNClassifier:
@@ -72,9 +80,26 @@ class NNClassifier:
         self._start = start
         self._first: list[float] = []
         self._recent: list[float] = []
+        self._raw: list[float] = []  # the last intervals, whatever they were
+        self._rejected = 0  # intervals in a row that were not NN
         self._skip = False
 
-    def push(self, r: float) -> bool:
+    def push(self, r: float, odd_shape: bool = False) -> bool:
+        """`odd_shape`: the beat ending this interval looks unlike the wearer's recent
+        normal beats (the detector's shape cue, `ShapeCue`): it is ectopic whatever its
+        timing, and both intervals around it are not NN."""
+        nn = self._push(r, odd_shape)
+        self._raw = [*self._raw[-7:], r]
+        self._rejected = 0 if nn else self._rejected + 1
+        if self._rejected >= RESTART_AFTER:
+            # nothing NN for a while: the reference itself may be wrong (it was learnt
+            # from ectopic beats, or the rate moved): start again from the last intervals
+            self._recent, self._first = [], []
+            self._start = sorted(self._raw)[len(self._raw) // 2]
+            self._rejected = 0
+        return nn
+
+    def _push(self, r: float, odd_shape: bool) -> bool:
         if self._skip:  # the compensatory pause after a premature beat
             self._skip = False
             return False
@@ -89,9 +114,9 @@ class NNClassifier:
             if len(self._first) < 5:
                 self._first.append(r)
             ref = sorted(self._first)[len(self._first) // 2]
-        if r < (1 - MALIK) * ref:
-            self._skip = True  # a premature beat: this interval and the next are not NN
-            return False
+        if r < (1 - MALIK) * ref or odd_shape:
+            self._skip = True  # a premature (or odd) beat: this interval and the next are
+            return False       # not NN
         if r > (1 + MALIK) * ref:
             return False  # a pause or a missed beat
         if recent and not -KAMATH[0] * recent[-1] <= r - recent[-1] <= KAMATH[1] * recent[-1]:
@@ -100,6 +125,35 @@ class NNClassifier:
         if len(recent) > 16:
             del recent[:8]
         return True
+
+
+class ShapeCue:
+    """Is a beat's QRS unlike the wearer's recent normal ones? From the detector's
+    measures (`StreamingRPeakDetector.shapes`): its width, the band-passed amplitude per
+    unit of steepest slope, above `WIDE` x the median of the last eight normal-shaped
+    beats (a premature ventricular beat is wide), or its polarity against theirs."""
+
+    def __init__(self) -> None:
+        self._widths: list[float] = []
+        self._signs: list[bool] = []
+        self._odd_run = 0
+
+    def odd(self, slope: float, shape: float) -> bool:
+        width = abs(shape) / max(slope, 1e-12)
+        sign = shape >= 0
+        odd = False
+        if len(self._widths) >= 5:
+            w = sorted(self._widths)
+            m = len(w)
+            median = w[m // 2] if m % 2 else 0.5 * (w[m // 2 - 1] + w[m // 2])
+            odd = width > WIDE * median or sign != (2 * sum(self._signs) >= len(self._signs))
+        self._odd_run = self._odd_run + 1 if odd else 0
+        if self._odd_run >= RESTART_AFTER:  # these are the wearer's beats now: relearn
+            self._widths, self._signs, self._odd_run, odd = [], [], 0, False
+        if not odd:
+            self._widths = [*self._widths[-7:], width]
+            self._signs = [*self._signs[-7:], sign]
+        return odd
 
 
 def normal_intervals(rr_s: F64) -> npt.NDArray[np.bool_]:

@@ -101,6 +101,10 @@ class StreamingRPeakDetector:
         self._rr: list[int] = []  # the last 8 RR intervals, samples
         # search-back candidate: (index, v, slope, R time, shape)
         self._sb: tuple[int, float, float, float, float] | None = None
+        self.shapes: list[tuple[float, float]] = []
+        """(slope, shape) of each beat the last `process` call returned, in order: the
+        steepest band-passed derivative before it and its signed band-passed amplitude
+        (a premature ventricular beat is wide: large amplitude for its slope)."""
 
     def _operator(self, n: int) -> tuple[F64, F64, F64]:
         """The band-pass's block operator for n samples ([y; state after] = G @ [state;
@@ -116,6 +120,7 @@ class StreamingRPeakDetector:
         return got
 
     def process(self, x: npt.NDArray[np.float64]) -> list[float]:
+        self.shapes = []
         x = np.asarray(x, dtype=np.float64)
         if x.size <= MAX_SCAN:
             return self._process(x) if x.size else []
@@ -269,6 +274,7 @@ class StreamingRPeakDetector:
         self._last_slope = slope
         self._last_v = v
         self._last_shape = shape
+        self.shapes.append((slope, shape))
         self._spk = weight * v + (1 - weight) * self._spk
         self._sb = None
         return r_time
