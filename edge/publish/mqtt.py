@@ -213,14 +213,16 @@ class MqttPublisher:
         payload = discovery_payload(self.s, self.topics, self.profile) \
             if self.s.mqtt.discovery else None
         current = announced(self.topics.base, self.topics.discovery, payload)
-        todo = plan(self.record.load(), current)
+        previous = self.record.load()
+        todo = plan(previous, current)
         for topic in todo.clear:
             log.info("clearing the retained %s (no longer this device's)", topic)
             self._raw_publish(topic, b"", 1, True)
         self._stubs.update(todo.stubs)
         if payload is not None:
-            self.publish_discovery()
-        self.record.save(current)
+            self.publish_discovery(payload)
+        if current != previous:  # a board's SD card: no write per reconnect
+            self.record.save(current)
 
     def _resend_later(self) -> None:
         """Home Assistant (re)started: re-send discovery after a random delay, so that a
@@ -232,8 +234,10 @@ class MqttPublisher:
         self._resend.daemon = True
         self._resend.start()
 
-    def publish_discovery(self) -> None:
-        payload = with_stubs(discovery_payload(self.s, self.topics, self.profile), self._stubs)
+    def publish_discovery(self, payload: dict[str, Any] | None = None) -> None:
+        """Send the discovery config (`payload`: already built for this connection)."""
+        payload = with_stubs(payload or discovery_payload(self.s, self.topics, self.profile),
+                             self._stubs)
         try:
             raw = self.gate.check("discovery", payload)
         except PayloadRefused:
