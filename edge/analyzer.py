@@ -2,7 +2,9 @@
 
 Analyzers live in their modality's home (`edge/face`, `edge/voice`, `edge/physio`)
 and are chosen by modality in `edge/daemon.py` (`ANALYZERS`). Optional abilities
-are protocols: `Recalibrating` (the biofeedback profile's `calibrate` command).
+are protocols: `Recalibrating` (the biofeedback profile's `calibrate` command),
+`ReportsSignal` (faults of the input signal), `CountsRejected` (input looked at and
+turned away, such as sounds that are not speech).
 """
 
 from __future__ import annotations
@@ -47,4 +49,15 @@ class ReportsSignal(Protocol):
 
     def signal_faults(self) -> list[str]:
         """Short lines such as "ecg: no contact"; empty while the signal is usable."""
+        ...
+
+
+@runtime_checkable
+class CountsRejected(Protocol):
+    """An analyzer that turns some of its input away on purpose (a sound the VAD passed
+    that is not speech): the count goes into its stage's `rejected` in `stats`."""
+
+    @property
+    def rejected(self) -> int:
+        """Items (segments) rejected so far."""
         ...

@@ -212,13 +212,39 @@ def _local_maxima(x: F64) -> npt.NDArray[np.intp]:
     return ((starts[top] + ends[top]) // 2).astype(np.intp)
 
 
+SMALL_PEAK_MATRIX = 200_000
+"""Peaks x samples up to which `find_peaks_prominence` compares them all at once."""
+
+
+def _higher_neighbours(xs: list[float]) -> tuple[list[int], list[int]]:
+    """For every sample, the index of the nearest strictly higher one on the left (-1
+    when none) and on the right (len when none): two monotonic-stack passes."""
+    n = len(xs)
+    left_hi = [-1] * n
+    stack: list[int] = []
+    for i, v in enumerate(xs):
+        while stack and xs[stack[-1]] <= v:
+            stack.pop()
+        left_hi[i] = stack[-1] if stack else -1
+        stack.append(i)
+    right_hi = [n] * n
+    stack = []
+    for i in range(n - 1, -1, -1):
+        v = xs[i]
+        while stack and xs[stack[-1]] <= v:
+            stack.pop()
+        right_hi[i] = stack[-1] if stack else n
+        stack.append(i)
+    return left_hi, right_hi
+
+
 def find_peaks_prominence(x: npt.ArrayLike, prominence: float,
                           distance: int = 1) -> tuple[npt.NDArray[np.intp], F64]:
     """Peaks at least `distance` apart (higher ones win) with at least `prominence`.
 
     The daemon calls this every second on a minute of skin conductance (240 samples),
-    where a numpy call per peak cost more than plain loops over a list; the prominences
-    take O(n) (same peaks and prominences as scipy's, tests/unit/test_dsp.py)."""
+    where a numpy call per peak cost more than plain loops over a list (same peaks and
+    prominences as scipy's, tests/unit/test_dsp.py, both ways of finding the bases)."""
     x = np.asarray(x, dtype=np.float64)
     peaks = _local_maxima(x)
     if distance > 1 and peaks.size > 1:
@@ -241,32 +267,26 @@ def find_peaks_prominence(x: npt.ArrayLike, prominence: float,
     if peaks.size == 0:
         return peaks, np.zeros(0)
     # the bases: the lowest points between the peak and the nearest strictly higher sample
-    # on each side. Those neighbours for every sample from two monotonic-stack passes
-    # (O(n)), then both minima of every peak from one `minimum.reduceat`.
-    xs = x.tolist()
-    n = len(xs)
-    left_hi = [-1] * n
-    stack: list[int] = []
-    for i, v in enumerate(xs):
-        while stack and xs[stack[-1]] <= v:
-            stack.pop()
-        left_hi[i] = stack[-1] if stack else -1
-        stack.append(i)
-    right_hi = [n] * n
-    stack = []
-    for i in range(n - 1, -1, -1):
-        v = xs[i]
-        while stack and xs[stack[-1]] <= v:
-            stack.pop()
-        right_hi[i] = stack[-1] if stack else n
-        stack.append(i)
-    pk = peaks.tolist()
-    m = len(pk)
+    # on each side; those neighbours from one peaks x samples comparison when that is
+    # small (the daemon's minute of skin conductance: one numpy pass instead of a Python
+    # loop per sample), else from two monotonic-stack passes (O(n)); then both minima of
+    # every peak from one `minimum.reduceat`.
+    n = x.size
+    if peaks.size * n <= SMALL_PEAK_MATRIX:
+        idx = np.arange(n)
+        higher = x[None, :] > x[peaks, None]
+        left_of = np.where(higher & (idx[None, :] < peaks[:, None]), idx[None, :], -1).max(axis=1)
+        right_of = np.where(higher & (idx[None, :] > peaks[:, None]), idx[None, :], n).min(axis=1)
+    else:
+        left_hi, right_hi = _higher_neighbours(x.tolist())
+        left_of = np.array([left_hi[p] for p in peaks.tolist()], dtype=np.intp)
+        right_of = np.array([right_hi[p] for p in peaks.tolist()], dtype=np.intp)
+    m = peaks.size
     bounds = np.empty(4 * m, dtype=np.intp)
-    bounds[0::4] = [left_hi[p] + 1 for p in pk]  # left range [lo, p]
+    bounds[0::4] = left_of + 1  # left range [lo, p]
     bounds[1::4] = peaks + 1
     bounds[2::4] = peaks  # right range [p, hi)
-    bounds[3::4] = [right_hi[p] for p in pk]
+    bounds[3::4] = right_of
     mins = np.minimum.reduceat(np.append(x, np.inf), bounds)
     prom = x[peaks] - np.maximum(mins[0::4], mins[2::4])
     keep_p = prom >= prominence

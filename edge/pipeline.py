@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from edge.analyzer import Analyzer
+from edge.analyzer import Analyzer, CountsRejected
 from edge.flow import Backoff, DropOldestQueue, StageStats
 from edge.fusion import LateFusion
 from edge.messages import SourceItem
@@ -216,6 +216,8 @@ class Pipeline:
             snap: dict[str, object] = dict(r.stats.snapshot(now))
             snap["state"] = "stalled" if r.stats.stalled(now, self.rt.stall_timeout_s) \
                 and r.is_alive() else r.state
+            if isinstance(r, AnalyzerRunner) and isinstance(r.analyzer, CountsRejected):
+                snap["rejected"] = r.analyzer.rejected
             if isinstance(r, SourceRunner):
                 snap["skipped"] = r.source.skipped
                 snap["queued"] = len(r.queue)

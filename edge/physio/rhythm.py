@@ -18,8 +18,13 @@ the share above 12 Hz, the share of samples above a fifth of the window's peak,
 the peak-to-peak amplitude, and — over the last 8 s of detected beats — the
 variation of their intervals and their count. A logistic model over them
 (`WEIGHTS`, fitted by models/training/rhythm.py on the malignant-arrhythmia,
-Creighton and MIT-BIH records in ../shared), a median over the last five windows,
-and a threshold of one half make the call. This is a signal-quality gate, not a
+Creighton and MIT-BIH records in ../shared) gives a probability, a median over the
+last five windows and a threshold (`UNREADABLE_P`) make the call. One rule overrides
+the model: a window whose waveform clearly repeats (autocorrelation at least
+`REPEATS` at its fundamental period) at `SLOWEST_VF_PERIOD_S` or slower is a rhythm at
+133 a minute or less, never flutter or fibrillation (150-500 a minute), however wide
+and smooth its complexes look — the case of wide-complex rhythms, which the waveform
+features alone take for flutter. This is a signal-quality gate, not a
 diagnostic device: it does not detect arrhythmias and must never be relied on as
 a monitor of the heart.
 """
@@ -28,6 +33,8 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
@@ -40,10 +47,76 @@ BEATS_S = 8.0
 SMOOTH = 5
 FLAT_UV = 50.0
 FEATURES = ("leakage", "concentration", "log_hf_share", "above_fifth", "log_ptp", "rr_cv",
-            "rr_sd_ratio", "beats_per_s")
-# models/training/rhythm.py: weights of FEATURES, then the intercept
+            "rr_sd_ratio", "beats_per_s", "period_s", "repeat")
+# models/training/rhythm.py: weights of the first eight FEATURES (the last two: the
+# rule), then the intercept
 WEIGHTS = (-6.985, 0.329, -0.248, 0.993, -1.442, 6.595, 1.488, 2.404)
 INTERCEPT = 6.135
+UNREADABLE_P = 0.2
+"""The median probability above which the window is unreadable (models/training/rhythm.py
+reports the leave-one-record-out figures at it)."""
+SLOWEST_VF_PERIOD_S = 0.45
+REPEATS = 0.3
+PERIOD_RANGE_S = (0.12, 1.6)
+
+
+def fundamental_period(w: F64, fs: float) -> tuple[float, float]:
+    """The waveform's repetition period (s) and its normalised autocorrelation there:
+    the first autocorrelation peak, between `PERIOD_RANGE_S`, within 80 % of the
+    highest there — the fundamental rather than a multiple of it."""
+    n = w.size
+    f = np.fft.rfft(w - w.mean(), 2 * n)
+    ac = np.fft.irfft(f.real ** 2 + f.imag ** 2)[:n]
+    lo, hi = int(PERIOD_RANGE_S[0] * fs), min(n - 1, int(PERIOD_RANGE_S[1] * fs))
+    seg = ac[lo:hi]
+    if seg.size < 3 or ac[0] <= 0:
+        return 0.0, 0.0
+    mid = seg[1:-1]
+    peaks = np.flatnonzero((mid >= seg[:-2]) & (mid >= seg[2:]) & (mid >= 0.8 * seg.max()))
+    k = int(peaks[0]) + 1 if peaks.size else int(np.argmax(seg))
+    return (lo + k) / fs, float(seg[k] / ac[0])
+
+
+def _spread(x: F64) -> float:
+    """99th minus 1st percentile (np.percentile's linear interpolation) from one partition:
+    np.percentile's own checks cost more than the sort here, once a second."""
+    n = x.size
+    lo_pos, hi_pos = 0.01 * (n - 1), 0.99 * (n - 1)
+    lo_k, hi_k = int(lo_pos), int(hi_pos)
+    ks = sorted({lo_k, min(lo_k + 1, n - 1), hi_k, min(hi_k + 1, n - 1)})
+    p = np.partition(x, ks)
+    lo = p[lo_k] + (lo_pos - lo_k) * (p[min(lo_k + 1, n - 1)] - p[lo_k])
+    hi = p[hi_k] + (hi_pos - hi_k) * (p[min(hi_k + 1, n - 1)] - p[hi_k])
+    return float(hi - lo)
+
+
+@dataclass(frozen=True)
+class _Grid:
+    """What `window_features` needs of the frequency grid of an n-sample window."""
+
+    hann: F64
+    total: slice
+    """1-30 Hz."""
+    vf: npt.NDArray[np.intp]
+    """The bins of 2.5-9 Hz, where flutter and fibrillation have their dominant frequency."""
+    hf: slice
+    """Above 12 Hz, up to 30."""
+    within_1hz: int
+    """Bins on either side of a bin that are within 1 Hz of it."""
+
+
+@lru_cache(maxsize=4)
+def _grid(n: int, fs: float) -> _Grid:
+    freqs = np.fft.rfftfreq(n, 1.0 / fs)
+
+    def span(mask: npt.NDArray[np.bool_]) -> slice:
+        idx = np.flatnonzero(mask)
+        return slice(int(idx[0]), int(idx[-1]) + 1) if idx.size else slice(0, 0)
+
+    return _Grid(np.hanning(n), span((freqs >= 1.0) & (freqs <= 30.0)),
+                 np.flatnonzero((freqs >= 2.5) & (freqs <= 9.0)),
+                 span((freqs > 12.0) & (freqs <= 30.0)),
+                 int(np.floor(1.0 / (freqs[1] - freqs[0]) + 1e-9)))
 
 
 def window_features(w: F64, raw_ptp: float, fs: float, beat_t: F64) -> F64:
@@ -55,24 +128,34 @@ def window_features(w: F64, raw_ptp: float, fs: float, beat_t: F64) -> F64:
     half = max(1, min(half, n // 2))
     leak = float(np.abs(w[half:] + w[:-half]).sum()
                  / max(float((np.abs(w[half:]) + np.abs(w[:-half])).sum()), 1e-9))
-    spec = np.abs(np.fft.rfft(w * np.hanning(n))) ** 2
-    freqs = np.fft.rfftfreq(n, 1.0 / fs)
-    total = float(spec[(freqs >= 1.0) & (freqs <= 30.0)].sum()) + 1e-12
-    vf_band = (freqs >= 2.5) & (freqs <= 9.0)
-    dominant = float(freqs[vf_band][np.argmax(spec[vf_band])])
-    conc = float(spec[(freqs >= dominant - 1.0) & (freqs <= dominant + 1.0)].sum()) / total
-    hf = float(spec[(freqs > 12.0) & (freqs <= 30.0)].sum()) / total
+    grid = _grid(n, fs)
+    f = np.fft.rfft(w * grid.hann)
+    spec = f.real ** 2 + f.imag ** 2
+    total = float(spec[grid.total].sum()) + 1e-12
+    k = grid.vf[int(np.argmax(spec[grid.vf]))]
+    conc = float(spec[max(0, k - grid.within_1hz):k + grid.within_1hz + 1].sum()) / total
+    hf = float(spec[grid.hf].sum()) / total
     a = np.abs(w)
     above = float((a > 0.2 * a.max()).mean()) if a.max() > 0 else 0.0
     rr = np.diff(beat_t)
     cv = float(rr.std() / rr.mean()) if rr.size >= 2 else 1.0
     sd = float(np.median(np.abs(np.diff(rr))) / rr.mean()) if rr.size >= 3 else 1.0
     return np.array([leak, conc, np.log(hf + 1e-3), above, np.log(raw_ptp + 1.0),
-                     min(cv, 1.0), min(sd, 1.0), beat_t.size / BEATS_S])
+                     min(cv, 1.0), min(sd, 1.0), beat_t.size / BEATS_S,
+                     *fundamental_period(w, fs)])
+
+
+def slower_than_flutter(x: F64) -> bool:
+    """The rule: FEATURES `x` of a waveform that repeats, slower than flutter can."""
+    return bool(x[-2] >= SLOWEST_VF_PERIOD_S and x[-1] >= REPEATS)
 
 
 def unreadable_probability(x: F64) -> float:
-    z = float(np.dot(WEIGHTS, x)) + INTERCEPT
+    """The model's probability for one window's FEATURES; 0 for a rhythm slower than
+    flutter or fibrillation can be."""
+    if slower_than_flutter(x):
+        return 0.0
+    z = float(np.dot(WEIGHTS, x[:-2])) + INTERCEPT
     return 1.0 / (1.0 + np.exp(-max(-50.0, min(50.0, z))))
 
 
@@ -111,8 +194,7 @@ class RhythmMonitor:
                 self._decide(beats)
 
     def _decide(self, beats: Sequence[float]) -> None:
-        lo, hi = np.percentile(self._raw, [1.0, 99.0])
-        ptp = float(hi - lo)
+        ptp = _spread(self._raw)
         feats: F64 | None = None
         if ptp < FLAT_UV:
             self._p.clear()
@@ -121,7 +203,7 @@ class RhythmMonitor:
             recent = np.array([b for b in beats if self._t - BEATS_S < b <= self._t])
             feats = window_features(self._bp, ptp, self.fs, recent)
             self._p.append(unreadable_probability(feats))
-            self.state = "unreadable" if float(np.median(self._p)) > 0.5 else "ok"
+            self.state = "unreadable" if float(np.median(self._p)) > UNREADABLE_P else "ok"
         self.seconds[self.state] += 1
         if self.trace is not None:
             self.trace.append((self._t, feats, self.state))

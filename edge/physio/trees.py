@@ -87,16 +87,29 @@ class TreeEnsemble:
     n_inputs: int
 
     @cached_property
-    def _stacked(self) -> tuple[npt.NDArray[Any], ...]:
-        """The trees padded to one (trees, nodes) array per field, for `logit`."""
-        n = max(t.feature.size for t in self.trees)
-
-        def pad(name: str, fill: Any) -> npt.NDArray[Any]:
-            return np.stack([np.pad(getattr(t, name), (0, n - t.feature.size),
-                                    constant_values=fill) for t in self.trees])
-
-        return (pad("feature", -1), pad("threshold", 0.0), pad("missing_left", False),
-                pad("left", 0), pad("right", 0), pad("value", 0.0))
+    def _flat(self) -> tuple[npt.NDArray[Any], ...]:
+        """Every tree's nodes in one set of arrays (global indices), for `logit`: the
+        roots, the input each node reads (0 at a leaf), its threshold, its children (a
+        leaf's children are itself, so walking on from a leaf stays there), whether a
+        missing input goes left, the leaf values, and the deepest path's length."""
+        offsets = np.cumsum([0] + [t.feature.size for t in self.trees])[:-1]
+        feature = np.concatenate([np.maximum(t.feature, 0) for t in self.trees])
+        threshold = np.concatenate([t.threshold for t in self.trees])
+        missing_left = np.concatenate([t.missing_left for t in self.trees])
+        lefts, rights, depth = [], [], 0
+        for t, off in zip(self.trees, offsets, strict=True):
+            own = np.arange(t.feature.size)
+            leaf = t.feature < 0
+            lefts.append(off + np.where(leaf, own, t.left))
+            rights.append(off + np.where(leaf, own, t.right))
+            d = np.zeros(t.feature.size, dtype=np.int64)
+            for i in range(t.feature.size):  # children after parents: one pass
+                if not leaf[i]:
+                    d[t.left[i]] = d[t.right[i]] = d[i] + 1
+            depth = max(depth, int(d.max()))
+        value = np.concatenate([t.value for t in self.trees])
+        return (offsets, feature, threshold, np.concatenate(lefts), np.concatenate(rights),
+                missing_left, value, np.array(depth))
 
     def logit(self, x: F64) -> float:
         """All trees walked together, one level per step: a few numpy calls per level
@@ -106,18 +119,15 @@ class TreeEnsemble:
             raise ValueError(f"expected {self.n_inputs} inputs, got shape {x.shape}")
         if not self.trees:
             return self.bias
-        feature, threshold, missing_left, left, right, value = self._stacked
-        rows = np.arange(feature.shape[0])
-        node = np.zeros(feature.shape[0], dtype=np.int64)
-        for _ in range(feature.shape[1]):  # children come after parents: this bounds it
-            f = feature[rows, node]
-            split = f >= 0
-            if not split.any():
-                break
-            v = x[np.maximum(f, 0)]
-            go_left = np.where(np.isnan(v), missing_left[rows, node], v <= threshold[rows, node])
-            node = np.where(split, np.where(go_left, left[rows, node], right[rows, node]), node)
-        return self.bias + float(value[rows, node].sum())
+        node, feature, threshold, left, right, missing_left, value, depth = self._flat
+        missing = bool(np.isnan(x).any())
+        for _ in range(int(depth)):
+            v = x[feature[node]]
+            go_left = v <= threshold[node]
+            if missing:
+                go_left = np.where(np.isnan(v), missing_left[node], go_left)
+            node = np.where(go_left, left[node], right[node])
+        return self.bias + float(value[node].sum())
 
     def to_dict(self) -> dict[str, Any]:
         return {"bias": round(self.bias, 8), "n_inputs": self.n_inputs,

@@ -1,8 +1,10 @@
 """The voice analyzer: microphone chunks -> speech segments -> emotion estimates.
 
 Runs the int8 `speech_emotion` model (from the registry) only on segments the
-VAD found; a segment longer than the model's 3 s window is scored on
-half-overlapping windows and averaged. No audio is kept beyond the open
+VAD found and the speech gate (`edge.voice.speechness`) takes for speech — music,
+noise, appliances and singing are counted as `rejected` and give no estimate; a
+segment longer than the model's 3 s window is scored on half-overlapping windows and
+averaged. No audio is kept beyond the open
 segment (at most `max_s` seconds) and nothing is stored or sent; the speaker
 normalisation keeps the mean spectrum (64 numbers) of the last 32 utterances in
 memory.
@@ -20,6 +22,8 @@ from edge.messages import AudioChunk, ModalityEstimate, SourceItem
 from edge.registry import Registry
 from edge.voice.adapt import SpeakerAdaptation, with_offset
 from edge.voice.features import fit_frames, log_mel, normalise
+from edge.voice.speechness import MODEL_ID as GATE_ID
+from edge.voice.speechness import SpeechGate
 from edge.voice.vad import Segmenter
 
 MODEL_ID = "speech_emotion"
@@ -35,8 +39,11 @@ class SpeechEmotionModel:
         self.frames = model.inputs[0].shape[1]
         self.adaptation = SpeakerAdaptation() if speaker_normalisation else None
 
-    def predict(self, audio: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-        raw = log_mel(audio)
+    def predict(self, audio: npt.NDArray[np.float32],
+                raw: npt.NDArray[np.float32] | None = None) -> npt.NDArray[np.float32]:
+        """Emotion probabilities of one utterance; `raw`: its log-mel when already
+        computed."""
+        raw = log_mel(audio) if raw is None else raw
         lm = normalise(raw)
         if self.adaptation is not None:
             lm = with_offset(lm, self.adaptation.offset(raw.mean(axis=0)))
@@ -61,8 +68,15 @@ class VoiceAnalyzer(Analyzer):
         reg = registry or Registry()
         norm = bool(reg.get(MODEL_ID).preprocessing.get("speaker_normalisation", False))
         self.model = SpeechEmotionModel(model or reg.load(MODEL_ID, threads), norm)
-        self._ids = [reg.get(MODEL_ID).ref]
+        self.gate = SpeechGate.from_json(reg.verify(GATE_ID).read_text("utf-8"))
+        self._ids = [reg.get(MODEL_ID).ref, reg.get(GATE_ID).ref]
         self.segmenter = Segmenter()
+        self._rejected = 0
+
+    @property
+    def rejected(self) -> int:
+        """Segments the speech gate took for something other than speech."""
+        return self._rejected
 
     def model_ids(self) -> list[str]:
         return list(self._ids)
@@ -75,7 +89,11 @@ class VoiceAnalyzer(Analyzer):
             return []
         out = []
         for seg in self.segmenter.push(item.samples):
-            probs = self.model.predict(seg)
+            raw = log_mel(seg)
+            if not self.gate.is_speech(raw):
+                self._rejected += 1
+                continue
+            probs = self.model.predict(seg, raw)
             v, a = valence_arousal(probs.tolist())
             duration = seg.size / 16000.0
             quality = float(min(1.0, duration / 2.0))  # short utterances say less

@@ -51,7 +51,7 @@ def test_eval_ecg_ec57_excludes_ventricular_fibrillation(shared_data: Path) -> N
 def test_eval_ecg_rhythm_on_the_malignant_arrhythmia_records(shared_data: Path) -> None:
     """All vfdb records at 130 Hz: the rhythm check's figures as the card states them
     (weights fitted on these records: models/training/rhythm.py prints the
-    leave-one-record-out figures, 0.88 and 0.066)."""
+    leave-one-record-out figures: 0.915 and 0.095 on these records)."""
     import json
     import subprocess
     import sys
@@ -64,8 +64,8 @@ def test_eval_ecg_rhythm_on_the_malignant_arrhythmia_records(shared_data: Path) 
     assert res.returncode == 0, res.stderr[-2000:]
     r = json.loads(res.stdout)["rhythm"]
     assert r["vf_s"] > 1500 and r["normal_s"] > 10000
-    assert r["flagged_vf"] >= 0.85, r
-    assert r["false_flag_normal"] <= 0.15, r  # record 418's wide fast complexes dominate
+    assert r["flagged_vf"] >= 0.9, r
+    assert r["false_flag_normal"] <= 0.12, r  # records 424 (noise) and 418 (wide complexes)
 
 
 def test_eval_ecg_csv_rr_agreement(shared_data: Path, tmp_path: Path) -> None:
@@ -121,7 +121,10 @@ def test_bench_physio_json_contract(shared_data: Path) -> None:
                          text=True, timeout=600, cwd=root)
     assert res.returncode == 0, res.stderr
     r = json.loads(res.stdout)
-    assert {"x_realtime", "ratio_vs_peer", "f1", "f1_peer", "rpeak_by_chunk"} <= set(r)
+    assert {"x_realtime", "ratio_vs_peer", "f1", "f1_peer", "rpeak_by_chunk",
+            "ecg_path_x_realtime", "ecg_path_ratio_vs_peer"} <= set(r)
+    assert r["ecg_path_ratio_vs_peer"] == pytest.approx(
+        r["ecg_path_x_realtime"] / r["peer_x_realtime"], abs=1e-3)
     assert r["chunk_s"] == 2.0 and r["fs"] == 130.0
     assert r["f1"] >= r["f1_peer"] and r["f1"] > 0.999
     assert r["ratio_vs_peer"] == pytest.approx(r["rpeak_x_realtime"] / r["peer_x_realtime"],

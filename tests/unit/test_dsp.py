@@ -14,6 +14,7 @@ from scipy.ndimage import maximum_filter1d
 from scipy.optimize import linear_sum_assignment
 
 from edge.dsp import (
+    SMALL_PEAK_MATRIX,
     Resampler,
     SosFilter,
     assign_max,
@@ -89,6 +90,18 @@ def test_find_peaks_matches_scipy(values: list[int], distance: int, prominence: 
     peaks, prom = find_peaks_prominence(x, prominence, distance)
     ref, props = signal.find_peaks(x, prominence=prominence, distance=distance)
     np.testing.assert_array_equal(peaks, ref)  # ties included
+    np.testing.assert_allclose(prom, props["prominences"])
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_find_peaks_long_signal_matches_scipy(seed: int) -> None:
+    """Thousands of samples and peaks: past SMALL_PEAK_MATRIX, the bases come from the
+    monotonic stacks instead of the all-pairs comparison."""
+    x = np.round(np.random.default_rng(seed).normal(0, 1, 6000), 1)
+    peaks, prom = find_peaks_prominence(x, 0.3, 2)
+    assert peaks.size * x.size > SMALL_PEAK_MATRIX
+    ref, props = signal.find_peaks(x, prominence=0.3, distance=2)
+    np.testing.assert_array_equal(peaks, ref)
     np.testing.assert_allclose(prom, props["prominences"])
 
 

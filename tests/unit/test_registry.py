@@ -17,6 +17,14 @@ def test_every_shipped_model_verifies_and_runs() -> None:
     reg = Registry()
     assert reg.entries, "models/manifest.json lists no model"
     for mid, entry in reg.entries.items():
+        if entry.task == "speech_gate":  # the speech gate (JSON weights)
+            from edge.voice.speechness import GATE_FEATURES, SpeechGate
+
+            gate = SpeechGate.from_registry()
+            assert entry.inputs[0]["features"] == list(GATE_FEATURES)
+            assert 0.0 < gate.threshold < 1.0
+            assert (default_models_dir() / entry.parity_report).exists()
+            continue
         if entry.file.endswith(".json"):  # the physiology stress model (JSON weights)
             from edge.physio.stress_model import MODEL_INPUTS, StressModel
 

@@ -7,6 +7,7 @@ flutter/fibrillation records is in tests/integration/test_cli_physio.py."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from edge.messages import BioSamples
 from edge.physio.analyzer import PhysioAnalyzer
@@ -60,3 +61,31 @@ def test_analyzer_publishes_nothing_beat_derived_from_an_unreadable_ecg() -> Non
     assert an.signal_faults() == ["ecg: rhythm unreadable"]
     assert last.quality == 0.0 and last.stress is None and last.arousal is None
     assert "hr_bpm" not in last.metrics and "rmssd_ms" not in last.metrics
+
+
+@pytest.mark.parametrize("n", [3, 10, 520, 1001])
+def test_spread_is_the_percentile_range(n: int) -> None:
+    from edge.physio.rhythm import _spread
+
+    x = np.random.default_rng(n).normal(size=n)
+    lo, hi = np.percentile(x, [1.0, 99.0])
+    assert _spread(x) == pytest.approx(hi - lo, abs=1e-12)
+
+
+def test_slow_repeating_wave_is_no_flutter() -> None:
+    """A wide-complex rhythm at 100 a minute repeats every 0.6 s: the rule keeps it
+    readable; a 5-Hz flutter-like sine repeats every 0.2 s and is left to the model."""
+    from edge.physio.rhythm import fundamental_period, slower_than_flutter
+
+    fs = 130.0
+    t = np.arange(int(4 * fs)) / fs
+    slow = np.sin(2 * np.pi * t / 0.6) ** 3
+    period, strength = fundamental_period(slow, fs)
+    assert period == pytest.approx(0.6, abs=0.02) and strength > 0.5
+    fast_period, _ = fundamental_period(np.sin(2 * np.pi * 5.0 * t), fs)
+    assert fast_period == pytest.approx(0.2, abs=0.02)
+    feats = np.zeros(10)
+    feats[-2:] = (period, strength)
+    assert slower_than_flutter(feats)
+    feats[-2] = fast_period
+    assert not slower_than_flutter(feats)

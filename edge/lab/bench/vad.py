@@ -4,7 +4,8 @@ WebRTC's VAD (the `webrtcvad-wheels` build of Google's WebRTC VAD, a maintained 
 Both run through the daemon's own segmenter (`edge.voice.vad.Segmenter`: 10-ms frames,
 a segment opens after 3 speech frames, closes after 0.3 s of pause, is kept from 0.8 s),
 only the per-frame decision differs, so what is measured is what the emotion network
-would be handed:
+would be handed; `ours_gated` adds the daemon's speech gate after the segmenter (what
+the daemon really scores):
 
 - non-speech (`<data>/nonspeech/`: music, noise, household, environment, baby cries),
   per category: seconds of audio, seconds inside accepted segments (share), segments
@@ -29,6 +30,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from edge.voice.features import log_mel
+from edge.voice.speechness import SpeechGate
 from edge.voice.vad import FRAME, Segmenter, speech_bounds
 
 RATE = 16000
@@ -50,6 +53,20 @@ class WebRtcSegmenter(Segmenter):
     def _is_speech(self, frame: npt.NDArray[np.float32]) -> bool:
         pcm = (np.clip(frame, -1.0, 1.0) * 32767).astype("<i2").tobytes()
         return bool(self._vad.is_speech(pcm, RATE))
+
+
+@dataclass
+class GatedSegmenter(Segmenter):
+    """The daemon's segmenter followed by its speech gate (`edge.voice.speechness`): the
+    segments that reach the emotion network."""
+
+    gate: SpeechGate | None = None
+
+    def push(self, audio: npt.NDArray[np.float32]) -> list[npt.NDArray[np.float32]]:
+        got = super().push(audio)
+        if self.gate is None:
+            return got
+        return [s for s in got if self.gate.is_speech(log_mel(s))]
 
 
 def read_16k(path: Path) -> npt.NDArray[np.float32]:
@@ -84,23 +101,25 @@ def _rtf(make: Callable[[], Segmenter], audio: npt.NDArray[np.float32]) -> float
     return (time.perf_counter() - t0) / (audio.size / RATE)
 
 
-def _files(root: Path) -> list[Path]:
+def files_under(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.suffix.lower() in (".flac", ".wav"))
 
 
 def bench_vad(data: Path, stride: int = 4) -> dict[str, Any]:
-    peers: dict[str, Callable[[], Segmenter]] = {"ours": Segmenter}
+    gate = SpeechGate.from_registry()
+    peers: dict[str, Callable[[], Segmenter]] = {
+        "ours": Segmenter, "ours_gated": lambda: GatedSegmenter(gate=gate)}
     try:
         import webrtcvad  # noqa: F401
 
         peers["webrtcvad"] = WebRtcSegmenter
     except ImportError:
         pass
-    cats = {c: [read_16k(p) for p in _files(data / "nonspeech" / c)]
+    cats = {c: [read_16k(p) for p in files_under(data / "nonspeech" / c)]
             for c in (*NONSPEECH, "music_vocal") if (data / "nonspeech" / c).is_dir()}
     if not any(cats.values()):
         raise FileNotFoundError(f"{data}/nonspeech: no audio files")
-    speech_files = _files(data / "speech")[::stride]
+    speech_files = files_under(data / "speech")[::stride]
     if not speech_files:
         raise FileNotFoundError(f"{data}/speech: no audio files")
     speech = [read_16k(p) for p in speech_files]
@@ -138,7 +157,7 @@ def bench_vad(data: Path, stride: int = 4) -> dict[str, Any]:
 
 def vad_lines(r: dict[str, Any]) -> list[str]:
     lines = []
-    for name in ("ours", "webrtcvad"):
+    for name in ("ours", "ours_gated", "webrtcvad"):
         if name not in r:
             continue
         v = r[name]
