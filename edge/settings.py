@@ -203,8 +203,12 @@ class CameraSettings(SourceSettings):
 class FaceSettings:
     detector: str = field(default="short", metadata=_choice("short", "full"))
     """BlazeFace variant: "short" (faces within ~2 m: desks, mirrors) or "full" (rooms)."""
-    tiles: int = field(default=0, metadata=_rng(0, 2))
-    """0: one pass on the whole frame; 2: also four overlapping tiles, for small faces."""
+    tiles: int = field(default=1, metadata=_rng(0, 2))
+    """Four overlapping tiles looked at besides the whole frame, for small (distant)
+    faces: 0 never; 1 (auto) every `tile_scan_every` frames, and every frame while they
+    find faces the whole frame misses; 2 every frame."""
+    tile_scan_every: int = field(default=15, metadata=_rng(1, 600))
+    """Frames between two looks for small faces when `tiles` is 1."""
     min_score: float = field(default=0.6, metadata=_rng(0.1, 0.99))
     """Minimum detection score."""
     min_hits: int = field(default=3, metadata=_rng(1, 30))

@@ -18,7 +18,7 @@ import numpy.typing as npt
 from edge.analyzer import Analyzer
 from edge.circumplex import valence_arousal
 from edge.face.align import Quality, align_face, face_quality
-from edge.face.detector import FaceDetector
+from edge.face.detector import FaceDetector, TileScan
 from edge.face.expression import EmotionEvent, ExpressionModel, SmoothedTrack, aggregate
 from edge.face.tracker import Tracker
 from edge.inference import TFLiteModel
@@ -70,11 +70,16 @@ class FaceAnalyzer(Analyzer):
     def reset(self) -> None:
         s = self.settings
         self.tracker = Tracker(max_missed=s.max_missed, min_hits=s.min_hits)
+        self._tiles = TileScan(s.tiles, s.tile_scan_every)
         self._smooth: dict[int, SmoothedTrack] = {}
         self.last_faces = []
 
     def analyze(self, image: npt.NDArray[np.uint8], t: float) -> list[FaceResult]:
-        dets = self.detector.detect(image, self.settings.tiles)
+        dets = self.detector.detect(image)
+        if self._tiles.due():
+            full = len(dets)
+            dets = self.detector.with_tiles(image, dets)
+            self._tiles.saw(len(dets) > full)
         dets = sorted(dets, key=lambda d: -d.width)[:self.settings.max_faces]
         tracks = self.tracker.update(dets)
         alive = {tr.id for tr in self.tracker.tracks}

@@ -124,6 +124,57 @@ def merge(dets: list[Detection], iou: float = 0.3) -> list[Detection]:
     return [d for i, d in enumerate(merged) if inside[i].sum() < 2]
 
 
+TILE_EDGE = 0.02
+"""A tile detection this close (share of the tile) to an edge the tile shares with the
+rest of the frame is a face cut by the tile: the full pass or another tile has it."""
+TILE_MIN_SCORE = 0.8
+"""A tile is an extra, closer look: what it alone finds must be clearer than a detection
+of the whole frame. (On the group photo the tiles' true faces score 0.88-0.96; the
+things a tile mistakes for a face in ../shared's clips without one, 0.62-0.76.)"""
+TILE_FACE_MAX = 0.3
+"""Tile detections wider than this share of the tile are faces the full pass finds; a
+tile's close-up of a big face only adds a second, partial box."""
+
+
+def _whole_small_face(d: Detection, x0: int, y0: int, w: int, h: int, tw: int,
+                      th: int) -> bool:
+    bx0, by0, bx1, by1 = d.box
+    mx, my = TILE_EDGE * tw, TILE_EDGE * th
+    cut = ((x0 > 0 and bx0 < mx) or (x0 + tw < w and bx1 > tw - mx)
+           or (y0 > 0 and by0 < my) or (y0 + th < h and by1 > th - my))
+    return not cut and d.width <= TILE_FACE_MAX * tw
+
+
+@dataclass
+class TileScan:
+    """When a frame gets the tiled passes (`FaceSettings.tiles`): 0 never, 2 always,
+    1 ("auto") every `every`-th frame, and on every frame while those passes find faces
+    the whole-frame pass misses — until `every` tiled frames in a row find none. A scene
+    without small faces pays one tiled frame in `every`; a room with distant faces,
+    five passes a frame."""
+
+    mode: int
+    every: int
+    _frame: int = 0
+    _quiet: int = 0
+    _active: bool = False
+
+    def due(self) -> bool:
+        if self.mode != 1:
+            return self.mode == 2
+        due = self._active or self._frame % self.every == 0
+        self._frame += 1
+        return due
+
+    def saw(self, extra: bool) -> None:
+        """After a tiled frame: did the tiles add faces?"""
+        if extra:
+            self._active, self._quiet = True, 0
+        elif self._active:
+            self._quiet += 1
+            self._active = self._quiet < self.every
+
+
 class FaceDetector:
     """Runs one BlazeFace model on BGR frames."""
 
@@ -139,14 +190,18 @@ class FaceDetector:
         return (self._table[rgb] if self._table is not None else to_unit_range(rgb))[None]
 
     def detect(self, bgr: npt.NDArray[np.uint8], tiles: int = 0) -> list[Detection]:
-        """Faces in a BGR frame. `tiles=2` also runs the model on four overlapping
-        tiles (each 60 % of the frame) so faces too small at full-frame scale are found;
-        all candidates are merged by weighted NMS."""
+        """Faces in a BGR frame; `tiles=2` adds `with_tiles`."""
         rgb, lb = letterbox(bgr, self.spec.size)
         dets = self.decode(self.model.run(self._input(rgb)), lb, bgr.shape[1],
                            bgr.shape[0])
-        if tiles < 2:
-            return dets
+        return self.with_tiles(bgr, dets) if tiles >= 2 else dets
+
+    def with_tiles(self, bgr: npt.NDArray[np.uint8], full: list[Detection]) -> list[Detection]:
+        """`full` (the whole frame's detections) merged by weighted NMS with those of four
+        overlapping tiles (each 60 % of the frame), which find faces too small at
+        full-frame scale. A tile's detection counts only when it is a whole small face
+        (`_whole_small_face`) with a score of at least `TILE_MIN_SCORE`."""
+        dets = list(full)
         h, w = bgr.shape[:2]
         tw, th = int(w * 0.6), int(h * 0.6)
         for x0 in (0, w - tw):
@@ -154,6 +209,9 @@ class FaceDetector:
                 tile = bgr[y0:y0 + th, x0:x0 + tw]
                 rgb, lb = letterbox(tile, self.spec.size)
                 for d in self.decode(self.model.run(self._input(rgb)), lb, tw, th):
+                    if d.score < TILE_MIN_SCORE or not _whole_small_face(d, x0, y0, w, h,
+                                                                         tw, th):
+                        continue
                     off = np.array([x0, y0], np.float32)
                     box = (d.box[0] + x0, d.box[1] + y0, d.box[2] + x0, d.box[3] + y0)
                     dets.append(Detection(box, d.score, d.keypoints + off))

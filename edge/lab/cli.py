@@ -39,7 +39,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         root = Path(args.data) if args.data else data_root()
         video = Path(args.video) if args.video else root / "video" / "WolfgangLanger_Pexels.mp4"
-        print_report(bench_pipeline(video, args.seconds, args.tiles or 0), args.json)
+        print_report(bench_pipeline(video, args.seconds,
+                                    1 if args.tiles is None else args.tiles), args.json)
     elif args.what == "biofeedback":
         from edge.lab.bench.pipeline import bench_biofeedback
 
@@ -166,8 +167,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
         if not args.audio:
             raise ConfigError("--audio", "required for eval speech")
-        print_report(evaluate_speech(Path(args.audio), 1, args.order_seed), args.json,
-                     omit=SPEECH_BULK)
+        labels = [v.strip() for v in args.labels.split(",") if v.strip()] \
+            if args.labels else None
+        try:
+            report = evaluate_speech(Path(args.audio), 1, args.order_seed, labels)
+        except ValueError as exc:
+            raise ConfigError("--labels", str(exc)) from None
+        print_report(report, args.json, omit=SPEECH_BULK)
     return 0
 
 
@@ -193,7 +199,8 @@ def register(sub: Any) -> None:
                        help="vad: every Nth speech clip of the data's speech corpora")
     bench.add_argument("--seconds", type=float, default=30.0, help="pipeline: duration")
     bench.add_argument("--video", help="pipeline, soak: video file (default: a clip in the data)")
-    bench.add_argument("--tiles", type=int, choices=[0, 2], help="pipeline: face detector tiles")
+    bench.add_argument("--tiles", type=int, choices=[0, 1, 2],
+                       help="pipeline: face detector tiles (0 never, 1 auto, 2 always)")
     bench.add_argument("--minutes", type=float, default=30.0, help="soak: measured duration")
     bench.add_argument("--hours", type=float, default=None, help="soak: duration in hours")
     bench.add_argument("--warmup-min", type=float, default=3.0, help="soak: warm-up minutes")
@@ -231,6 +238,8 @@ def register(sub: Any) -> None:
     ev.add_argument("--fs", type=float, default=None, help="ecg: resample to this rate")
     ev.add_argument("--csv", help="ecg: a wearable export (time_s, ecg[, rr in ms])")
     ev.add_argument("--audio", help="speech: folder of RAVDESS/EmoDB-named or <label>/ clips")
+    ev.add_argument("--labels", help="speech: comma-separated labels to score (others "
+                    "skipped) and to restrict the argmax to; default: the labels present")
     ev.add_argument("--order-seed", type=int, default=0,
                     help="speech: order in which each speaker's clips are played (the online "
                          "speaker normalisation learns from earlier clips only)")
@@ -240,7 +249,8 @@ def register(sub: Any) -> None:
         sp.add_argument("--json", action="store_true")
         sp.add_argument("--config", "-c", default=None)
         sp.add_argument("--detector", choices=["short", "full"])
-        sp.add_argument("--tiles", type=int, choices=[0, 2])
+        sp.add_argument("--tiles", type=int, choices=[0, 1, 2],
+                        help="face detector tiles: 0 never, 1 auto (default), 2 always")
         sp.add_argument("--threads", type=int, default=2)
     rep.set_defaults(func=cmd_replay)
     ev.set_defaults(func=cmd_eval)

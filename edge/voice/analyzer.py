@@ -21,7 +21,7 @@ from edge.inference import TFLiteModel
 from edge.messages import AudioChunk, ModalityEstimate, SourceItem
 from edge.registry import Registry
 from edge.voice.adapt import SpeakerAdaptation, with_offset
-from edge.voice.features import fit_frames, log_mel, normalise
+from edge.voice.features import fit_frames, log_mel, log_mel_of_power, normalise, power_spectrogram
 from edge.voice.speechness import MODEL_ID as GATE_ID
 from edge.voice.speechness import SpeechGate
 from edge.voice.vad import Segmenter
@@ -89,8 +89,9 @@ class VoiceAnalyzer(Analyzer):
             return []
         out = []
         for seg in self.segmenter.push(item.samples):
-            raw = log_mel(seg)
-            if not self.gate.is_speech(raw):
+            power = power_spectrogram(seg)
+            raw = log_mel_of_power(power)
+            if not self.gate.is_speech(raw, power):
                 self._rejected += 1
                 continue
             probs = self.model.predict(seg, raw)

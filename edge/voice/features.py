@@ -75,7 +75,12 @@ def power_spectrogram(x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
 
 def log_mel(x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     """(frames, 64) natural-log mel energies."""
-    mel = power_spectrogram(x) @ mel_filterbank().T
+    return log_mel_of_power(power_spectrogram(x))
+
+
+def log_mel_of_power(power: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """`log_mel` from an already computed `power_spectrogram`."""
+    mel = power @ mel_filterbank().T
     return np.log(np.maximum(mel, 1e-6)).astype(np.float32)
 
 

@@ -5,7 +5,9 @@ running water and a crying baby all are. This gate looks at the whole segment, o
 the log-mel spectrogram the emotion network reads anyway, for what speech has and
 those sounds lack: an energy envelope that comes and goes at the syllable rate
 (2.5-8 Hz) with pauses between, a spectrum whose shape keeps changing (vowels,
-fricatives, stops in turn) and whose balance of low and high bands swings with them.
+fricatives, stops in turn) and whose balance of low and high bands swings with them;
+and, from the power spectrum's cepstrum, a pitch in the range of a talking adult that
+glides rather than holding notes (singing) or sitting an octave up (a baby's cry).
 `GATE_FEATURES` are those statistics; a logistic model over them
 (`models/speech_gate.json`, fitted by `models/training/speech_gate.py` on ../shared's
 speech clips, clean and in synthetic noise and babble, against its non-speech audio)
@@ -32,7 +34,11 @@ MODEL_ID = "speech_gate"
 FRAME_RATE = 100.0  # log-mel frames per second (10 ms hop)
 GATE_FEATURES = ("energy_sd_db", "energy_range_db", "low_energy_share", "syllable_modulation",
                  "flux", "flux_cv", "band_sd_low", "band_sd_mid", "band_sd_high",
-                 "centroid", "centroid_sd", "peakiness", "peakiness_sd", "tilt_sd", "tilt")
+                 "centroid", "centroid_sd", "peakiness", "peakiness_sd", "tilt_sd", "tilt",
+                 "pitch_octave", "pitch_sd_octaves", "pitch_steady_share", "cepstral_peak",
+                 "voiced_share")
+SAMPLE_RATE = 16000
+PITCH_HZ = (70.0, 800.0)
 
 
 def _moving_average_bins(lm: F64, width: int) -> F64:
@@ -43,8 +49,30 @@ def _moving_average_bins(lm: F64, width: int) -> F64:
     return (c[:, width:] - c[:, :-width]) / width
 
 
-def gate_features(lm: npt.NDArray[np.float32]) -> F64:
-    """`GATE_FEATURES` of one segment's (frames, 64) natural-log mel spectrogram."""
+def pitch_features(power: npt.NDArray[np.float32]) -> F64:
+    """From the power spectrogram (frames, bins): the median pitch (log2 Hz) of the voiced
+    frames (loud, with a cepstral peak over 0.1 between `PITCH_HZ`), its spread in
+    octaves, the share of frame-to-frame steps under 1/50 octave (held notes), the
+    median cepstral peak, and the share of voiced frames."""
+    p = np.asarray(power, dtype=np.float64)
+    energy = p.sum(axis=1)
+    loud = energy > 0.1 * np.median(energy[energy > 0]) if np.any(energy > 0) else energy > 0
+    cep = np.fft.irfft(np.log(p + 1e-10), axis=1)
+    lo, hi = int(SAMPLE_RATE / PITCH_HZ[1]), int(SAMPLE_RATE / PITCH_HZ[0])
+    q = cep[:, lo:hi]
+    peak = q.max(axis=1)
+    voiced = loud & (peak > 0.1)
+    if voiced.sum() < 3:
+        return np.array([0.0, 0.0, 0.0, 0.0, float(voiced.mean())])
+    octave = np.log2(SAMPLE_RATE / (lo + q.argmax(axis=1)[voiced]))
+    return np.array([float(np.median(octave)), float(octave.std()),
+                     float((np.abs(np.diff(octave)) < 0.02).mean()),
+                     float(np.median(peak[voiced])), float(voiced.mean())])
+
+
+def gate_features(lm: npt.NDArray[np.float32], power: npt.NDArray[np.float32]) -> F64:
+    """`GATE_FEATURES` of one segment from its (frames, 64) natural-log mel spectrogram
+    and the power spectrogram it was made from (`edge.voice.features`)."""
     lm64 = np.asarray(lm, dtype=np.float64)
     t = lm64.shape[0]
     lin = np.exp(lm64)
@@ -69,7 +97,8 @@ def gate_features(lm: npt.NDArray[np.float32]) -> F64:
         e_db.std(), p90 - p10, float((rms < 0.5 * rms.mean()).mean()), syllable,
         step.mean(), step.std() / (step.mean() + 1e-9),
         sd[:16].mean(), sd[16:40].mean(), sd[40:].mean(),
-        centroid.mean(), centroid.std(), peak.mean(), peak.std(), tilt.std(), tilt.mean()])
+        centroid.mean(), centroid.std(), peak.mean(), peak.std(), tilt.std(), tilt.mean(),
+        *pitch_features(power)])
 
 
 @dataclass(frozen=True)
@@ -83,13 +112,13 @@ class SpeechGate:
     threshold: float
     """Probability at or above which a segment is taken as speech."""
 
-    def probability(self, lm: npt.NDArray[np.float32]) -> float:
-        x = (gate_features(lm) - self.mean) / self.scale
+    def probability(self, lm: npt.NDArray[np.float32], power: npt.NDArray[np.float32]) -> float:
+        x = (gate_features(lm, power) - self.mean) / self.scale
         z = float(np.dot(self.weights, x)) + self.bias
         return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
 
-    def is_speech(self, lm: npt.NDArray[np.float32]) -> bool:
-        return self.probability(lm) >= self.threshold
+    def is_speech(self, lm: npt.NDArray[np.float32], power: npt.NDArray[np.float32]) -> bool:
+        return self.probability(lm, power) >= self.threshold
 
     def to_json(self, extra: dict[str, object]) -> str:
         return json.dumps({"kind": "logistic_regression", "features": list(GATE_FEATURES),

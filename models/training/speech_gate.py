@@ -36,7 +36,7 @@ import numpy as np
 from edge.lab.bench.vad import CHUNK, RATE, files_under, read_16k
 from edge.lab.data import data_root
 from edge.registry import ModelEntry, Registry, default_models_dir, sha256_file
-from edge.voice.features import log_mel
+from edge.voice.features import log_mel_of_power, power_spectrogram
 from edge.voice.speechness import GATE_FEATURES, MODEL_ID, SpeechGate, gate_features
 from edge.voice.vad import Segmenter
 
@@ -81,7 +81,9 @@ def build(data: Path, stride: int) -> dict[str, Any]:
 
     def add(kind: str, group: str, x: np.ndarray) -> None:
         for s in segments(x):
-            rows.append((kind, group, s.size / RATE, gate_features(log_mel(s))))
+            power = power_spectrogram(s)
+            rows.append((kind, group, s.size / RATE,
+                          gate_features(log_mel_of_power(power), power)))
 
     audio_s: dict[str, float] = {}
     noises: dict[str, list[np.ndarray]] = {}
@@ -206,7 +208,8 @@ Rebuild: `python -m models.training.speech_gate` (a few minutes on one core).
 
 ## What it does
 Between the VAD and the emotion network (`edge/voice/speechness.py`): {len(GATE_FEATURES)}
-statistics of the segment's log-mel spectrogram ({", ".join(GATE_FEATURES)}), standardised,
+statistics of the segment's log-mel spectrogram and of its pitch (from the cepstrum of its
+power spectrogram) ({", ".join(GATE_FEATURES)}), standardised,
 into a logistic regression; a segment under p = {report["threshold"]} is dropped (no
 emotion estimate, counted in `stats`). Singing is dropped too: a voice, but the emotion
 network was trained on speech.
@@ -281,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
         training_data="RAVDESS and EmoDB speech clips (clean, in synthetic noise and babble) "
                       "against ../shared's non-speech audio (GTZAN, ESC-10, Speech Commands "
                       "background noise, librosa examples)",
-        data_terms="the weights (15 means, scales and coefficients) contain no audio",
+        data_terms="the weights (means, scales and coefficients of 20 statistics) contain no audio",
         metrics={"nonspeech_reaching_network_loco":
                  report["leave_one_category_out"]["nonspeech"]["reaches_network_of_audio"],
                  "speech_recall_clean": report["speech_recall"]["clean"]["mean"],

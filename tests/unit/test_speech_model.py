@@ -68,6 +68,38 @@ def test_shipped_model_on_held_out_ravdess_actors(shared_data: Path, tmp_path: P
     assert gap <= 0.05, r["per_gender"]  # measured: 0.700 vs 0.667 (order seed 0)
 
 
+def test_eval_speech_on_label_folders_restricted_to_the_labels_present(
+        shared_data: Path, tmp_path: Path) -> None:
+    """`<label>/` folders of unnamed clips (as a natural-speech corpus is laid out), four
+    of the labels: the restricted argmax can only gain on the 7-way one, per corpus too;
+    `--labels` narrows what is scored; an unknown label is refused by name."""
+    import json
+    import subprocess
+    import sys
+
+    from edge.lab.evaluate.speech import evaluate_speech
+
+    names = {"angry": "05", "happy": "03", "neutral": "01", "sad": "04"}
+    for label, code in names.items():
+        (tmp_path / label).mkdir()
+        actor = shared_data / "speech" / "ravdess" / "Actor_19"
+        for f in sorted(actor.glob(f"03-01-{code}-*"))[:4]:
+            (tmp_path / label / f"clip_{f.stem[-8:]}.flac").symlink_to(f)
+    r = evaluate_speech(tmp_path, 1, 0)
+    assert r["n"] == 16 and r["labels_present"] == sorted(names)
+    assert r["restricted"]["accuracy"] >= r["accuracy"]
+    assert r["restricted"]["uar"] >= r["uar"]
+    folder = r["per_corpus"]["folder"]
+    assert folder["n"] == 16 and folder["restricted"]["accuracy"] == r["restricted"]["accuracy"]
+    two = evaluate_speech(tmp_path, 1, 0, ["angry", "sad"])
+    assert two["n"] == 8 and two["skipped"] == 8 and two["labels_present"] == ["angry", "sad"]
+    bad = subprocess.run([sys.executable, "-m", "edge", "eval", "speech", "--audio",
+                          str(tmp_path), "--labels", "angry,bored", "--json"],
+                         capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert bad.returncode == 78 and "--labels" in bad.stderr and "bored" in bad.stderr
+    assert not bad.stdout.strip() or "accuracy" not in json.loads(bad.stdout)
+
+
 def test_voice_analyzer_normalises_per_room_as_the_manifest_says(shared_data: Path) -> None:
     from edge.lab.evaluate.speech import load_clip
     from edge.messages import AudioChunk
@@ -95,3 +127,27 @@ def test_parsing_knows_the_speakers_we_do_not_have(name: str) -> None:
     c = parse_clip(Path(name))
     assert c is not None
     assert c.gender == ("female" if name.startswith("16") else "male")
+
+
+def test_voice_analyzer_scores_speech_and_rejects_music(shared_data: Path) -> None:
+    """The shipped speech gate through the daemon's voice analyzer: held-out actors'
+    speech gives estimates; instrumental music gives none and is counted as rejected
+    (music is in the gate's training data: this checks the path, the card has the
+    held-out figures)."""
+    from edge.lab.bench.vad import files_under, read_16k
+    from edge.messages import AudioChunk
+    from edge.voice.analyzer import VoiceAnalyzer
+
+    def run(an: VoiceAnalyzer, x: np.ndarray) -> int:
+        x = np.concatenate([x, np.zeros(8000, np.float32)])
+        return sum(len(an.process(AudioChunk(k / 16000, x[k:k + 1600], 16000)))
+                   for k in range(0, x.size, 1600))
+
+    speech_an = VoiceAnalyzer(threads=1)
+    clips = sorted((shared_data / "speech" / "ravdess" / "Actor_20").iterdir())[::6]
+    scored = sum(run(speech_an, read_16k(p)) for p in clips)
+    assert scored >= 0.9 * len(clips), (scored, len(clips), speech_an.rejected)
+    music_an = VoiceAnalyzer(threads=1)
+    music = files_under(shared_data / "nonspeech" / "music")
+    assert sum(run(music_an, read_16k(p)) for p in music) == 0
+    assert music_an.rejected >= 10

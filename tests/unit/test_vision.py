@@ -118,12 +118,14 @@ def test_label_mapping_and_circumplex() -> None:
     assert v < -0.5 and a < 0
 
 
-@pytest.mark.parametrize("clip", ["liveportrait_d0.mp4", "liveportrait_d3.mp4"])
+@pytest.mark.parametrize("clip", ["liveportrait_d0.mp4", "liveportrait_d3.mp4",
+                                  "single_face.mp4", "face_noface.mov", "noface_face.mov"])
 def test_replay_keeps_one_track(shared_data: Path, clip: str) -> None:
-    rows, summary = replay_json(shared_data / "video" / clip)
-    assert summary["frames_with_face"] >= 0.98 * summary["frames"]
+    rows, summary = replay_json(shared_data / "video" / clip)  # default settings: auto tiles
+    if "noface" not in clip:
+        assert summary["frames_with_face"] >= 0.98 * summary["frames"]
     assert summary["tracks"] == 1 and summary["max_faces"] == 1
-    face = rows[10]["faces"][0]
+    face = next(r["faces"][0] for r in rows[10:] if r["faces"])
     assert set(face) == {"track", "box", "emotion", "probs", "valence", "arousal", "quality"}
     assert set(face["probs"]) == set(EMOTIONS)
     assert abs(sum(face["probs"].values()) - 1) < 1e-3
@@ -132,6 +134,37 @@ def test_replay_keeps_one_track(shared_data: Path, clip: str) -> None:
 def test_replay_finds_no_face_where_there_is_none(shared_data: Path) -> None:
     _, summary = replay_json(shared_data / "video" / "no_face.mp4")
     assert summary["frames_with_face"] == 0 and summary["tracks"] == 0
+
+
+def test_default_settings_find_all_five_faces_of_the_group(shared_data: Path) -> None:
+    """The default `tiles = 1` (auto): the first frame looks at the tiles, which find the
+    faces the whole-frame pass cannot resolve."""
+    _, summary = replay_json(shared_data / "face" / "samples" / "multi_face.jpg")
+    assert summary["max_faces"] == 5
+    _, whole_frame = replay_json(shared_data / "face" / "samples" / "multi_face.jpg",
+                                 "--tiles", "0")
+    assert whole_frame["max_faces"] < 5  # what the tiles are for
+
+
+def test_tile_scan_looks_every_nth_frame_and_stays_while_it_finds() -> None:
+    from edge.face.detector import TileScan
+
+    scan = TileScan(1, 5)
+    looks = []
+    for _ in range(12):
+        looks.append(scan.due())
+        if looks[-1]:
+            scan.saw(False)
+    assert looks == [True, False, False, False, False, True, False, False, False, False,
+                     True, False]
+    scan = TileScan(1, 3)
+    assert scan.due()
+    scan.saw(True)  # small faces: every frame now ...
+    for _ in range(3):
+        assert scan.due()
+        scan.saw(False)  # ... until three tiled frames in a row find nothing extra
+    assert not scan.due()
+    assert TileScan(0, 3).due() is False and TileScan(2, 3).due() is True
 
 
 def test_replay_finds_all_five_faces_with_tiles(shared_data: Path, tmp_path: Path) -> None:

@@ -30,7 +30,7 @@ from edge.lab.broker import MosquittoBroker
 
 
 def pipeline_config(tmp: str, port: int, video: Path | None, interval_s: float = 0.05,
-                    stats_interval_s: float = 5.0, profile: str = "full", tiles: int = 0) -> Path:
+                    stats_interval_s: float = 5.0, profile: str = "full", tiles: int = 1) -> Path:
     """Write the config of a whole-daemon run: file camera (unless `video` is None), file
     microphone (likewise), emulated H10 + EDA sensor over BLE, to 127.0.0.1:`port`."""
     from edge.lab.demo import demo_speech
@@ -63,7 +63,7 @@ def _proc_sample(pid: int) -> tuple[float, float]:
     return cpu, rss
 
 
-def bench_pipeline(video: Path, seconds: float = 30.0, tiles: int = 0) -> dict[str, Any]:
+def bench_pipeline(video: Path, seconds: float = 30.0, tiles: int = 1) -> dict[str, Any]:
     recv: list[tuple[float, dict[str, Any]]] = []
     stats: list[dict[str, Any]] = []
     lock = threading.Lock()

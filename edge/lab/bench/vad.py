@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from edge.voice.features import log_mel
+from edge.voice.features import log_mel_of_power, power_spectrogram
 from edge.voice.speechness import SpeechGate
 from edge.voice.vad import FRAME, Segmenter, speech_bounds
 
@@ -66,7 +66,12 @@ class GatedSegmenter(Segmenter):
         got = super().push(audio)
         if self.gate is None:
             return got
-        return [s for s in got if self.gate.is_speech(log_mel(s))]
+        out = []
+        for s in got:
+            power = power_spectrogram(s)
+            if self.gate.is_speech(log_mel_of_power(power), power):
+                out.append(s)
+        return out
 
 
 def read_16k(path: Path) -> npt.NDArray[np.float32]:

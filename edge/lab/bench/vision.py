@@ -39,8 +39,8 @@ def load_frames(path: Path, n: int) -> list[npt.NDArray[np.uint8]]:
     return out
 
 
-def _run_ours(frames: list[npt.NDArray[np.uint8]], threads: int, use_float: bool
-              ) -> tuple[float, int]:
+def _run_ours(frames: list[npt.NDArray[np.uint8]], threads: int, use_float: bool,
+              tiles: int = 1) -> tuple[float, int]:
     from edge.face.analyzer import DETECTOR_IDS, EXPRESSION_ID, FaceAnalyzer
     from edge.inference import TFLiteModel
     from edge.settings import FaceSettings
@@ -51,7 +51,7 @@ def _run_ours(frames: list[npt.NDArray[np.uint8]], threads: int, use_float: bool
 
         models = (TFLiteModel(float_model_path(DETECTOR_IDS["short"]), threads),
                   TFLiteModel(float_model_path(EXPRESSION_ID), threads))
-    an = FaceAnalyzer(FaceSettings(), threads=threads, models=models)
+    an = FaceAnalyzer(FaceSettings(tiles=tiles), threads=threads, models=models)
     an.analyze(frames[0], 0.0)  # warm-up
     an.reset()
     with_face = 0
@@ -128,6 +128,10 @@ def bench_vision(data: Path, frames_n: int = 200, peer: bool = True) -> dict[str
         out["fps_peer"] = {str(t): round(v, 1) for t, v in fps["peer"].items()}
         out["ratio_vs_peer"] = round(fps["int8"][2] / fps["peer"][2], 2)
     out["int8_vs_float_latency"] = round(fps["float"][2] / fps["int8"][2], 3)
+    # what looking for small faces costs (2 threads): never, auto (the default), always
+    out["fps_int8_by_tiles"] = {"0": round(_run_ours(frames, 2, False, tiles=0)[0], 1),
+                                "1": out["fps_int8"]["2"],
+                                "2": round(_run_ours(frames, 2, False, tiles=2)[0], 1)}
     out["rss_mb"] = vision_rss_mb(clip)
     return out
 
@@ -142,6 +146,10 @@ def vision_lines(r: dict[str, Any]) -> list[str]:
     if "ratio_vs_peer" in r:
         out.append(f"  int8 / fer fps (2 threads): {r['ratio_vs_peer']}x")
     out.append(f"  int8 / float latency (2 threads): {r['int8_vs_float_latency']}")
+    if "fps_int8_by_tiles" in r:
+        t = r["fps_int8_by_tiles"]
+        out.append(f"  int8 fps (2 threads) by face.tiles: 0 (never) {t['0']}, 1 (auto) "
+                   f"{t['1']}, 2 (always) {t['2']}")
     out.append(f"  frames with a face: {r['frames_with_face']}")
     out.append(f"  vision path peak RSS: {r['rss_mb']} MB")
     return out
