@@ -91,13 +91,15 @@ class VoiceAnalyzer(Analyzer):
         for seg in self.segmenter.push(item.samples):
             power = power_spectrogram(seg)
             raw = log_mel_of_power(power)
-            if not self.gate.is_speech(raw, power):
+            p_speech = self.gate.probability(raw, power)
+            if p_speech < self.gate.threshold:
                 self._rejected += 1
                 continue
             probs = self.model.predict(seg, raw)
             v, a = valence_arousal(probs.tolist())
             duration = seg.size / 16000.0
-            quality = float(min(1.0, duration / 2.0))  # short utterances say less
+            # short utterances say less; so does a segment the gate barely took for speech
+            quality = float(min(1.0, duration / 2.0)) * self.gate.confidence(p_speech)
             out.append(ModalityEstimate("voice", item.ts, quality,
                                         probs=tuple(float(p) for p in probs), valence=v,
                                         arousal=a))

@@ -120,6 +120,13 @@ class SpeechGate:
     def is_speech(self, lm: npt.NDArray[np.float32], power: npt.NDArray[np.float32]) -> bool:
         return self.probability(lm, power) >= self.threshold
 
+    def confidence(self, p: float) -> float:
+        """How sure the gate is that a segment of speech probability `p` is speech, in
+        [0, 1]: 0 at the threshold and below, 1 from halfway between it and 1. The voice
+        estimate's quality is scaled by it, so a segment that barely passed (speech
+        under loud music, an odd sound) weighs little in fusion."""
+        return float(min(1.0, max(0.0, 2.0 * (p - self.threshold) / (1.0 - self.threshold))))
+
     def to_json(self, extra: dict[str, object]) -> str:
         return json.dumps({"kind": "logistic_regression", "features": list(GATE_FEATURES),
                            "mean": [round(float(v), 8) for v in self.mean],

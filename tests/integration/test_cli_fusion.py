@@ -33,6 +33,11 @@ def test_eval_fusion_on_pseudo_multimodal_pairs(shared_data: object) -> None:
     assert s["n"] > 100 and s["physio_windows"] > 300
     assert s["fused_balanced_accuracy"] >= max(s["single"].values())
     assert s == fit["test"]["stress"]
+    # the voice over 0-dB music and noise: useless alone; fused with the quality the
+    # speech gate gives it, fusion leans on the face instead of following the voice
+    n = r["voice_in_noise"]
+    assert n["voice"] < 0.35 and n["voice_rejected"] > 0.5
+    assert n["fused_quality_from_gate"] >= n["fused_quality_fixed"] + 0.1
 
 
 def test_replay_plot_of_all_three_modalities(shared_data: object, tmp_path: object) -> None:

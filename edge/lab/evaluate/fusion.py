@@ -20,6 +20,13 @@ reference), each modality alone on the same pairs, and fused accuracy with each
 modality removed (which, with two modalities, is the other one alone).
 Physiology carries stress and arousal, not emotion categories, so it takes part
 in the stress pairs only.
+
+`voice_in_noise`: the same test pairs with each speech clip mixed with a piece of
+../shared's non-speech audio (music, household, environment in turn) at 0 dB, as a
+voice over a loud TV: the voice alone, and fused with the voice estimate's quality
+(a) fixed at 1 and (b) as the daemon sets it, scaled by the speech gate's confidence
+(`edge.voice.speechness`; a clip the gate rejects gives no voice estimate). Where (b)
+beats (a), fusion leans on the face when the voice is unreliable.
 """
 
 from __future__ import annotations
@@ -49,6 +56,11 @@ class Predictions:
     speaker: npt.NDArray[np.str_]
     face: npt.NDArray[np.float64]
     face_y: npt.NDArray[np.int64]
+    noisy_voice: npt.NDArray[np.float64] | None = None
+    """Per clip (test speakers; NaN rows elsewhere): the prediction on the clip mixed
+    with non-speech at 0 dB."""
+    noisy_confidence: npt.NDArray[np.float64] | None = None
+    """The speech gate's confidence on that mixture (0: rejected)."""
 
     def face_halves(self, seed: int = 0) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
         """(calibration, test) indices into `face`: a fixed random half each."""
@@ -64,7 +76,7 @@ class Predictions:
         fy = self.face_y[face_idx]
         pools = {c: list(rng.permutation(face_idx[fy == c])) for c in range(len(EMOTIONS))}
         f, v, y = [], [], []
-        for i in np.flatnonzero(np.isin(self.speaker, sorted(speakers))):
+        for i in self.clips_of(speakers):
             label = int(self.voice_y[i])
             if not pools[label]:
                 pools[label] = list(rng.permutation(face_idx[fy == label]))
@@ -72,6 +84,10 @@ class Predictions:
             v.append(self.voice[i])
             y.append(label)
         return np.array(f), np.array(v), np.array(y)
+
+    def clips_of(self, speakers: set[str]) -> npt.NDArray[np.int64]:
+        """Indices of the speech clips of `speakers`, in the order `pairs` uses them."""
+        return np.flatnonzero(np.isin(self.speaker, sorted(speakers)))
 
 
 def predictions(data: Path) -> Predictions:
@@ -95,25 +111,69 @@ def predictions(data: Path) -> Predictions:
                 voice.append(speech.predict(load_clip(c.path)))
                 voice_y.append(EMOTIONS.index(str(c.label)))
                 speaker.append(c.speaker)
+    noisy, confidence = _noisy_voice(data, net, norm, speaker)
     expression = ExpressionModel(Registry().load(EXPRESSION_ID, 1))
     x, y = load_fer_split("val")
     face = np.stack([expression.predict(img) for img in x])
     return Predictions(np.array(voice, np.float64), np.array(voice_y), np.array(speaker),
-                       face.astype(np.float64), np.asarray(y, np.int64))
+                       face.astype(np.float64), np.asarray(y, np.int64), noisy, confidence)
+
+
+def _noisy_voice(data: Path, net: Any, norm: bool, speaker: list[str]
+                 ) -> tuple[npt.NDArray[np.float64] | None, npt.NDArray[np.float64] | None]:
+    """Predictions and gate confidences on the test speakers' clips mixed at 0 dB with
+    ../shared's non-speech (None without it); replayed in the order of `predictions`."""
+    from edge.lab.bench.vad import files_under, read_16k
+    from edge.lab.corpora import scan
+    from edge.lab.evaluate.speech import load_clip, speaker_sessions
+    from edge.voice.analyzer import SpeechEmotionModel
+    from edge.voice.features import log_mel_of_power, power_spectrogram
+    from edge.voice.speechness import SpeechGate
+
+    noise = [read_16k(p) for c in ("music", "household", "environment")
+             for p in files_under(data / "nonspeech" / c)]
+    if not noise:
+        return None, None
+    gate = SpeechGate.from_registry()
+    probs = np.full((len(speaker), len(EMOTIONS)), np.nan)
+    conf = np.zeros(len(speaker))
+    k = 0
+    for corpus in ("ravdess", "emodb"):
+        clips, _ = scan(data / "speech" / corpus)
+        wanted = [c for c in clips
+                  if c.speaker in SPEECH_TEST | SPEECH_CALIBRATION and c.label is not None]
+        for session in speaker_sessions(wanted):
+            model = SpeechEmotionModel(net, norm)
+            for c in session:
+                if c.speaker in SPEECH_TEST:
+                    x = load_clip(c.path)
+                    n = np.resize(noise[k % len(noise)], x.size)
+                    gain = np.sqrt(np.mean(x ** 2) / max(float(np.mean(n ** 2)), 1e-12))
+                    mixed = (x + gain * n).astype(np.float32)
+                    power = power_spectrogram(mixed)
+                    raw = log_mel_of_power(power)
+                    probs[k] = model.predict(mixed, raw)
+                    conf[k] = gate.confidence(gate.probability(raw, power))
+                k += 1
+    return probs, conf
 
 
 def fused_labels(face: npt.NDArray[np.float64], voice: npt.NDArray[np.float64],
                  settings: FusionSettings, modalities: tuple[str, ...] = ("face", "voice"),
+                 voice_quality: npt.NDArray[np.float64] | None = None,
                  ) -> npt.NDArray[np.int64]:
-    """The label the daemon's fusion emits for each pair."""
+    """The label the daemon's fusion emits for each pair; `voice_quality` per pair
+    (default 1; 0: no voice estimate)."""
     out = []
     s = replace(settings, time_constant_s=0.0)
-    for fp, vp in zip(face, voice, strict=True):
+    quality = np.ones(len(face)) if voice_quality is None else voice_quality
+    for fp, vp, q in zip(face, voice, quality, strict=True):
         fusion = LateFusion(s, modalities)
         if "face" in modalities:
             fusion.update(ModalityEstimate("face", 0.0, 1.0, probs=tuple(map(float, fp))))
-        if "voice" in modalities:
-            fusion.update(ModalityEstimate("voice", 0.0, 1.0, probs=tuple(map(float, vp))))
+        if "voice" in modalities and q > 0:
+            fusion.update(ModalityEstimate("voice", 0.0, float(q),
+                                           probs=tuple(map(float, vp))))
         state = fusion.fuse(now=0.0, wall=0.0)
         out.append(EMOTIONS.index(state.emotion) if state.emotion else -1)
     return np.array(out)
@@ -143,6 +203,7 @@ def evaluate_fusion(data: Path, seeds: int = 5, settings: FusionSettings | None 
             "without_voice": acc(fused_labels(face, voice, settings, ("face",))),
         })
     avg = {k: round(float(np.mean([r[k] for r in rows])), 4) for k in rows[0]}
+    in_noise = _voice_in_noise(p, test_faces, settings, seeds)
     stress: dict[str, Any] | None = None
     physio_root = data / "physio" / "stress_predict"
     if (physio_root / "labels_per_second.csv").exists():
@@ -162,7 +223,30 @@ def evaluate_fusion(data: Path, seeds: int = 5, settings: FusionSettings | None 
         "pairs": "held-out speech clips (RAVDESS 19-20, EmoDB 03/08) x the test half of "
                  "FER2013 val crops of the same label",
         "combine": settings.combine,
+        "voice_in_noise": in_noise,
     }
+
+
+def _voice_in_noise(p: Predictions, test_faces: npt.NDArray[np.int64],
+                    settings: FusionSettings, seeds: int) -> dict[str, Any] | None:
+    """The test pairs again with the voice over 0-dB non-speech (module docstring)."""
+    if p.noisy_voice is None or p.noisy_confidence is None:
+        return None
+    clips = p.clips_of(SPEECH_TEST)
+    noisy, conf = p.noisy_voice[clips], p.noisy_confidence[clips]
+    rows = []
+    for seed in range(seeds):
+        face, _, y = p.pairs(SPEECH_TEST, test_faces, seed)
+        rows.append({
+            "voice": float(np.mean(np.argmax(noisy, axis=1) == y)),
+            "face": float(np.mean(np.argmax(face, axis=1) == y)),
+            "fused_quality_fixed": float(np.mean(fused_labels(face, noisy, settings) == y)),
+            "fused_quality_from_gate": float(np.mean(
+                fused_labels(face, noisy, settings, voice_quality=conf) == y))})
+    out: dict[str, Any] = {k: round(float(np.mean([r[k] for r in rows])), 4) for k in rows[0]}
+    out["voice_rejected"] = round(float(np.mean(conf == 0)), 4)
+    out["mean_voice_quality"] = round(float(np.mean(conf)), 4)
+    return out
 
 
 def fusion_lines(r: dict[str, Any]) -> list[str]:
@@ -172,4 +256,10 @@ def fusion_lines(r: dict[str, Any]) -> list[str]:
     out.append(f"fused ({r['combine']}) {r['fused_accuracy']:.4f}; weighted mean "
           f"{r['fused_accuracy_weighted_mean']:.4f}; face alone {r['single']['face']:.4f}; "
           f"voice alone {r['single']['voice']:.4f}")
+    n = r.get("voice_in_noise")
+    if n:
+        out.append(f"voice over 0-dB non-speech: voice alone {n['voice']:.4f}; fused with its "
+                   f"quality fixed {n['fused_quality_fixed']:.4f}, from the speech gate "
+                   f"{n['fused_quality_from_gate']:.4f} (face alone {n['face']:.4f}; "
+                   f"{100 * n['voice_rejected']:.0f} % of voices rejected)")
     return out
