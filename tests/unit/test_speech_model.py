@@ -57,6 +57,8 @@ def test_shipped_model_on_held_out_emodb_speakers(shared_data: Path, tmp_path: P
     assert set(r["per_gender"]) == {"male", "female"}
     assert set(r["per_speaker"]) == {"emodb-03", "emodb-08"}
     assert sum(sum(row) for row in r["confusion"]) == 92
+    c = r["confidence"]  # calibration error and the accuracy of the surer half
+    assert 0.0 <= c["ece"] <= 0.2 and c["accuracy_at_half_coverage"] > r["accuracy"]
 
 
 def test_shipped_model_on_held_out_ravdess_actors(shared_data: Path, tmp_path: Path) -> None:

@@ -5,7 +5,11 @@
 the online speaker normalisation. Reported overall and per corpus: accuracy and UAR
 with the normal 7-way output (UAR over the labels present), the same with the argmax
 restricted to the labels present (or to `--labels`: what a deployment that only cares
-about those would see), per-gender figures and the confusion matrices.
+about those would see), per-gender figures and the confusion matrices. Confidence:
+expected calibration error (15 bins) of the network's probabilities as they are and
+after the fusion's fitted voice temperature (`[fusion.voice] temperature`, which the
+daemon applies before pooling), and the accuracy on the most confident half of the
+clips (what a consumer that ignores the less sure half would see).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from edge.lab.corpora import Clip, scan
 from edge.lab.replay import LABEL_ALIASES
 from edge.messages import EMOTIONS, AudioChunk
 from edge.registry import Registry
+from edge.settings import FusionSettings
 from edge.voice.adapt import session_order
 from edge.voice.analyzer import MODEL_ID, SpeechEmotionModel, VoiceAnalyzer
 from edge.voice.vad import speech_bounds
@@ -42,6 +47,34 @@ def _scores(conf: np.ndarray) -> dict[str, float]:
     present = conf.sum(1) > 0
     return {"accuracy": round(float(conf.diagonal().sum() / max(1, n)), 4),
             "uar": round(float(rec[present].mean()) if present.any() else 0.0, 4), "n": n}
+
+
+def calibration_error(probs: np.ndarray, y: np.ndarray, bins: int = 15) -> float:
+    """Expected calibration error: the |accuracy - confidence| of equal-width confidence
+    bins, weighted by their share of the clips."""
+    conf = probs.max(axis=1)
+    hit = probs.argmax(axis=1) == y
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    idx = np.clip(np.digitize(conf, edges[1:-1]), 0, bins - 1)
+    return float(sum(abs(hit[idx == b].mean() - conf[idx == b].mean()) * np.mean(idx == b)
+                     for b in range(bins) if np.any(idx == b)))
+
+
+def with_temperature(probs: np.ndarray, temperature: float) -> np.ndarray:
+    z = np.log(np.maximum(probs, 1e-12)) / temperature
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return np.asarray(e / e.sum(axis=1, keepdims=True))
+
+
+def confidence_report(probs: np.ndarray, y: np.ndarray, temperature: float) -> dict[str, Any]:
+    if y.size == 0:
+        return {}
+    cal = with_temperature(probs, temperature)
+    top = np.argsort(-cal.max(axis=1))[:max(1, y.size // 2)]
+    return {"ece": round(calibration_error(probs, y), 4),
+            "ece_with_fusion_temperature": round(calibration_error(cal, y), 4),
+            "fusion_temperature": temperature,
+            "accuracy_at_half_coverage": round(float(np.mean(cal[top].argmax(1) == y[top])), 4)}
 
 
 def speaker_sessions(clips: list[Clip], seed: int = 0) -> list[list[Clip]]:
@@ -71,11 +104,15 @@ def evaluate_speech(audio: Path, threads: int = 1, order_seed: int = 0,
         skipped += sum(c.label not in labels for c in kept)
         kept = [c for c in kept if c.label in labels]
     allowed = np.array([e in (labels or {c.label for c in kept}) for e in EMOTIONS])
+    all_probs: list[np.ndarray] = []
+    truth: list[int] = []
     for session in speaker_sessions(kept, order_seed):
         model = SpeechEmotionModel(net, norm)
         for c in session:
             t = EMOTIONS.index(str(c.label))
             probs = model.predict(load_clip(c.path))
+            all_probs.append(probs)
+            truth.append(t)
             p = int(np.argmax(probs))
             r = int(np.argmax(np.where(allowed, probs, -1.0)))
             conf[t][p] += 1
@@ -89,6 +126,8 @@ def evaluate_speech(audio: Path, threads: int = 1, order_seed: int = 0,
         **_scores(conf), "skipped": skipped,
         "labels_present": [e for e, a in zip(EMOTIONS, allowed, strict=True) if a],
         "restricted": {**_scores(restricted), "confusion": restricted.tolist()},
+        "confidence": confidence_report(np.array(all_probs).reshape(-1, k), np.array(truth),
+                                        FusionSettings().voice.temperature),
         "per_class": {lab: {"recall": round(float(r), 4), "n": int(n)}
                       for lab, r, n in zip(EMOTIONS, rec, conf.sum(1), strict=True)},
         "confusion": conf.tolist(), "labels": list(EMOTIONS),
