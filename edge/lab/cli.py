@@ -136,7 +136,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
         if not args.e4:
             raise ConfigError("--e4", "required for eval stress (a Stress-Predict folder)")
-        if args.model == "shipped":
+        if args.wesad:
+            from edge.lab.evaluate.wesad import cross_dataset, wesad_lines
+
+            try:
+                report = cross_dataset(Path(args.e4), Path(args.wesad))
+            except (OSError, ValueError) as exc:
+                raise ConfigError("--wesad", str(exc)) from None
+            print_report(report, args.json, wesad_lines)
+        elif args.model == "shipped":
             from edge.lab.evaluate.stress import SHIPPED_ORDERS, evaluate_shipped, shipped_lines
 
             orders = tuple(args.orders) if args.orders else SHIPPED_ORDERS
@@ -234,6 +242,8 @@ def register(sub: Any) -> None:
                     help="stress --model shipped: block orders to stream (default 1 2 3 4 5)")
     ev.add_argument("--subjects", type=int, nargs="+", metavar="N",
                     help="stress: only these participant numbers")
+    ev.add_argument("--wesad", help="stress: WESAD wrist-feature CSV for a cross-dataset "
+                    "check on the features both share")
     ev.add_argument("--record", action="append", help="ecg: WFDB record path (repeatable)")
     ev.add_argument("--fs", type=float, default=None, help="ecg: resample to this rate")
     ev.add_argument("--csv", help="ecg: a wearable export (time_s, ecg[, rr in ms])")

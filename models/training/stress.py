@@ -197,7 +197,9 @@ def main(argv: list[str] | None = None) -> int:
                  "size_bytes": out.stat().st_size},
         parity_report=f"reports/{MODEL_ID}.json", recipe="models/training/stress.py"))
     reg.save()
-    (args.models / "cards" / f"{MODEL_ID}.md").write_text(card(report, reg.get(MODEL_ID)))
+    extra = args.models / "cards_extra" / f"{MODEL_ID}.md"  # hand-written sections
+    (args.models / "cards" / f"{MODEL_ID}.md").write_text(
+        card(report, reg.get(MODEL_ID)) + (extra.read_text() if extra.exists() else ""))
     print(f"wrote {out}, its manifest entry and card", flush=True)
     return 0
 

@@ -175,3 +175,24 @@ def test_eval_stress_scores_the_shipped_model_over_block_orders(shared_data: Pat
     for v in r["per_subject"].values():
         assert v["min"] <= v["mean"] <= v["max"]
     assert r["balanced_accuracy"] > 0.7 and r["auc"] > 0.8  # in-sample: it knows them
+
+
+def test_eval_stress_cross_dataset_check_on_wesad(shared_data: Path) -> None:
+    """`affectd eval stress --wesad`: the four features the daemon and WESAD share, a rule
+    fitted on Stress-Predict (through the daemon's physiology path) holds on WESAD's
+    subjects (measured 0.835, AUC 0.938)."""
+    import json
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    res = subprocess.run([sys.executable, "-m", "edge", "eval", "stress", "--e4",
+                          str(shared_data / "physio" / "stress_predict"), "--wesad",
+                          str(shared_data / "physio" / "wesad" /
+                              "wesad_wrist_features_stride60.csv"), "--json"],
+                         capture_output=True, text=True, timeout=900, cwd=root)
+    assert res.returncode == 0, res.stderr[-2000:]
+    r = json.loads(res.stdout)
+    to_wesad = r["stress_predict_to_wesad"]
+    assert to_wesad["subjects"] == 12 and r["within_stress_predict_loso"]["subjects"] >= 20
+    assert to_wesad["balanced_accuracy_mean"] >= 0.75 and to_wesad["auc_pooled"] >= 0.85

@@ -7,6 +7,7 @@ against the wearer's history -> more stress)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -159,3 +160,31 @@ def test_shipped_model_reads_arousal_from_the_wearers_history() -> None:
     inputs = model_inputs(np.vstack([calm, hot]), model.prior)
     p = [model.probability(v) for v in inputs]
     assert np.median(p[10:40]) < 0.5 < p[-1]
+
+
+def test_wesad_reader_maps_the_shared_columns_and_skips_bad_rows(tmp_path: Path) -> None:
+    """The WESAD window features the cross-dataset check reads: the RR-named column
+    flipped into heart rate, per-subject standardisation, malformed rows skipped, a file
+    without the columns refused by name."""
+    from edge.lab.evaluate.wesad import MATCHED, read_wesad
+
+    cols = [c for c, _ in MATCHED.values()]
+    lines = [",".join([*cols, "label", "subject_id"])]
+    rng = np.random.default_rng(0)
+    for i in range(20):
+        stress = i % 4 == 0
+        vals = rng.normal(0, 1, len(cols)) + (2.0 if stress else 0.0)
+        lines.append(",".join([*(f"{v:.4f}" for v in vals),
+                               "stress" if stress else "non-stress", "S2"]))
+    lines.append(",".join(["oops"] * len(cols) + ["stress", "S2"]))  # malformed: skipped
+    path = tmp_path / "w.csv"
+    path.write_text("\n".join(lines) + "\n")
+    d = read_wesad(path)
+    x, y = d["S2"]
+    assert x.shape == (20, 4) and y.sum() == 5
+    assert np.allclose(np.median(x, axis=0), 0.0)
+    hr = list(MATCHED).index("hr_rel")  # the mean RR column, negated: higher under stress
+    assert x[y == 1, hr].mean() < x[y == 0, hr].mean()
+    (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(ValueError, match="z_scl_mean"):
+        read_wesad(tmp_path / "bad.csv")
