@@ -144,6 +144,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
             except (OSError, ValueError) as exc:
                 raise ConfigError("--wesad", str(exc)) from None
             print_report(report, args.json, wesad_lines)
+        elif args.nested:
+            from edge.lab.evaluate.stress import SHIPPED_ORDERS
+            from edge.lab.evaluate.stress_nested import evaluate_nested, nested_lines
+
+            print_report(evaluate_nested(Path(args.e4), tuple(args.orders or SHIPPED_ORDERS)),
+                         args.json, nested_lines)
         elif args.model == "shipped":
             from edge.lab.evaluate.stress import SHIPPED_ORDERS, evaluate_shipped, shipped_lines
 
@@ -170,6 +176,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
             raise ConfigError("--record", "required for eval ecg (or --csv)")
         print_report(evaluate_records([Path(r) for r in args.record], args.fs), args.json,
                      ecg_lines)
+    elif args.what == "distance":
+        from edge.lab.data import data_root
+        from edge.lab.evaluate.distance import distance_lines, evaluate_distance
+
+        print_report(evaluate_distance(data_root()), args.json, distance_lines)
     elif args.what == "speech":
         from edge.lab.evaluate.speech import evaluate_speech
 
@@ -231,7 +242,7 @@ def register(sub: Any) -> None:
     rep.add_argument("--e4", help="plot: Empatica E4 folder for the physiology path")
     rep.add_argument("--seconds", type=float, default=120.0, help="plot: media time to use")
     ev = sub.add_parser("eval", help="measure accuracy on labelled data")
-    ev.add_argument("what", choices=["face", "speech", "ecg", "fusion", "stress"])
+    ev.add_argument("what", choices=["face", "speech", "ecg", "fusion", "stress", "distance"])
     ev.add_argument("--e4", help="stress: Stress-Predict folder (Raw_data/, labels_per_second.csv)")
     ev.add_argument("--shuffle-blocks", type=int, default=None, metavar="SEED",
                     help="stress: reorder each subject's label blocks (first rest stays first)")
@@ -242,6 +253,9 @@ def register(sub: Any) -> None:
                     help="stress --model shipped: block orders to stream (default 1 2 3 4 5)")
     ev.add_argument("--subjects", type=int, nargs="+", metavar="N",
                     help="stress: only these participant numbers")
+    ev.add_argument("--nested", action="store_true",
+                    help="stress: nested leave-one-subject-out (the recipe's choices made "
+                         "inside the training folds), over --orders")
     ev.add_argument("--wesad", help="stress: WESAD wrist-feature CSV for a cross-dataset "
                     "check on the features both share")
     ev.add_argument("--record", action="append", help="ecg: WFDB record path (repeatable)")

@@ -188,3 +188,18 @@ def test_face_arrives_and_leaves_on_time(shared_data: Path, clip: str) -> None:
         return start, start + len(best) - 1
     (a0, a1), (b0, b1) = span(ours), span(ref)
     assert abs(a0 - b0) <= 5 and abs(a1 - b1) <= 5, (span(ours), span(ref))
+
+
+def test_eval_distance_counts_the_group_photo_faces_at_each_scale(shared_data: Path) -> None:
+    """`affectd eval distance`: the five faces matched by box, per detector and face
+    width; the default finds all five at ~70 px and the whole-frame pass alone fewer."""
+    from edge.lab.evaluate.distance import SCALES, evaluate_distance
+
+    r = evaluate_distance(shared_data)
+    assert list(r["scales"]) == [str(s) for s in SCALES]
+    near = r["scales"][str(SCALES[0])]
+    assert near["ours_default"] == {"found": 5, "false": 0}
+    assert near["ours_whole_frame"]["found"] < 5
+    far = r["scales"][str(SCALES[-1])]
+    assert far["face_px"] < 30 and all(0 <= v["found"] <= 5 for k, v in far.items()
+                                       if k != "face_px")
