@@ -14,6 +14,7 @@ subject in each evaluated block order. Reported: balanced accuracy and AUC per o
 
 from __future__ import annotations
 
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -95,6 +96,8 @@ def _outer(streams: Streams, pid: int, others: list[int],
                     scores.append(balanced_accuracy((_probs(model, x) >= 0.5).astype(int), y))
         inner[name] = float(np.mean(scores))
     chosen = max(inner, key=lambda k: inner[k])
+    print(f"S{pid:02d}: inner {', '.join(f'{k} {v:.3f}' for k, v in inner.items())}; "
+          f"chosen {chosen}", file=sys.stderr, flush=True)  # progress of a long run
     model = fit_candidate(*_train(streams, others), *CANDIDATES[chosen])
     scored = {}
     for seed in orders:
