@@ -188,3 +188,29 @@ def test_wesad_reader_maps_the_shared_columns_and_skips_bad_rows(tmp_path: Path)
     (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
     with pytest.raises(ValueError, match="z_scl_mean"):
         read_wesad(tmp_path / "bad.csv")
+
+
+def test_nested_candidate_trees_read_only_their_features() -> None:
+    """`stress_nested.fit_candidate`: a candidate restricted to some features grows trees
+    that never split on the others, so the daemon's full input vector can be scored."""
+    from edge.lab.evaluate.stress_nested import ROBUST, fit_candidate
+    from edge.physio.stress_model import FEATURES, MODEL_INPUTS
+
+    rng = np.random.default_rng(0)
+    raws, labels = [], []
+    for _ in range(4):
+        y = (np.arange(60) // 15) % 2
+        x = rng.normal(0, 1, (60, len(FEATURES)))
+        x[:, FEATURES.index("hr_sd")] += 3.0 * y  # informative, but not among ROBUST
+        x[:, FEATURES.index("scl_logrel")] += 1.0 * y
+        raws.append(x)
+        labels.append(y.astype(np.int64))
+    params = {"max_depth": 2, "max_iter": 30, "learning_rate": 0.1, "min_samples_leaf": 10,
+              "random_state": 0}
+    model = fit_candidate(raws, labels, params, ROBUST)
+    used = {MODEL_INPUTS[int(f)] for t in model.trees.trees for f in t.feature if f >= 0}
+    names = {n.split("_", 1)[1].rsplit("_lag", 1)[0] for n in used}
+    assert used and names <= set(ROBUST) and "hr_sd" not in names
+    everything = fit_candidate(raws, labels, params, FEATURES)
+    assert any(MODEL_INPUTS[int(f)].split("_", 1)[1].startswith("hr_sd")
+               for t in everything.trees.trees for f in t.feature if f >= 0)
