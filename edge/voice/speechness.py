@@ -113,8 +113,11 @@ class SpeechGate:
     """Probability at or above which a segment is taken as speech."""
 
     def probability(self, lm: npt.NDArray[np.float32], power: npt.NDArray[np.float32]) -> float:
-        x = (gate_features(lm, power) - self.mean) / self.scale
-        z = float(np.dot(self.weights, x)) + self.bias
+        return self.probability_of(gate_features(lm, power))
+
+    def probability_of(self, features: F64) -> float:
+        """The speech probability of already computed `GATE_FEATURES`."""
+        z = float(np.dot(self.weights, (features - self.mean) / self.scale)) + self.bias
         return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
 
     def is_speech(self, lm: npt.NDArray[np.float32], power: npt.NDArray[np.float32]) -> bool:

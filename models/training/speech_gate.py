@@ -143,7 +143,7 @@ def measure(built: dict[str, Any]) -> dict[str, Any]:
     train = positive | negative
 
     def passed(gate: SpeechGate, sel: np.ndarray) -> float:
-        p = np.array([_prob(gate, v) for v in x[sel]])
+        p = np.array([gate.probability_of(v) for v in x[sel]])
         return float((sec[sel] * (p >= gate.threshold)).sum() / max(sec[sel].sum(), 1e-9))
 
     # speaker folds: recall per threshold, mean and spread over folds and shufflings
@@ -184,11 +184,6 @@ def measure(built: dict[str, Any]) -> dict[str, Any]:
                                     for t in THRESHOLDS},
             "segments": {str(k): int((kind == k).sum()) for k in np.unique(kind)},
             "speech_clips": built["clips"]}
-
-
-def _prob(gate: SpeechGate, features: np.ndarray) -> float:
-    z = float(np.dot(gate.weights, (features - gate.mean) / gate.scale)) + gate.bias
-    return 1.0 / (1.0 + np.exp(-max(-50.0, min(50.0, z))))
 
 
 def card(report: dict[str, Any], entry: ModelEntry) -> str:

@@ -79,49 +79,43 @@ def _fit(data: Dataset, subjects: list[str]) -> Any:
     return LogisticRegression(class_weight="balanced", max_iter=2000).fit(x, y)
 
 
-def _score(model: Any, data: Dataset, subjects: list[str]) -> dict[str, Any]:
+def _summary(per: list[float], ps: list[F64], ys: list[npt.NDArray[np.int64]]
+             ) -> dict[str, Any]:
     from sklearn.metrics import roc_auc_score
 
-    from edge.lab.evaluate.stress import balanced_accuracy
-
-    per, ps, ys = [], [], []
-    for s in subjects:
-        x, y = data[s]
-        p = model.predict_proba(x)[:, 1]
-        per.append(balanced_accuracy((p >= 0.5).astype(np.int64), y))
-        ps.append(p)
-        ys.append(y)
     y_all = np.concatenate(ys)
     auc = float(roc_auc_score(y_all, np.concatenate(ps))) if 0 < y_all.mean() < 1 else None
     return {"balanced_accuracy_mean": round(float(np.mean(per)), 4),
             "balanced_accuracy_sd": round(float(np.std(per)), 4),
-            "auc_pooled": None if auc is None else round(auc, 4), "subjects": len(subjects)}
+            "auc_pooled": None if auc is None else round(auc, 4), "subjects": len(per)}
 
 
-def _loso(data: Dataset) -> dict[str, Any]:
-    from sklearn.metrics import roc_auc_score
-
+def _score(models: dict[str, Any], data: Dataset) -> dict[str, Any]:
+    """Each subject of `data` scored by `models[subject]`: per-subject balanced accuracy
+    (mean, SD) and the pooled AUC."""
     from edge.lab.evaluate.stress import balanced_accuracy
 
     per, ps, ys = [], [], []
     for s in sorted(data):
-        model = _fit(data, [o for o in data if o != s])
         x, y = data[s]
-        p = model.predict_proba(x)[:, 1]
+        p = models[s].predict_proba(x)[:, 1]
         per.append(balanced_accuracy((p >= 0.5).astype(np.int64), y))
         ps.append(p)
         ys.append(y)
-    return {"balanced_accuracy_mean": round(float(np.mean(per)), 4),
-            "balanced_accuracy_sd": round(float(np.std(per)), 4),
-            "auc_pooled": round(float(roc_auc_score(np.concatenate(ys), np.concatenate(ps))), 4),
-            "subjects": len(per)}
+    return _summary(per, ps, ys)
+
+
+def _loso(data: Dataset) -> dict[str, Any]:
+    return _score({s: _fit(data, [o for o in data if o != s]) for s in data}, data)
 
 
 def cross_dataset(e4_root: Path, wesad_csv: Path) -> dict[str, Any]:
     wesad, ours = read_wesad(wesad_csv), stress_predict(e4_root)
     return {"features": {k: v[0] for k, v in MATCHED.items()},
-            "stress_predict_to_wesad": _score(_fit(ours, sorted(ours)), wesad, sorted(wesad)),
-            "wesad_to_stress_predict": _score(_fit(wesad, sorted(wesad)), ours, sorted(ours)),
+            "stress_predict_to_wesad": _score(dict.fromkeys(wesad, _fit(ours, sorted(ours))),
+                                              wesad),
+            "wesad_to_stress_predict": _score(dict.fromkeys(ours, _fit(wesad, sorted(wesad))),
+                                              ours),
             "within_stress_predict_loso": _loso(ours), "within_wesad_loso": _loso(wesad)}
 
 
