@@ -3,7 +3,9 @@
 Per 10 ms frame: log energy against an adaptive noise floor (a slow minimum
 tracker) and spectral flatness (speech is tonal, noise is flat). A frame is
 speech when it is 12 dB over the floor and not flat; segments open after 3
-speech frames, close after `pause_s` of non-speech, and are cut at `max_s`.
+speech frames, close after `pause_s` of non-speech, and are cut at `max_s`. Each
+segment carries `pad_s` of audio from before its first and after its last speech
+frame (onsets and fading ends are quieter than the vowels the frame test catches).
 Silence costs one RMS per frame; the FFT runs only on frames loud enough to
 matter.
 """
@@ -38,6 +40,7 @@ class Segmenter:
     threshold_db: float = 12.0
     flatness_max: float = 0.5
     floor_db: float = -70.0
+    pad_s: float = 0.25
     _buf: list[npt.NDArray[np.float32]] = field(default_factory=list)
     _tail: npt.NDArray[np.float32] = field(default_factory=lambda: np.zeros(0, np.float32))
     _run: int = 0
@@ -66,6 +69,7 @@ class Segmenter:
         n = x.size // FRAME
         self._tail = x[n * FRAME:]
         out: list[npt.NDArray[np.float32]] = []
+        pad = int(round(self.pad_s * 16000 / FRAME))
         for i in range(n):
             frame = x[i * FRAME:(i + 1) * FRAME]
             self.frames_seen += 1
@@ -76,13 +80,14 @@ class Segmenter:
                 self._quiet = 0 if speech else self._quiet + 1
                 length = len(self._buf) * FRAME / 16000
                 if self._quiet * FRAME / 16000 >= self.pause_s or length >= self.max_s:
-                    seg = np.concatenate(self._buf[:len(self._buf) - self._quiet or None])
+                    drop = max(0, self._quiet - pad)
+                    seg = np.concatenate(self._buf[:len(self._buf) - drop or None])
                     if seg.size / 16000 >= self.min_s:
                         out.append(seg)
                     self._buf, self._active, self._run, self._quiet = [], False, 0, 0
             else:
                 self._run = self._run + 1 if speech else 0
-                self._buf = ([*self._buf[-2:], frame] if speech else [])
+                self._buf = [*self._buf[-(2 + pad):], frame]  # pre-roll + the run so far
                 if self._run >= 3:
                     self._active = True
         return out

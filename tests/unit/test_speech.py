@@ -52,11 +52,17 @@ def test_vad_cuts_utterances_at_pauses_and_caps_length() -> None:
     pause = np.zeros(8000, np.float32)
     audio = np.concatenate([pause, voiced(1.5), pause, voiced(2.0, 180), pause,
                             voiced(0.3), pause, voiced(9.0), pause])
-    segs = feed(Segmenter(min_s=0.8, max_s=6.0, pause_s=0.3), audio)
+    segs = feed(Segmenter(min_s=0.8, max_s=6.0, pause_s=0.3, pad_s=0.0), audio)
     lengths = [round(s.size / 16000, 1) for s in segs]
     assert len(segs) == 4, lengths  # the 0.3 s blip is too short; 9 s is cut at 6 s
     assert 1.3 <= lengths[0] <= 1.7 and 1.8 <= lengths[1] <= 2.2
     assert lengths[2] == 6.0 and 2.5 <= lengths[3] <= 3.3
+    # the default keeps 0.25 s of audio either side of an utterance (quiet onsets, fading
+    # ends); the 0.3 s blip plus that padding still stays under min_s
+    padded = feed(Segmenter(min_s=1.0, max_s=6.0, pause_s=0.3), audio)
+    got = [round(s.size / 16000, 1) for s in padded]
+    assert len(padded) == 4, got
+    assert 1.8 <= got[0] <= 2.2 and 2.3 <= got[1] <= 2.7 and got[2] == 6.0, got
 
 
 def test_speech_bounds_trims_silence() -> None:
