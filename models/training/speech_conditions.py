@@ -1,7 +1,7 @@
 """Accuracy of a speech-emotion network against noise level and talker distance, on the
 held-out test speakers (RAVDESS 19, 20; EmoDB 03, 08).
 
-    python -m models.training.speech_conditions MODEL.keras [MODEL.keras ...] [--json OUT]
+    python -m models.training.speech_conditions MODEL.keras [...] [--offset none] [--json OUT]
 
 Conditions: clean; babble of the other test speakers (never trained on) and pink
 noise at 20, 10, 5 and 0 dB SNR; rooms simulated afresh (a seed the training bank
@@ -66,12 +66,13 @@ def condition_sets() -> tuple[dict[str, list[F32]], npt.NDArray[np.int64], list[
     return sets, np.array([c.label for c in clips]), speakers
 
 
-def model_inputs(audio: list[F32], speakers: list[str]) -> F32:
-    """The daemon's inputs: normalised log-mel, online speaker offsets (each speaker's
-    clips in the fixed session order)."""
-    raw = [log_mel(x) for x in audio]
-    means = np.stack([r.mean(axis=0) for r in raw]).astype(np.float32)
+def model_inputs(audio: list[F32], speakers: list[str], offset: str = "speaker") -> F32:
+    """The daemon's inputs: normalised log-mel, with `offset="speaker"` shifted by the
+    online speaker offsets (each speaker's clips in the fixed session order)."""
     x = np.stack([fit_frames(features(a), FRAMES) for a in audio])
+    if offset == "none":
+        return x[..., None]
+    means = np.stack([log_mel(a).mean(axis=0) for a in audio]).astype(np.float32)
     return add_offsets(x, online_offsets(means, np.array(speakers)))[..., None]
 
 
@@ -79,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("models", nargs="+", type=Path)
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--offset", choices=("speaker", "none"), default="speaker",
+                    help="the models' input: with the online speaker offset, or without")
     args = ap.parse_args(argv)
     from tensorflow import keras
 
@@ -86,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
 
     sets, labels, speakers = condition_sets()
     y = np.array([EMOTIONS.index(str(v)) for v in labels])
-    inputs = {k: model_inputs(v, speakers) for k, v in sets.items()}
+    inputs = {k: model_inputs(v, speakers, args.offset) for k, v in sets.items()}
     out: dict[str, dict[str, float]] = {}
     for path in args.models:
         model = keras.models.load_model(path)

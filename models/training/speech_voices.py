@@ -5,8 +5,10 @@ measured across corpora.
     # speakers of the training corpus only):
     python -m models.training.speech_voices --train-on ravdess --seed 1
     python -m models.training.speech_voices --train-on emodb --seed 1
-    # both corpora, corpus-balanced (the shipped candidate):
-    python -m models.training.speech_voices --train-on both --seed 1
+    # both corpora, corpus-balanced (the shipped model: --offset none, see below):
+    python -m models.training.speech_voices --train-on both --offset none --seed 1
+    # mean and spread of every finished run, per configuration:
+    python -m models.training.speech_voices --summarise models/reports/speech_emotion.protocol.json
 
 Speakers: test = RAVDESS actors 19, 20 and EmoDB 03, 08 (never trained on, in any
 protocol); validation (epoch selection) = RAVDESS 17, 18 and EmoDB 09, 10 of the
@@ -30,6 +32,7 @@ import argparse
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -135,10 +138,35 @@ def build_model(arch: str) -> object:
     return keras.Model(inp, out, name=f"speech_emotion_{arch}")
 
 
+def softmax(z: npt.NDArray[np.floating], t: float = 1.0) -> npt.NDArray[np.float64]:
+    e = np.exp((z - z.max(axis=1, keepdims=True)) / t)
+    return np.asarray(e / e.sum(axis=1, keepdims=True), np.float64)
+
+
+def fit_temperature(logits: npt.NDArray[np.floating], y: npt.NDArray[np.int64]) -> float:
+    """The temperature minimising the negative log-likelihood (a grid, 0.5-5)."""
+    grid = np.round(np.arange(0.5, 5.01, 0.05), 2)
+    nll = [-np.mean(np.log(softmax(logits, float(t))[np.arange(y.size), y] + 1e-12))
+           for t in grid]
+    return float(grid[int(np.argmin(nll))])
+
+
+def confidence(probs: npt.NDArray[np.float64], y: npt.NDArray[np.int64]) -> dict[str, float]:
+    """Expected calibration error (15 bins of the top probability) and the accuracy of
+    the surer half of the utterances."""
+    top, hit = probs.max(axis=1), probs.argmax(axis=1) == y
+    bins = np.minimum((top * 15).astype(int), 14)
+    ece = sum(abs(float(hit[bins == b].mean()) - float(top[bins == b].mean())) * np.mean(bins == b)
+              for b in range(15) if np.any(bins == b))
+    surer = np.argsort(-top)[: max(1, y.size // 2)]
+    return {"ece": round(float(ece), 4), "accuracy_at_half_coverage": float(hit[surer].mean())}
+
+
 def figures(pred: npt.NDArray[np.float32], y: npt.NDArray[np.int64],
-            gender: npt.NDArray[np.str_]) -> dict[str, object]:
+            gender: npt.NDArray[np.str_], temperature: float = 1.0) -> dict[str, object]:
     """Accuracy, UAR over the labels present, argmax restricted to them, the 4-label
-    UAR with the 7-way output, per gender."""
+    UAR with the 7-way output, per gender; calibration with the logits as they are and
+    divided by `temperature` (fitted on the validation speakers)."""
     present = sorted(set(y.tolist()))
     arg = pred.argmax(1)
     restricted = np.array(present)[pred[:, present].argmax(1)]
@@ -153,7 +181,40 @@ def figures(pred: npt.NDArray[np.float32], y: npt.NDArray[np.int64],
             "restricted_accuracy": float(np.mean(restricted == y)),
             "uar_4_labels_7way": uar(arg[sel4], y[sel4], four),
             "by_gender_uar": {g: uar(arg[gender == g], y[gender == g], present)
-                              for g in ("female", "male") if np.any(gender == g)}}
+                              for g in ("female", "male") if np.any(gender == g)},
+            "confidence": confidence(softmax(pred), y),
+            "confidence_temperature_scaled": {"temperature": temperature,
+                                              **confidence(softmax(pred, temperature), y)}}
+
+
+def summarise(runs: Path, report: Path) -> dict[str, object]:
+    """Mean and spread over seeds of every protocol's figures in `runs/*/result.json`,
+    grouped by configuration (training corpora, architecture, offset, copies), written
+    to `report`."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for path in sorted(runs.glob("*/result.json")):
+        r = json.loads(path.read_text())
+        a = r["args"]
+        key = (f"train_on={a['train_on']} arch={a['arch']} offset={a.get('offset', 'speaker')}"
+               f" degraded_copies={0 if a['clean_only'] == 'True' else a['copies']}")
+        groups.setdefault(key, []).append(r)
+    out: dict[str, object] = {}
+    for key, rs in groups.items():
+        entry: dict[str, object] = {"seeds": [int(r["args"]["seed"]) for r in rs]}
+        for test in sorted({k for r in rs for k in r if k.startswith(("cross", "held"))}):
+            vals = {m: [float(r[test][m]) for r in rs if test in r]
+                    for m in ("accuracy", "uar", "restricted_accuracy", "uar_4_labels_7way")}
+            for part in ("confidence", "confidence_temperature_scaled"):
+                for m in ("ece", "accuracy_at_half_coverage"):
+                    got = [float(r[test][part][m]) for r in rs if part in r.get(test, {})]
+                    if got:
+                        vals[f"{part}.{m}"] = got
+            entry[test] = {m: {"mean": round(float(np.mean(v)), 4),
+                               "sd": round(float(np.std(v)), 4), "runs": len(v)}
+                           for m, v in vals.items()}
+        out[key] = entry
+    report.write_text(json.dumps(out, indent=1) + "\n")
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -168,7 +229,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--summarise", type=Path, default=None, metavar="REPORT",
+                    help="write the mean and spread of the finished runs to REPORT and exit")
     args = ap.parse_args(argv)
+    if args.summarise:
+        print(json.dumps(summarise(cache_root() / "train" / "speech_voices", args.summarise),
+                         indent=1))
+        return 0
     import tensorflow as tf
     from tensorflow import keras
 
@@ -247,11 +314,12 @@ def main(argv: list[str] | None = None) -> int:
     best = keras.models.load_model(out / "best.keras")
     result: dict[str, object] = {"args": {k: str(v) for k, v in vars(args).items()},
                                  **json.loads((out / "best.json").read_text())}
+    temperature = fit_temperature(best.predict(xva, verbose=0), yva)
     for corpus in ("ravdess", "emodb"):
         sel = te & (d["corpus"] == corpus)
         pred = best.predict(speaker_normalised(sel), verbose=0)
         kind = "cross_corpus" if corpus not in corpora else "held_out_speakers"
-        result[f"{kind}_{corpus}"] = figures(pred, d["y"][sel], d["gender"][sel])
+        result[f"{kind}_{corpus}"] = figures(pred, d["y"][sel], d["gender"][sel], temperature)
     (out / "result.json").write_text(json.dumps(result, indent=1))
     print(json.dumps(result, indent=1), flush=True)
     return 0
