@@ -137,9 +137,18 @@ def speech_logmel_speaker(split: str, samples: int, size: int) -> Batch:
     return speech_logmel(split, samples, size, speaker_norm=True)
 
 
+def speech_logmel_pair(split: str, samples: int, size: int) -> Batch:
+    """Both at once, as channels (utterance, speaker): the input of the folded pair
+    (`models.training.speech_pair`)."""
+    alone, labels = speech_logmel(split, samples, size)
+    relative, _ = speech_logmel(split, samples, size, speaker_norm=True)
+    return [np.concatenate([a, r], axis=-1) for a, r in zip(alone, relative, strict=True)], labels
+
+
 DATASETS: dict[str, Callable[[str, int, int], Batch]] = {
     "speech_logmel": speech_logmel,
     "speech_logmel_speaker": speech_logmel_speaker,
+    "speech_logmel_pair": speech_logmel_pair,
     "face_frames": face_frames,
     "fer_crops": fer_crops,
     "synthetic_shapes": synthetic_shapes,

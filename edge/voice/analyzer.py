@@ -27,17 +27,34 @@ from edge.voice.speechness import SpeechGate
 from edge.voice.vad import Segmenter
 
 MODEL_ID = "speech_emotion"
+CHANNELS = ("utterance", "speaker")
+"""What an input channel of the speech-emotion model can hold (`SpeechEmotionModel`)."""
 
 
 class SpeechEmotionModel:
-    """The network plus its input preparation; with `speaker_normalisation` (a model
-    trained that way says so in the manifest) features are taken relative to the
-    room's recent voices (`edge.voice.adapt`), learnt online from past utterances."""
+    """The network plus its input preparation. Its input channels say what it reads:
+    `utterance`, the utterance's own normalised log-mel; `speaker`, the same relative
+    to the room's recent voices (`edge.voice.adapt`, learnt online from past
+    utterances). A model declares them in the manifest (`preprocessing.channels`;
+    older manifests: `speaker_normalisation` true means one `speaker` channel)."""
 
-    def __init__(self, model: TFLiteModel, speaker_normalisation: bool = False) -> None:
+    def __init__(self, model: TFLiteModel, speaker_normalisation: bool = False,
+                 channels: tuple[str, ...] | None = None) -> None:
         self.model = model
         self.frames = model.inputs[0].shape[1]
-        self.adaptation = SpeakerAdaptation() if speaker_normalisation else None
+        self.channels = channels or (("speaker",) if speaker_normalisation else ("utterance",))
+        if set(self.channels) - set(CHANNELS) or len(self.channels) != model.inputs[0].shape[-1]:
+            raise ValueError(f"preprocessing.channels {list(self.channels)} does not fit the "
+                             f"model's input {list(model.inputs[0].shape)} (known: {CHANNELS})")
+        self.adaptation = SpeakerAdaptation() if "speaker" in self.channels else None
+
+    @classmethod
+    def from_entry(cls, model: TFLiteModel, preprocessing: dict[str, object]
+                   ) -> SpeechEmotionModel:
+        """As the manifest entry's `preprocessing` says."""
+        channels = preprocessing.get("channels")
+        return cls(model, bool(preprocessing.get("speaker_normalisation", False)),
+                   tuple(str(c) for c in channels) if isinstance(channels, list) else None)
 
     def predict(self, audio: npt.NDArray[np.float32],
                 raw: npt.NDArray[np.float32] | None = None) -> npt.NDArray[np.float32]:
@@ -45,14 +62,16 @@ class SpeechEmotionModel:
         computed."""
         raw = log_mel(audio) if raw is None else raw
         lm = normalise(raw)
+        views = {"utterance": lm}
         if self.adaptation is not None:
-            lm = with_offset(lm, self.adaptation.offset(raw.mean(axis=0)))
+            views["speaker"] = with_offset(lm, self.adaptation.offset(raw.mean(axis=0)))
         n = lm.shape[0]
         starts = [0] if n <= self.frames else list(range(0, n - self.frames + 1,
                                                          self.frames // 2))
         logits = []
         for s in starts:
-            x = fit_frames(lm[s:s + self.frames], self.frames)[None, :, :, None]
+            x = np.stack([fit_frames(views[c][s:s + self.frames], self.frames)
+                          for c in self.channels], axis=-1)[None]
             logits.append(self.model.run(x)[0].reshape(-1))
         z = np.mean(logits, axis=0).astype(np.float64)
         e = np.exp(z - z.max())
@@ -66,8 +85,8 @@ class VoiceAnalyzer(Analyzer):
     def __init__(self, registry: Registry | None = None, threads: int = 1,
                  model: TFLiteModel | None = None) -> None:
         reg = registry or Registry()
-        norm = bool(reg.get(MODEL_ID).preprocessing.get("speaker_normalisation", False))
-        self.model = SpeechEmotionModel(model or reg.load(MODEL_ID, threads), norm)
+        self.model = SpeechEmotionModel.from_entry(model or reg.load(MODEL_ID, threads),
+                                                   reg.get(MODEL_ID).preprocessing)
         self.gate = SpeechGate.from_json(reg.verify(GATE_ID).read_text("utf-8"))
         self._ids = [reg.get(MODEL_ID).ref, reg.get(GATE_ID).ref]
         self.segmenter = Segmenter()

@@ -69,7 +69,7 @@ class Segmenter:
         n = x.size // FRAME
         self._tail = x[n * FRAME:]
         out: list[npt.NDArray[np.float32]] = []
-        pad = int(round(self.pad_s * 16000 / FRAME))
+        pad = round(self.pad_s * 16000 / FRAME)
         for i in range(n):
             frame = x[i * FRAME:(i + 1) * FRAME]
             self.frames_seen += 1

@@ -37,11 +37,12 @@ SNRS = (20.0, 10.0, 5.0, 0.0)
 DISTANCES = ((0.5, 1.0), (1.0, 2.0), (2.0, 3.0), (3.0, 4.0))
 
 
-def condition_sets() -> tuple[dict[str, list[F32]], npt.NDArray[np.int64], list[str]]:
-    """{condition: degraded test clips}, labels, speakers."""
+def condition_sets(split: str = "test"
+                   ) -> tuple[dict[str, list[F32]], npt.NDArray[np.int64], list[str]]:
+    """{condition: degraded clips of the `split` speakers}, labels, speakers."""
     from scipy.signal import fftconvolve
 
-    clips = [c for c in labelled_clips() if split_of(c) == "test"]
+    clips = [c for c in labelled_clips() if split_of(c) == split]
     audio = [trim_silence(load_audio(c.path)) for c in clips]
     speakers = [c.speaker for c in clips]
     rng = np.random.default_rng(0)

@@ -1,8 +1,12 @@
-"""Train the speech-emotion network on RAVDESS + EmoDB, speaker-independent.
+"""The first speech-emotion recipe (model 1.x) and the helpers its successor uses.
 
     python -m models.training.speech_emotion [--epochs 60]
-    # the shipped model:
+    # speech_emotion 1.0.0:
     python -m models.training.speech_emotion --speaker-norm --select min_gender_uar --epochs 45
+
+The shipped model (2.x) comes from `models.training.speech_voices` (rooms, noise and
+channels in training, measured across corpora); this module keeps the split, audio
+loading, the feature cache the quantizer calibrates from, and the speaker offsets.
 
 Split by speaker, never by clip: test = RAVDESS actors 19, 20 and EmoDB
 speakers 03 (m), 08 (f); validation (epoch selection) = RAVDESS actors 17, 18

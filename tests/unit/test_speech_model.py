@@ -1,5 +1,6 @@
-"""The shipped speech-emotion model on real held-out speakers, and the online speaker
-normalisation it was trained with (past utterances only, in the daemon as in eval)."""
+"""The shipped speech-emotion model on real held-out speakers, clean and in simulated
+rooms and babble; the online speaker normalisation a model may declare (past utterances
+only, in the daemon as in eval)."""
 
 from __future__ import annotations
 
@@ -51,7 +52,7 @@ def _eval(folder: Path, files: list[Path], seed: int = 0) -> dict:
 def test_shipped_model_on_held_out_emodb_speakers(shared_data: Path, tmp_path: Path) -> None:
     emodb = shared_data / "speech" / "emodb"
     r = _eval(tmp_path / "emodb", sorted(p for p in emodb.iterdir() if p.name[:2] in ("03", "08")))
-    assert r["speaker_normalisation"] is True
+    assert r["speaker_normalisation"] is True and r["channels"] == ["utterance", "speaker"]
     assert r["n"] == 92 and r["skipped"] == 15  # boredom files counted, not scored
     assert r["accuracy"] >= 0.70, r["accuracy"]
     assert set(r["per_gender"]) == {"male", "female"}
@@ -65,9 +66,11 @@ def test_shipped_model_on_held_out_ravdess_actors(shared_data: Path, tmp_path: P
     rav = shared_data / "speech" / "ravdess"
     files = sorted([*(rav / "Actor_19").iterdir(), *(rav / "Actor_20").iterdir()])
     r = _eval(tmp_path / "ravdess", files)
-    assert r["n"] == 120 and r["accuracy"] >= 0.65, r["accuracy"]
+    # 2.0 trades clean studio accuracy (1.x: 0.683 here) for rooms and noise (see
+    # test_shipped_model_holds_in_rooms_and_babble and the card): measured 0.642
+    assert r["n"] == 120 and r["accuracy"] >= 0.60, r["accuracy"]
     gap = abs(r["per_gender"]["female"]["accuracy"] - r["per_gender"]["male"]["accuracy"])
-    assert gap <= 0.05, r["per_gender"]  # measured: 0.700 vs 0.667 (order seed 0)
+    assert gap <= 0.08, r["per_gender"]  # measured: 0.667 vs 0.617 (order seed 0)
 
 
 def test_eval_speech_on_label_folders_restricted_to_the_labels_present(
@@ -102,15 +105,20 @@ def test_eval_speech_on_label_folders_restricted_to_the_labels_present(
     assert not bad.stdout.strip() or "accuracy" not in json.loads(bad.stdout)
 
 
-def test_voice_analyzer_normalises_per_room_as_the_manifest_says(shared_data: Path) -> None:
+def test_voice_analyzer_follows_the_manifest_preprocessing(shared_data: Path) -> None:
+    """The shipped model reads two channels, the utterance alone and relative to the
+    room's recent voices: the analyzer keeps the online normaliser, which holds the
+    utterances it heard; a preprocessing that does not fit the model is refused by
+    name."""
     from edge.lab.evaluate.speech import load_clip
     from edge.messages import AudioChunk
     from edge.registry import Registry
-    from edge.voice.analyzer import VoiceAnalyzer
+    from edge.voice.analyzer import SpeechEmotionModel, VoiceAnalyzer
 
-    assert Registry().get("speech_emotion").preprocessing == {"speaker_normalisation": True}
+    assert Registry().get("speech_emotion").preprocessing == {
+        "speaker_normalisation": True, "channels": ["utterance", "speaker"]}
     an = VoiceAnalyzer(threads=1)
-    assert an.model.adaptation is not None
+    assert an.model.adaptation is not None and an.model.channels == ("utterance", "speaker")
     clip = next(iter(sorted((shared_data / "speech" / "ravdess" / "Actor_19").iterdir())))
     x = load_clip(clip)
     silence = np.zeros(16000, np.float32)
@@ -118,8 +126,14 @@ def test_voice_analyzer_normalises_per_room_as_the_manifest_says(shared_data: Pa
     est = []
     for k in range(0, audio.size, 1600):
         est += an.process(AudioChunk(k / 16000, audio[k:k + 1600], 16000))
-    assert len(est) == 2 and an.model.adaptation.utterances == 2
-    assert all(abs(sum(e.probs) - 1) < 1e-3 for e in est)
+    assert len(est) == 2 and all(abs(sum(e.probs) - 1) < 1e-3 for e in est)
+    assert an.model.adaptation.utterances == 2
+    fresh = SpeechEmotionModel(an.model.model, channels=("utterance", "speaker"))
+    first, second = fresh.predict(x), fresh.predict(x)
+    assert fresh.adaptation is not None and fresh.adaptation.utterances == 2
+    assert np.allclose(second, first, atol=1e-6)  # the same spectrum again: offset zero
+    with pytest.raises(ValueError, match="preprocessing.channels"):
+        SpeechEmotionModel(an.model.model)  # one channel declared, the model reads two
 
 
 @pytest.mark.parametrize("name", ["03-01-05-01-01-01-15.wav", "15a01Wa.wav", "16b02Lb.wav"])
@@ -153,3 +167,33 @@ def test_voice_analyzer_scores_speech_and_rejects_music(shared_data: Path) -> No
     music = files_under(shared_data / "nonspeech" / "music")
     assert sum(run(music_an, read_16k(p)) for p in music) == 0
     assert music_an.rejected >= 10
+
+
+def test_shipped_model_holds_in_rooms_and_babble(shared_data: Path) -> None:
+    """The held-out test speakers' clips through rooms simulated afresh (talker 1-2 m
+    from the microphone) and under four other people talking at 10 dB SNR, scored by
+    the daemon's int8 model, each speaker's clips as one session (the normaliser's
+    room). The 1.x model, trained on clean studio speech, fell to 0.30 and 0.42 there
+    (clean 0.71), calling neutral speech disgust, sad or surprise; measured now: 0.627
+    and 0.561 (clean 0.698)."""
+    pytest.importorskip("pyroomacoustics")
+    from edge.messages import EMOTIONS
+    from edge.registry import Registry
+    from edge.voice.adapt import session_order
+    from edge.voice.analyzer import SpeechEmotionModel
+    from models.training.speech_conditions import condition_sets
+
+    sets, labels, speakers = condition_sets()
+    y = np.array([EMOTIONS.index(str(v)) for v in labels])
+    reg = Registry()
+    net, prep = reg.load("speech_emotion", 1), reg.get("speech_emotion").preprocessing
+    acc = {}
+    for cond in ("clean", "room_1-2m", "babble_10dB"):
+        pred = np.zeros(y.size, int)
+        for session in session_order(speakers, 0):
+            model = SpeechEmotionModel.from_entry(net, prep)
+            for i in session:
+                pred[i] = int(np.argmax(model.predict(sets[cond][i])))
+        acc[cond] = float(np.mean(pred == y))
+    assert acc["room_1-2m"] >= 0.55 and acc["babble_10dB"] >= 0.50, acc
+    assert acc["clean"] >= 0.65, acc

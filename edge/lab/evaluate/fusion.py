@@ -99,19 +99,19 @@ def predictions(data: Path) -> Predictions:
     from edge.voice.analyzer import MODEL_ID, SpeechEmotionModel
 
     net = Registry().load(MODEL_ID, 1)
-    norm = bool(Registry().get(MODEL_ID).preprocessing.get("speaker_normalisation", False))
+    prep = Registry().get(MODEL_ID).preprocessing
     voice, voice_y, speaker = [], [], []
     for corpus in ("ravdess", "emodb"):
         clips, _ = scan(data / "speech" / corpus)
         wanted = [c for c in clips
                   if c.speaker in SPEECH_TEST | SPEECH_CALIBRATION and c.label is not None]
         for session in speaker_sessions(wanted):  # as `affectd eval speech` plays them
-            speech = SpeechEmotionModel(net, norm)
+            speech = SpeechEmotionModel.from_entry(net, prep)
             for c in session:
                 voice.append(speech.predict(load_clip(c.path)))
                 voice_y.append(EMOTIONS.index(str(c.label)))
                 speaker.append(c.speaker)
-    noisy, confidence = _noisy_voice(data, net, norm, speaker)
+    noisy, confidence = _noisy_voice(data, net, prep, speaker)
     expression = ExpressionModel(Registry().load(EXPRESSION_ID, 1))
     x, y = load_fer_split("val")
     face = np.stack([expression.predict(img) for img in x])
@@ -119,7 +119,7 @@ def predictions(data: Path) -> Predictions:
                        face.astype(np.float64), np.asarray(y, np.int64), noisy, confidence)
 
 
-def _noisy_voice(data: Path, net: Any, norm: bool, speaker: list[str]
+def _noisy_voice(data: Path, net: Any, prep: dict[str, Any], speaker: list[str]
                  ) -> tuple[npt.NDArray[np.float64] | None, npt.NDArray[np.float64] | None]:
     """Predictions and gate confidences on the test speakers' clips mixed at 0 dB with
     ../shared's non-speech (None without it); replayed in the order of `predictions`."""
@@ -143,7 +143,7 @@ def _noisy_voice(data: Path, net: Any, norm: bool, speaker: list[str]
         wanted = [c for c in clips
                   if c.speaker in SPEECH_TEST | SPEECH_CALIBRATION and c.label is not None]
         for session in speaker_sessions(wanted):
-            model = SpeechEmotionModel(net, norm)
+            model = SpeechEmotionModel.from_entry(net, prep)
             for c in session:
                 if c.speaker in SPEECH_TEST:
                     x = load_clip(c.path)

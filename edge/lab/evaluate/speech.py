@@ -92,8 +92,8 @@ def evaluate_speech(audio: Path, threads: int = 1, order_seed: int = 0,
         raise ValueError(f"not among {', '.join(EMOTIONS)}: {', '.join(unknown_labels)}")
     reg = Registry()
     entry = reg.get(MODEL_ID)
-    norm = bool(entry.preprocessing.get("speaker_normalisation", False))
     net = reg.load(MODEL_ID, threads)
+    probe = SpeechEmotionModel.from_entry(net, entry.preprocessing)  # what the model reads
     clips, unknown = scan(audio, LABEL_ALIASES)
     k = len(EMOTIONS)
     conf = np.zeros((k, k), int)
@@ -107,7 +107,7 @@ def evaluate_speech(audio: Path, threads: int = 1, order_seed: int = 0,
     all_probs: list[np.ndarray] = []
     truth: list[int] = []
     for session in speaker_sessions(kept, order_seed):
-        model = SpeechEmotionModel(net, norm)
+        model = SpeechEmotionModel.from_entry(net, entry.preprocessing)
         for c in session:
             t = EMOTIONS.index(str(c.label))
             probs = model.predict(load_clip(c.path))
@@ -139,7 +139,8 @@ def evaluate_speech(audio: Path, threads: int = 1, order_seed: int = 0,
             for g, m in groups.items() if g.startswith("corpus:")},
         "per_speaker": {g.split(":", 1)[1]: _scores(m) for g, m in sorted(groups.items())
                         if g.startswith("speaker:")},
-        "speaker_normalisation": norm,
+        "speaker_normalisation": probe.adaptation is not None,
+        "channels": list(probe.channels),
         "model": reg.get(MODEL_ID).ref,
     }
 
