@@ -33,11 +33,13 @@ def test_eval_fusion_on_pseudo_multimodal_pairs(shared_data: object) -> None:
     assert s["n"] > 100 and s["physio_windows"] > 300
     assert s["fused_balanced_accuracy"] >= max(s["single"].values())
     assert s == fit["test"]["stress"]
-    # the voice over 0-dB music and noise: useless alone; fused with the quality the
-    # speech gate gives it, fusion leans on the face instead of following the voice
+    # the voice over 0-dB music and noise: the 1.x voice (clean training) fell to 0.19
+    # there and dragged fusion under the face alone (0.48); the 2.0 voice, trained
+    # through noise and rooms, keeps 0.39, the gate drops most of those segments, and
+    # fusion stays within a few points of the face alone
     n = r["voice_in_noise"]
-    assert n["voice"] < 0.35 and n["voice_rejected"] > 0.5
-    assert n["fused_quality_from_gate"] >= n["fused_quality_fixed"] + 0.1
+    assert n["voice"] >= 0.3 and n["voice_rejected"] > 0.5
+    assert min(n["fused_quality_from_gate"], n["fused_quality_fixed"]) >= n["face"] - 0.05
 
 
 def test_replay_plot_of_all_three_modalities(shared_data: object, tmp_path: object) -> None:
