@@ -8,9 +8,9 @@ alone, the other relative to the room's recent voices; their logits are averaged
 Input (300, 64, 2): channel 0 the utterance's normalised log-mel, channel 1 the same
 shifted by the online speaker offset (`edge.voice.adapt`); the manifest declares it
 as `preprocessing.channels = ["utterance", "speaker"]` and the daemon builds both
-(`edge.voice.analyzer.SpeechEmotionModel`). Each member takes its channel through a
-fixed 1x1 convolution (weights 1 and 0: exact in int8, and a stock layer, so the file
-loads without custom code). Averaging logits is the normalised geometric mean of the
+(`edge.voice.analyzer.SpeechEmotionModel`). Each member reads its own channel: its first
+convolution's kernel is widened with zeros for the other channel (the same arithmetic,
+no extra layer, stock layers only). Averaging logits is the normalised geometric mean of the
 two members' probabilities.
 
 Why two (chosen on the validation speakers, `models/cards_extra/speech_emotion.md`):
@@ -35,20 +35,26 @@ CHANNELS = ("utterance", "speaker")
 
 
 def fold(utterance: Any, speaker: Any) -> Any:
+    """One graph: each member rebuilt on the two-channel input, its first convolution's
+    kernel widened with zeros for the other member's channel (the same arithmetic, no
+    extra layer), the two outputs averaged."""
     from tensorflow import keras
 
-    L = keras.layers
+    from models.training.speech_voices import build_model
+
     inp = keras.Input((*utterance.inputs[0].shape[1:3], 2), name="logmel")
     outs = []
     for i, member in enumerate((utterance, speaker)):
-        pick = L.Conv2D(1, 1, use_bias=False, trainable=False, name=f"channel_{CHANNELS[i]}")
-        x = pick(inp)
-        w = np.zeros((1, 1, 2, 1), np.float32)
-        w[0, 0, i, 0] = 1.0
-        pick.set_weights([w])
-        member.name = f"member_{CHANNELS[i]}"  # nested models need distinct names
-        outs.append(member(x))
-    return keras.Model(inp, L.Average(name="logits")(outs), name="speech_emotion_pair")
+        arch = "attention" if any("multiply" in lay.name for lay in member.layers) else "cnn"
+        twin: Any = build_model(arch, channels=2)
+        weights = member.get_weights()
+        first = np.zeros((*weights[0].shape[:2], 2, weights[0].shape[3]), np.float32)
+        first[:, :, i, :] = weights[0][:, :, 0, :]
+        twin.set_weights([first, *weights[1:]])
+        twin.name = f"member_{CHANNELS[i]}"  # nested models need distinct names
+        outs.append(twin(inp))
+    return keras.Model(inp, keras.layers.Average(name="logits")(outs),
+                       name="speech_emotion_pair")
 
 
 def score_runs(runs: Path) -> dict[str, Any]:

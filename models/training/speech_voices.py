@@ -110,11 +110,13 @@ def offset_kind(off: npt.NDArray[np.float32], kind: str) -> npt.NDArray[np.float
     return off
 
 
-def build_model(arch: str) -> object:
+def build_model(arch: str, channels: int = 1) -> object:
+    """The network; `channels` > 1 only for folding trained members into one graph
+    (`models.training.speech_pair`)."""
     from tensorflow import keras
 
     L = keras.layers
-    inp = keras.Input((FRAMES, 64, 1), name="logmel")
+    inp = keras.Input((FRAMES, 64, channels), name="logmel")
     x = inp
     widths = (16, 32, 64, 128) if arch == "cnn" else (16, 32, 64, 96)
     for i, c in enumerate(widths):

@@ -146,7 +146,8 @@ def evaluate_speech(audio: Path, threads: int = 1, order_seed: int = 0,
 
 
 def bench_speech(speech_clip: Path | None, seconds: float = 30.0) -> dict[str, Any]:
-    """Real-time factor (processing s per audio s) of VAD + features + model, 1 thread."""
+    """Real-time factor (processing s per audio s) of VAD + gate + features + model, one
+    thread, the fastest of three passes."""
     from edge.procstats import rss_mb
 
     rng = np.random.default_rng(0)
@@ -163,12 +164,15 @@ def bench_speech(speech_clip: Path | None, seconds: float = 30.0) -> dict[str, A
     silence = rng.normal(0, 1e-4, int(seconds * 16000)).astype(np.float32)
     out: dict[str, Any] = {}
     for name, audio in (("speech", speech), ("silence", silence)):
-        an = VoiceAnalyzer(threads=1)
-        t0 = time.perf_counter()
-        estimates = 0
-        for i in range(0, audio.size, 1600):  # 100 ms chunks, as the microphone delivers
-            estimates += len(an.process(AudioChunk(0.0, audio[i:i + 1600], 16000)))
-        out[f"rtf_{name}"] = round((time.perf_counter() - t0) / (audio.size / 16000), 5)
+        best = float("inf")
+        for _ in range(3):  # the fastest of three passes: the least disturbed by the machine
+            an = VoiceAnalyzer(threads=1)
+            t0 = time.perf_counter()
+            estimates = 0
+            for i in range(0, audio.size, 1600):  # 100 ms chunks, as a microphone delivers
+                estimates += len(an.process(AudioChunk(0.0, audio[i:i + 1600], 16000)))
+            best = min(best, time.perf_counter() - t0)
+        out[f"rtf_{name}"] = round(best / (audio.size / 16000), 5)
         out[f"segments_{name}"] = estimates
     out["rss_mb"] = round(rss_mb(), 1)
     out["audio_s"] = round(speech.size / 16000, 1)
