@@ -43,6 +43,17 @@ def _progress(items: list[Any], desc: str) -> Any:
         return items
 
 
+def class_logits(recipe: Recipe, out: Any) -> Any:
+    """The class scores of a classification output: one block of logits per input
+    channel's network, weighed by `preprocessing.channel_weights`, as the daemon does
+    (`edge.voice.analyzer.SpeechEmotionModel`); a plain output as it is."""
+    z = np.asarray(out, np.float64).reshape(-1)
+    weights = recipe.preprocessing.get("channel_weights")
+    if not weights:
+        return z
+    return np.asarray(weights, np.float64) @ z.reshape(len(weights), -1)
+
+
 def evaluate(recipe: Recipe, float_path: Path, int8_path: Path,
              inputs: list[Any], labels: list[int] | None) -> dict[str, Any]:
     f, q = TFLiteModel(float_path, 2), TFLiteModel(int8_path, 2)
@@ -66,8 +77,8 @@ def evaluate(recipe: Recipe, float_path: Path, int8_path: Path,
             count[i] += d.size
             rng_max[i] = max(rng_max[i], float(np.abs(a).max()))
         if recipe.task == "classification":
-            pred_f.append(int(np.argmax(yf[0])))
-            pred_q.append(int(np.argmax(yq[0])))
+            pred_f.append(int(np.argmax(class_logits(recipe, yf[0]))))
+            pred_q.append(int(np.argmax(class_logits(recipe, yq[0]))))
         else:  # detection: decoded faces of the float and int8 models, matched by IoU
             df, dq = dec_f.decode(yf, ident, size, size), dec_q.decode(yq, ident, size, size)
             same_count.append(float(len(df) == len(dq)))

@@ -36,25 +36,34 @@ class SpeechEmotionModel:
     `utterance`, the utterance's own normalised log-mel; `speaker`, the same relative
     to the room's recent voices (`edge.voice.adapt`, learnt online from past
     utterances). A model declares them in the manifest (`preprocessing.channels`;
-    older manifests: `speaker_normalisation` true means one `speaker` channel)."""
+    older manifests: `speaker_normalisation` true means one `speaker` channel). With
+    several channels the model outputs one block of logits per channel's network and
+    `preprocessing.channel_weights` weighs them (equal by default)."""
 
     def __init__(self, model: TFLiteModel, speaker_normalisation: bool = False,
-                 channels: tuple[str, ...] | None = None) -> None:
+                 channels: tuple[str, ...] | None = None,
+                 channel_weights: tuple[float, ...] | None = None) -> None:
         self.model = model
         self.frames = model.inputs[0].shape[1]
         self.channels = channels or (("speaker",) if speaker_normalisation else ("utterance",))
         if set(self.channels) - set(CHANNELS) or len(self.channels) != model.inputs[0].shape[-1]:
             raise ValueError(f"preprocessing.channels {list(self.channels)} does not fit the "
                              f"model's input {list(model.inputs[0].shape)} (known: {CHANNELS})")
+        n = len(self.channels)
+        self.weights = np.asarray(channel_weights or [1.0 / n] * n, np.float64)
+        if self.weights.size != n or model.outputs[0].shape[-1] % n:
+            raise ValueError(f"preprocessing.channel_weights {self.weights.tolist()} does not "
+                             f"fit {n} channels and the output {list(model.outputs[0].shape)}")
         self.adaptation = SpeakerAdaptation() if "speaker" in self.channels else None
 
     @classmethod
     def from_entry(cls, model: TFLiteModel, preprocessing: dict[str, object]
                    ) -> SpeechEmotionModel:
         """As the manifest entry's `preprocessing` says."""
-        channels = preprocessing.get("channels")
+        channels, weights = preprocessing.get("channels"), preprocessing.get("channel_weights")
         return cls(model, bool(preprocessing.get("speaker_normalisation", False)),
-                   tuple(str(c) for c in channels) if isinstance(channels, list) else None)
+                   tuple(str(c) for c in channels) if isinstance(channels, list) else None,
+                   tuple(float(w) for w in weights) if isinstance(weights, list) else None)
 
     def predict(self, audio: npt.NDArray[np.float32],
                 raw: npt.NDArray[np.float32] | None = None) -> npt.NDArray[np.float32]:
@@ -72,8 +81,10 @@ class SpeechEmotionModel:
         for s in starts:
             x = np.stack([fit_frames(views[c][s:s + self.frames], self.frames)
                           for c in self.channels], axis=-1)[None]
-            logits.append(self.model.run(x)[0].reshape(-1))
-        z = np.mean(logits, axis=0).astype(np.float64)
+            # one block of logits per channel's network, weighed (a single network: 1)
+            per_channel = self.model.run(x)[0].reshape(len(self.channels), -1)
+            logits.append(self.weights @ per_channel.astype(np.float64))
+        z = np.mean(logits, axis=0)
         e = np.exp(z - z.max())
         return (e / e.sum()).astype(np.float32)
 
