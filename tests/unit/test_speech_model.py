@@ -54,7 +54,7 @@ def test_shipped_model_on_held_out_emodb_speakers(shared_data: Path, tmp_path: P
     r = _eval(tmp_path / "emodb", sorted(p for p in emodb.iterdir() if p.name[:2] in ("03", "08")))
     assert r["speaker_normalisation"] is True and r["channels"] == ["utterance", "speaker"]
     assert r["n"] == 92 and r["skipped"] == 15  # boredom files counted, not scored
-    assert r["accuracy"] >= 0.70, r["accuracy"]
+    assert r["accuracy"] >= 0.66, r["accuracy"]  # measured 0.707 (1.x: 0.761)
     assert set(r["per_gender"]) == {"male", "female"}
     assert set(r["per_speaker"]) == {"emodb-03", "emodb-08"}
     assert sum(sum(row) for row in r["confusion"]) == 92
@@ -66,11 +66,11 @@ def test_shipped_model_on_held_out_ravdess_actors(shared_data: Path, tmp_path: P
     rav = shared_data / "speech" / "ravdess"
     files = sorted([*(rav / "Actor_19").iterdir(), *(rav / "Actor_20").iterdir()])
     r = _eval(tmp_path / "ravdess", files)
-    # 2.0 trades clean studio accuracy (1.x: 0.683 here) for rooms and noise (see
-    # test_shipped_model_holds_in_rooms_and_babble and the card): measured 0.642
+    # 2.0 trades clean studio accuracy (1.x: 0.683 here) for rooms, noise and other
+    # corpora (test_shipped_model_holds_in_rooms_and_babble, the card): measured 0.642
     assert r["n"] == 120 and r["accuracy"] >= 0.60, r["accuracy"]
     gap = abs(r["per_gender"]["female"]["accuracy"] - r["per_gender"]["male"]["accuracy"])
-    assert gap <= 0.08, r["per_gender"]  # measured: 0.667 vs 0.617 (order seed 0)
+    assert gap <= 0.05, r["per_gender"]  # measured: 0.650 vs 0.633 (order seed 0)
 
 
 def test_eval_speech_on_label_folders_restricted_to_the_labels_present(
@@ -116,9 +116,11 @@ def test_voice_analyzer_follows_the_manifest_preprocessing(shared_data: Path) ->
     from edge.voice.analyzer import SpeechEmotionModel, VoiceAnalyzer
 
     assert Registry().get("speech_emotion").preprocessing == {
-        "speaker_normalisation": True, "channels": ["utterance", "speaker"]}
+        "speaker_normalisation": True, "channels": ["utterance", "speaker"],
+        "channel_weights": [0.7, 0.3]}
     an = VoiceAnalyzer(threads=1)
     assert an.model.adaptation is not None and an.model.channels == ("utterance", "speaker")
+    assert an.model.weights.tolist() == [0.7, 0.3]
     clip = next(iter(sorted((shared_data / "speech" / "ravdess" / "Actor_19").iterdir())))
     x = load_clip(clip)
     silence = np.zeros(16000, np.float32)
@@ -134,6 +136,9 @@ def test_voice_analyzer_follows_the_manifest_preprocessing(shared_data: Path) ->
     assert np.allclose(second, first, atol=1e-6)  # the same spectrum again: offset zero
     with pytest.raises(ValueError, match="preprocessing.channels"):
         SpeechEmotionModel(an.model.model)  # one channel declared, the model reads two
+    with pytest.raises(ValueError, match="preprocessing.channel_weights"):
+        SpeechEmotionModel(an.model.model, channels=("utterance", "speaker"),
+                           channel_weights=(1.0,))
 
 
 @pytest.mark.parametrize("name", ["03-01-05-01-01-01-15.wav", "15a01Wa.wav", "16b02Lb.wav"])
@@ -174,8 +179,8 @@ def test_shipped_model_holds_in_rooms_and_babble(shared_data: Path) -> None:
     from the microphone) and under four other people talking at 10 dB SNR, scored by
     the daemon's int8 model, each speaker's clips as one session (the normaliser's
     room). The 1.x model, trained on clean studio speech, fell to 0.29 and 0.43 there
-    (clean 0.72), calling neutral speech disgust, sad or surprise; measured now: 0.627
-    and 0.561 (clean 0.698)."""
+    (clean 0.72), calling neutral speech disgust, sad or surprise; measured now: 0.594
+    and 0.547 (clean 0.665)."""
     pytest.importorskip("pyroomacoustics")
     from edge.messages import EMOTIONS
     from edge.registry import Registry
@@ -195,5 +200,5 @@ def test_shipped_model_holds_in_rooms_and_babble(shared_data: Path) -> None:
             for i in session:
                 pred[i] = int(np.argmax(model.predict(sets[cond][i])))
         acc[cond] = float(np.mean(pred == y))
-    assert acc["room_1-2m"] >= 0.55 and acc["babble_10dB"] >= 0.50, acc
-    assert acc["clean"] >= 0.65, acc
+    assert acc["room_1-2m"] >= 0.54 and acc["babble_10dB"] >= 0.50, acc
+    assert acc["clean"] >= 0.62, acc
