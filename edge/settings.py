@@ -129,9 +129,9 @@ class FusionSettings:
     """Estimates older than this are ignored."""
     age_decay_s: float = field(default=4.0, metadata=_rng(0.1, 3600))
     """An estimate's weight decays as exp(-age / age_decay_s)."""
-    face: ModalityFusion = ModalityFusion(temperature=0.7937, pool=1.06)
+    face: ModalityFusion = ModalityFusion(temperature=0.7937, pool=1.14)
     """[fusion.face]: the face's weight, temperature and pooling exponent (fitted)."""
-    voice: ModalityFusion = ModalityFusion(temperature=0.8409, pool=1.2)
+    voice: ModalityFusion = ModalityFusion(temperature=0.87813, pool=1.26)
     """[fusion.voice]: the voice's weight, temperature and pooling exponent (fitted)."""
     physio: ModalityFusion = ModalityFusion()
     """[fusion.physio]: the physiology's weight (it gives no emotion distribution)."""
@@ -144,7 +144,7 @@ class FusionSettings:
     """How emotion distributions combine: "fitted" pools temperature-calibrated
     log-probabilities with exponents fitted on held-out pairs (models/training/fusion.py);
     "mean" is the quality- and age-weighted mean of the raw distributions."""
-    stress_voice: float = field(default=1.1, metadata=_rng(0.0, 100.0))
+    stress_voice: float = field(default=1.0, metadata=_rng(0.0, 100.0))
     """Weight of the stress read from the voice relative to a modality's own stress
     (fitted on held-out pairs with physiology windows)."""
 
