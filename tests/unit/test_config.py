@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from edge.config import ConfigError, load_settings, parse_settings
+from edge.settings import FusionSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -64,7 +65,7 @@ def test_old_key_names_still_work_with_a_warning(caplog: pytest.LogCaptureFixtur
                             "fusion": {"weight_voice": 0.5, "temperature_face": 0.9}})
     assert s.physio.backend == "emulated"
     assert s.fusion.voice.weight == 0.5 and s.fusion.face.temperature == 0.9
-    assert s.fusion.face.pool == 0.86  # untouched keys keep their defaults
+    assert s.fusion.face.pool == FusionSettings().face.pool  # untouched: the default
     said = " ".join(r.getMessage() for r in caplog.records)
     for old in ("physio.source", "physio.ble_backend", "fusion.weight_voice",
                 "fusion.temperature_face"):
