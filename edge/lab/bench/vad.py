@@ -2,7 +2,8 @@
 WebRTC's VAD (the `webrtcvad-wheels` build of Google's WebRTC VAD, a maintained peer).
 
 Both run through the daemon's own segmenter (`edge.voice.vad.Segmenter`: 10-ms frames,
-a segment opens after 3 speech frames, closes after 0.3 s of pause, is kept from 0.8 s),
+a segment opens after 3 speech frames, closes after 0.3 s of pause, keeps 0.25 s of audio
+either side, is kept from 0.8 s),
 only the per-frame decision differs, so what is measured is what the emotion network
 would be handed; `ours_gated` adds the daemon's speech gate after the segmenter (what
 the daemon really scores):
