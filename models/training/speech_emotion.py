@@ -34,6 +34,7 @@ import argparse
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -158,6 +159,21 @@ def add_offsets(x: npt.NDArray[np.float32],
     return np.where(voiced, x + off[:, None, :], 0.0).astype(np.float32)
 
 
+def crop_and_mask(x: Any) -> Any:
+    """A random `FRAMES`-long crop with SpecAugment masks (Park et al. 2019): one band of
+    up to 40 frames and one of up to 10 mel bins zeroed (a tf.data map step)."""
+    import tensorflow as tf
+
+    x = tf.image.random_crop(x, (FRAMES, 64))
+    t0 = tf.random.uniform((), 0, FRAMES - 40, tf.int32)
+    tw = tf.random.uniform((), 0, 40, tf.int32)
+    f0 = tf.random.uniform((), 0, 64 - 10, tf.int32)
+    fw = tf.random.uniform((), 0, 10, tf.int32)
+    t = tf.range(FRAMES)[:, None]
+    f = tf.range(64)[None, :]
+    return tf.where(((t >= t0) & (t < t0 + tw)) | ((f >= f0) & (f < f0 + fw)), 0.0, x)
+
+
 def build_model() -> object:
     from tensorflow import keras
 
@@ -215,15 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     print("train", counts.tolist(), "val", np.bincount(yva, minlength=7).tolist(), flush=True)
 
     def augment(x: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-        x = tf.image.random_crop(x, (FRAMES, 64))
-        t0 = tf.random.uniform((), 0, FRAMES - 40, tf.int32)
-        tw = tf.random.uniform((), 0, 40, tf.int32)
-        f0 = tf.random.uniform((), 0, 64 - 10, tf.int32)
-        fw = tf.random.uniform((), 0, 10, tf.int32)
-        t = tf.range(FRAMES)[:, None]
-        f = tf.range(64)[None, :]
-        mask = ((t >= t0) & (t < t0 + tw)) | ((f >= f0) & (f < f0 + fw))
-        x = tf.where(mask, 0.0, x)
+        x = crop_and_mask(x)
         if args.warp > 0:  # VTLP (Jaitly & Hinton 2013): warp the frequency axis
             a = tf.random.uniform((), 1 - args.warp, 1 + args.warp)
             pos = tf.clip_by_value(tf.range(64, dtype=tf.float32) / a, 0.0, 63.0)

@@ -45,6 +45,7 @@ from edge.voice.features import fit_frames, log_mel
 from models.training.speech_emotion import (
     FRAMES,
     add_offsets,
+    crop_and_mask,
     features,
     labelled_clips,
     load_audio,
@@ -278,15 +279,7 @@ def main(argv: list[str] | None = None) -> int:
           f"val {len(yva)}, test {int(te.sum())}", flush=True)
 
     def augment(x: tf.Tensor, y: tf.Tensor, w: tf.Tensor) -> tuple[tf.Tensor, ...]:
-        x = tf.image.random_crop(x, (FRAMES, 64))
-        t0 = tf.random.uniform((), 0, FRAMES - 40, tf.int32)
-        tw = tf.random.uniform((), 0, 40, tf.int32)
-        f0 = tf.random.uniform((), 0, 64 - 10, tf.int32)
-        fw = tf.random.uniform((), 0, 10, tf.int32)
-        t = tf.range(FRAMES)[:, None]
-        f = tf.range(64)[None, :]
-        x = tf.where(((t >= t0) & (t < t0 + tw)) | ((f >= f0) & (f < f0 + fw)), 0.0, x)
-        return x[..., None], tf.one_hot(y, len(EMOTIONS)), w
+        return crop_and_mask(x)[..., None], tf.one_hot(y, len(EMOTIONS)), w
 
     train = (tf.data.Dataset.from_tensor_slices((xtr, ytr, sw))
              .shuffle(len(xtr), seed=args.seed).map(augment, num_parallel_calls=2)
