@@ -71,6 +71,8 @@ class FaceObservation:
     probs: tuple[float, ...]
     valence: float
     arousal: float
+    aus: dict[str, float] | None = None
+    """Action-unit intensities in [0, 1] by name ("AU12"), when the mesh read the face."""
 
 
 @dataclass(frozen=True, slots=True)

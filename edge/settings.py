@@ -223,6 +223,19 @@ class FaceSettings:
     """A new dominant emotion must lead the current one by this much probability..."""
     dwell_s: float = field(default=0.5, metadata=_rng(0.0, 60.0))
     """... for this many seconds before the face's emotion changes."""
+    action_units: bool = True
+    """Run the 468-point face mesh on faces that pass the quality gate: head pose for the
+    gate, and action-unit intensities (geometric estimates) published only as scene
+    aggregates (`metrics` of the full profile's `state`, the kiosk's `audience`)."""
+    mesh_every: int = field(default=1, metadata=_rng(1, 300))
+    """Frames between two mesh runs on the same face (1: every frame); a larger value
+    bounds the cost when the frame budget is tight (the last reading stands in between)."""
+    mesh_min_quality: float = field(default=0.2, metadata=_rng(0.0, 1.0))
+    """The mesh runs only on faces whose detection-based quality reaches this."""
+    max_yaw_deg: float = field(default=50.0, metadata=_rng(5.0, 90.0))
+    """Head yaw (turned left/right) at which a face's pose quality reaches 0."""
+    max_pitch_deg: float = field(default=40.0, metadata=_rng(5.0, 90.0))
+    """Head pitch (looking up/down) at which a face's pose quality reaches 0."""
 
 
 @dataclass(frozen=True)

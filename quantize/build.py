@@ -61,6 +61,8 @@ def evaluate(recipe: Recipe, float_path: Path, int8_path: Path,
     max_d, sum_d, rng_max = [0.0] * n_out, [0.0] * n_out, [0.0] * n_out
     count = [0] * n_out
     pred_f, pred_q, agree, same_count, ious = [], [], [], [], []
+    lm_err: list[float] = []
+    presence: list[float] = []
     if recipe.task == "face_detection":
         from edge.face.detector import FaceDetector, iou_matrix
         from edge.face.preprocess import Letterbox
@@ -76,7 +78,11 @@ def evaluate(recipe: Recipe, float_path: Path, int8_path: Path,
             sum_d[i] += float(d.sum())
             count[i] += d.size
             rng_max[i] = max(rng_max[i], float(np.abs(a).max()))
-        if recipe.task == "classification":
+        if recipe.task == "face_landmarks":
+            lm_err.append(landmark_error(yf, yq))
+            pf, pq = (min(y, key=np.size).ravel()[0] for y in (yf, yq))
+            presence.append(float((pf > 0) == (pq > 0)))
+        elif recipe.task == "classification":
             pred_f.append(int(np.argmax(class_logits(recipe, yf[0]))))
             pred_q.append(int(np.argmax(class_logits(recipe, yq[0]))))
         else:  # detection: decoded faces of the float and int8 models, matched by IoU
@@ -110,12 +116,28 @@ def evaluate(recipe: Recipe, float_path: Path, int8_path: Path,
                                       for lab, r in zip(recipe.labels, recall, strict=True)},
             "int8_confusion": conf.tolist(),
         }
+    elif recipe.task == "face_landmarks":
+        e = np.array(lm_err)
+        report["task"] = {"metric": "landmark_agreement",
+                          "mean_error_iod": round(float(e.mean()), 5),
+                          "p95_error_iod": round(float(np.percentile(e, 95)), 5),
+                          "presence_agreement": round(float(np.mean(presence)), 4)}
     elif recipe.task != "classification":
         report["task"] = {"metric": "detection_agreement",
                           "same_face_count": round(float(np.mean(same_count)), 4),
                           "matched_box_iou": round(float(np.mean(ious)) if ious else 0.0, 4),
                           "anchor_decisions": round(float(np.mean(agree)), 5)}
     return report
+
+
+def landmark_error(yf: list[Any], yq: list[Any]) -> float:
+    """Mean distance between the float and int8 meshes' 468 (x, y) points, in units
+    of the float mesh's distance between the eyes (as `edge.face.action_units` reads it)."""
+    from edge.face.action_units import eye_distance
+
+    pf = np.asarray(max(yf, key=np.size), np.float64).reshape(-1, 3)[:, :2]
+    pq = np.asarray(max(yq, key=np.size), np.float64).reshape(-1, 3)[:, :2]
+    return float(np.linalg.norm(pf - pq, axis=1).mean() / eye_distance(pf))
 
 
 def build(recipe: Recipe, models_dir: Path | None = None, timing_runs: int = 100) -> dict[str, Any]:
@@ -184,6 +206,11 @@ def report_markdown(r: dict[str, Any]) -> str:
     if t.get("metric") == "accuracy":
         lines += ["", f"Accuracy: float {t['float']:.4f}, int8 {t['int8']:.4f} "
                   f"(int8 unweighted mean recall {t['int8_uar']:.4f})."]
+    elif t.get("metric") == "landmark_agreement":
+        lines += ["", f"Landmarks: the int8 mesh's 468 points lie on average "
+                  f"{t['mean_error_iod']:.2%} of the distance between the eyes from the float "
+                  f"mesh's (95th percentile {t['p95_error_iod']:.2%}); face-presence decisions "
+                  f"agree on {t['presence_agreement']:.2%} of inputs."]
     elif t:
         lines += ["", f"Decoded faces: the int8 model finds as many faces as the float model on "
                   f"{t['same_face_count']:.1%} of inputs; matched boxes overlap with mean IoU "
@@ -208,7 +235,8 @@ def compare_reports(new: dict[str, Any], old: dict[str, Any]) -> list[str]:
         if abs(a["mean_abs_diff"] - b["mean_abs_diff"]) > DIFF_TOLERANCE * ref:
             problems.append(f"{a['name']}: mean abs diff {a['mean_abs_diff']} vs "
                             f"{b['mean_abs_diff']}")
-    for key in ("float", "int8", "same_face_count", "matched_box_iou"):
+    for key in ("float", "int8", "same_face_count", "matched_box_iou", "mean_error_iod",
+                "presence_agreement"):
         if key in old.get("task", {}) and \
                 abs(new["task"][key] - old["task"][key]) > ACCURACY_TOLERANCE:
             problems.append(f"task {key}: {new['task'][key]} vs {old['task'][key]}")

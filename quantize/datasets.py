@@ -65,6 +65,36 @@ def face_frames(split: str, samples: int, size: int) -> Batch:
     return [to_unit_range(letterbox(frames[i], size)[0])[None] for i in sorted(idx)], None
 
 
+def face_mesh_crops(split: str, samples: int, size: int) -> Batch:
+    """Face-mesh inputs as the daemon makes them (`edge.face.mesh`): faces the shipped
+    short-range detector finds in the real clips (calibration and evaluation use
+    different clips; evaluation adds the still photos), and a quarter of FER2013 crops
+    (train for calibration, val for evaluation) framed as `affectd eval aus --crops` does."""
+    import cv2
+
+    from edge.face.detector import FaceDetector
+    from edge.face.mesh import crop_detection, mesh_input, roi_transform
+    from edge.registry import Registry
+
+    root = data_root()
+    frames: list[Any] = []
+    for clip in _FACE_CLIPS[split]:
+        frames += _video_frames(root / "video" / clip, every=2)
+    if split == "evaluation":
+        frames += [img for p in sorted((root / "face" / "samples").glob("*.jpg"))
+                   if (img := cv2.imread(str(p))) is not None]
+    det = FaceDetector(Registry().load("face_detect_short", 2), "face_detect_short")
+    faces = [mesh_input(f, roi_transform(d), size) for f in frames for d in det.detect(f)]
+    rng = np.random.default_rng(0)
+    n_faces = min(len(faces), samples - samples // 4)
+    faces = [faces[i] for i in sorted(rng.permutation(len(faces))[:n_faces])]
+    x, _ = load_fer_split("train" if split == "calibration" else "val")
+    crop_det = crop_detection(x.shape[2], x.shape[1])
+    idx = rng.permutation(len(x))[:samples - n_faces]
+    crops = [mesh_input(x[i], roi_transform(crop_det, size), size, replicate=True) for i in idx]
+    return faces + crops, None
+
+
 def fer_crops(split: str, samples: int, size: int) -> Batch:
     """FER2013 crops (centre size x size of the 48x48 faces), grey 0-255, with labels.
     `calibration` draws from train (stratified), `evaluation` is the whole val split."""
@@ -150,6 +180,7 @@ DATASETS: dict[str, Callable[[str, int, int], Batch]] = {
     "speech_logmel_speaker": speech_logmel_speaker,
     "speech_logmel_pair": speech_logmel_pair,
     "face_frames": face_frames,
+    "face_mesh_crops": face_mesh_crops,
     "fer_crops": fer_crops,
     "synthetic_shapes": synthetic_shapes,
 }

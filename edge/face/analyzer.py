@@ -1,25 +1,31 @@
 """The face analyzer: frame -> faces -> tracks -> aligned crops -> expression ->
-per-track smoothing -> scene estimate for fusion.
+per-track smoothing -> scene estimate for fusion; with `face.action_units`, the face
+mesh on gated faces -> head pose (into the quality gate) and action units.
 
 Models come only from the registry (`face_detect_short` or `face_detect_full`,
-and `face_expression`). Per-face results stay inside the process; the
-estimate carries the scene aggregate (face count, quality-weighted emotion
-distribution, valence, arousal).
+`face_expression`, and `face_mesh` + `action_units`). Per-face results stay
+inside the process; the estimate carries the scene aggregate (face count,
+quality-weighted emotion distribution, valence, arousal, and in `metrics` the
+mean action-unit intensities and the share of faces smiling).
 """
 
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
 
 from edge.analyzer import Analyzer
 from edge.circumplex import valence_arousal
+from edge.face.action_units import Population
 from edge.face.align import Quality, align_face, face_quality
 from edge.face.detector import FaceDetector, TileScan
 from edge.face.expression import EmotionEvent, ExpressionModel, SmoothedTrack, aggregate
+from edge.face.geometry import FaceGeometry
+from edge.face.headpose import HeadPose
+from edge.face.mesh import MESH_ID, FaceMesh
 from edge.face.tracker import Tracker
 from edge.inference import TFLiteModel
 from edge.messages import FaceObservation, ModalityEstimate, SourceItem, VideoFrame
@@ -28,6 +34,9 @@ from edge.settings import FaceSettings
 
 DETECTOR_IDS = {"short": "face_detect_short", "full": "face_detect_full"}
 EXPRESSION_ID = "face_expression"
+ACTION_UNITS_ID = "action_units"
+SMILING = 0.5
+"""A face whose AU12 (lip-corner puller) reads at least this counts as smiling."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +51,8 @@ class FaceResult:
     arousal: float
     quality: float
     parts: Quality
+    pose: HeadPose | None = None
+    aus: dict[str, float] | None = None
 
 
 class FaceAnalyzer(Analyzer):
@@ -60,6 +71,12 @@ class FaceAnalyzer(Analyzer):
         self.detector = FaceDetector(det_model, det_id, settings.min_score)
         self.expression = ExpressionModel(expr_model)
         self._ids = [reg.get(det_id).ref, reg.get(EXPRESSION_ID).ref]
+        self._mesh: FaceMesh | None = None
+        self._population: Population | None = None
+        if settings.action_units:
+            self._mesh = FaceMesh(reg.load(MESH_ID, threads))
+            self._population = Population.load(reg.verify(ACTION_UNITS_ID))
+            self._ids += [reg.get(MESH_ID).ref, reg.get(ACTION_UNITS_ID).ref]
         self.events: deque[EmotionEvent] = deque(maxlen=256)
         self.last_faces: list[FaceResult] = []
         self.reset()
@@ -72,6 +89,8 @@ class FaceAnalyzer(Analyzer):
         self.tracker = Tracker(max_missed=s.max_missed, min_hits=s.min_hits)
         self._tiles = TileScan(s.tiles, s.tile_scan_every)
         self._smooth: dict[int, SmoothedTrack] = {}
+        self.geometry = (FaceGeometry(self._mesh, self._population, s)
+                         if self._mesh is not None and self._population is not None else None)
         self.last_faces = []
 
     def analyze(self, image: npt.NDArray[np.uint8], t: float) -> list[FaceResult]:
@@ -86,15 +105,24 @@ class FaceAnalyzer(Analyzer):
         for tid in list(self._smooth):
             if tid not in alive:
                 del self._smooth[tid]  # forgotten with its track
+        if self.geometry is not None:
+            self.geometry.forget(alive)
         out = []
         for tr in tracks:
             d = tr.detection
             assert d is not None
             crop = align_face(image, d)
             q = face_quality(d, crop)
-            probs = self.expression.predict(crop)
             sm = self._smooth.setdefault(tr.id, SmoothedTrack(
                 self.settings.smoothing_s, self.settings.hysteresis, self.settings.dwell_s))
+            pose, aus = None, None
+            if self.geometry is not None:
+                g = self.geometry.update(tr.id, image, d, q.overall, sm.label == "neutral")
+                pose, aus = g.pose, g.aus
+                if pose is not None:  # the mesh's head pose replaces the keypoint estimate
+                    q = replace(q, pose=pose.frontal(self.settings.max_yaw_deg,
+                                                     self.settings.max_pitch_deg))
+            probs = self.expression.predict(crop)
             prev = sm.label
             changed = sm.update(probs, q.overall, t)
             if changed is not None:
@@ -102,7 +130,7 @@ class FaceAnalyzer(Analyzer):
             assert sm.probs is not None and sm.label is not None
             v, a = valence_arousal(sm.probs.tolist())
             out.append(FaceResult(tr.id, d.box, tuple(float(p) for p in sm.probs), sm.label,
-                                  v, a, q.overall, q))
+                                  v, a, q.overall, q, pose, aus))
         self.last_faces = out
         return out
 
@@ -115,7 +143,21 @@ class FaceAnalyzer(Analyzer):
         if scene.faces == 0:
             return [ModalityEstimate("face", item.ts, 0.0, count=0)]
         assert scene.probs is not None
-        observed = tuple(FaceObservation(f.track, f.probs, f.valence, f.arousal) for f in faces)
+        observed = tuple(FaceObservation(f.track, f.probs, f.valence, f.arousal,
+                                         dict(f.aus) if f.aus else None)
+                         for f in faces)
         return [ModalityEstimate("face", item.ts, scene.quality, probs=scene.probs,
                                  valence=scene.valence, arousal=scene.arousal,
-                                 count=scene.faces, faces=observed)]
+                                 count=scene.faces, metrics=scene_aus(faces), faces=observed)]
+
+
+def scene_aus(faces: list[FaceResult]) -> dict[str, float]:
+    """Scene aggregates of the action units: each unit's mean intensity over the faces
+    with a reading (`au1` ... `au45`) and the share of them smiling (`smiling_share`);
+    nothing when no face has one. Never a single face's values beside the mean."""
+    read = [f.aus for f in faces if f.aus]
+    if not read:
+        return {}
+    out = {au.lower(): round(float(np.mean([r[au] for r in read])), 3) for au in read[0]}
+    out["smiling_share"] = round(float(np.mean([r["AU12"] >= SMILING for r in read])), 3)
+    return out

@@ -126,6 +126,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
             raise ConfigError("--images", "required for eval face")
         print_report(evaluate_face(Path(args.images), args.crops, _face_settings(args),
                                    args.threads), args.json, face_lines)
+    elif args.what == "aus":
+        from edge.lab.evaluate.aus import aus_lines, evaluate_aus
+
+        if not args.images:
+            raise ConfigError("--images", "required for eval aus")
+        print_report(evaluate_aus(Path(args.images), args.crops, _face_settings(args),
+                                  args.threads), args.json, aus_lines)
     elif args.what == "fusion":
         from edge.lab.data import data_root
         from edge.lab.evaluate.fusion import evaluate_fusion, fusion_lines
@@ -242,7 +249,8 @@ def register(sub: Any) -> None:
     rep.add_argument("--e4", help="plot: Empatica E4 folder for the physiology path")
     rep.add_argument("--seconds", type=float, default=120.0, help="plot: media time to use")
     ev = sub.add_parser("eval", help="measure accuracy on labelled data")
-    ev.add_argument("what", choices=["face", "speech", "ecg", "fusion", "stress", "distance"])
+    ev.add_argument("what", choices=["face", "aus", "speech", "ecg", "fusion", "stress",
+                                     "distance"])
     ev.add_argument("--e4", help="stress: Stress-Predict folder (Raw_data/, labels_per_second.csv)")
     ev.add_argument("--shuffle-blocks", type=int, default=None, metavar="SEED",
                     help="stress: reorder each subject's label blocks (first rest stays first)")
@@ -267,8 +275,8 @@ def register(sub: Any) -> None:
     ev.add_argument("--order-seed", type=int, default=0,
                     help="speech: order in which each speaker's clips are played (the online "
                          "speaker normalisation learns from earlier clips only)")
-    ev.add_argument("--images", help="face: folder of <label>/*.jpg")
-    ev.add_argument("--crops", action="store_true", help="face: images are face crops")
+    ev.add_argument("--images", help="face, aus: folder of <label>/*.jpg")
+    ev.add_argument("--crops", action="store_true", help="face, aus: images are face crops")
     for sp in (rep, ev):
         sp.add_argument("--json", action="store_true")
         sp.add_argument("--config", "-c", default=None)

@@ -6,7 +6,7 @@ feed the models the same bytes; the sha256 of the raw output tensors then says
 whether their kernels agree bit for bit. `script/test-arm64` compares x86 with
 an emulated Raspberry Pi (cortex-a72, cortex-a76) this way, on LiteRT's default
 XNNPACK path with the daemon's thread count. The stress model (boosted trees in
-JSON) is compared on its float64 probabilities.
+JSON) is compared on its float64 probabilities, the action units on their intensities.
 """
 
 from __future__ import annotations
@@ -58,6 +58,18 @@ def stress_outputs(seed: int) -> dict[str, Any]:
             "first": p[:4].tolist()}
 
 
+def action_unit_outputs(path: Any, seed: int) -> dict[str, Any]:
+    """The action units' intensities for seeded measures around the neutral face."""
+    from edge.face.action_units import MEASURES, Population, intensities
+
+    pop = Population.load(path)
+    rng = np.random.default_rng(seed)
+    x = pop.mean + 2.0 * pop.sd * rng.standard_normal((64, len(MEASURES)))
+    p = np.array([list(intensities(row, pop.mean, pop).values()) for row in x], np.float64)
+    return {"sha256": hashlib.sha256(p.tobytes()).hexdigest(), "batches": len(x),
+            "first": p[0, :4].tolist()}
+
+
 def model_outputs(seed: int = 0, threads: int = 2) -> dict[str, Any]:
     reg = Registry()
     if not reg.entries:
@@ -65,8 +77,12 @@ def model_outputs(seed: int = 0, threads: int = 2) -> dict[str, Any]:
     models: dict[str, Any] = {}
     for mid in sorted(reg.entries):
         path = reg.verify(mid)
-        models[mid] = (tflite_outputs(path, seed, threads) if path.suffix == ".tflite"
-                       else stress_outputs(seed))
+        if path.suffix == ".tflite":
+            models[mid] = tflite_outputs(path, seed, threads)
+        elif reg.get(mid).task == "action_units":
+            models[mid] = action_unit_outputs(path, seed)
+        else:
+            models[mid] = stress_outputs(seed)
     return {"machine": platform.machine(), "runtime": interpreter_class()[1],
             "seed": seed, "threads": threads, "models": models}
 

@@ -29,7 +29,11 @@ def _face_json(f: FaceResult) -> dict[str, Any]:
     return {"track": f.track, "box": [round(v, 1) for v in f.box], "emotion": f.emotion,
             "probs": {k: round(p, 4) for k, p in zip(EMOTIONS, f.probs, strict=True)},
             "valence": round(f.valence, 3), "arousal": round(f.arousal, 3),
-            "quality": round(f.quality, 3)}
+            "quality": round(f.quality, 3),
+            "pose": None if f.pose is None else {"yaw": round(f.pose.yaw, 1),
+                                                 "pitch": round(f.pose.pitch, 1),
+                                                 "roll": round(f.pose.roll, 1)},
+            "aus": None if f.aus is None else {k: round(v, 3) for k, v in f.aus.items()}}
 
 
 def draw(img: npt.NDArray[np.uint8], faces: list[FaceResult]) -> npt.NDArray[np.uint8]:

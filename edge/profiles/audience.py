@@ -9,7 +9,10 @@ aggregate over the *tracks* (people) seen in it:
   (each track's mean distribution over the window decides);
 - `valence_mean`, `arousal_mean`: means over tracks (each person counts once,
   however long they stayed);
-- `dwell_s_mean`, `dwell_s_median`: how long tracks stayed in view within the window.
+- `dwell_s_mean`, `dwell_s_median`: how long tracks stayed in view within the window;
+- `aus_mean`, `smiling_share`: each action unit's mean intensity over tracks (each
+  track's mean over its frames first) and the share of tracks whose mean AU12 reads
+  smiling, only when at least `k` tracks had action units read.
 
 Nothing is returned when fewer than `k` tracks contributed (k-anonymity: an
 aggregate over one or two people describes them). With `epsilon` > 0, Laplace
@@ -28,6 +31,10 @@ import numpy as np
 
 from edge.messages import EMOTIONS, ModalityEstimate
 
+SMILING = 0.5
+"""A track whose mean AU12 (lip-corner puller) reads at least this counts as smiling
+(as `edge.face.analyzer.SMILING`; profiles do not import the face home)."""
+
 
 @dataclass
 class _Track:
@@ -37,6 +44,8 @@ class _Track:
     probs: np.ndarray = field(default_factory=lambda: np.zeros(len(EMOTIONS)))
     valence: float = 0.0
     arousal: float = 0.0
+    aus: dict[str, float] = field(default_factory=dict)
+    au_frames: int = 0
 
 
 class AudienceWindow:
@@ -62,6 +71,10 @@ class AudienceWindow:
                 tr.probs += np.asarray(f.probs, dtype=np.float64)
                 tr.valence += f.valence
                 tr.arousal += f.arousal
+                if f.aus:
+                    tr.au_frames += 1
+                    for au, v in f.aus.items():
+                        tr.aus[au] = tr.aus.get(au, 0.0) + v
 
     def clear(self) -> None:
         with self._lock:
@@ -82,7 +95,7 @@ class AudienceWindow:
             return None
         dominant = [int(np.argmax(t.probs)) for t in tracks]
         dwell = [t.last - t.first for t in tracks]
-        return {
+        payload = {
             "schema": 1, "ts": round(wall, 3), "window_s": self.window_s,
             "faces": self._count(len(tracks)),
             "emotions": {e: self._count(dominant.count(i)) for i, e in enumerate(EMOTIONS)},
@@ -92,3 +105,10 @@ class AudienceWindow:
             "dwell_s_median": round(float(np.median(dwell)), 1),
             "noise_epsilon": self.epsilon if self.epsilon > 0 else None,
         }
+        read = [{au: v / t.au_frames for au, v in t.aus.items()} for t in tracks if t.au_frames]
+        if len(read) >= self.k:  # the k floor holds for the action units on their own
+            payload["aus_mean"] = {au: round(float(np.mean([r[au] for r in read])), 3)
+                                   for au in read[0]}
+            payload["smiling_share"] = round(float(np.mean(
+                [r.get("AU12", 0.0) >= SMILING for r in read])), 3)
+        return payload

@@ -141,7 +141,13 @@ def test_gate_refuses_what_is_not_allow_listed() -> None:
                                     "surprise"), 1 / 7),
             "confidence": 0.5, "modalities": {}}
     gate.check("state", base)
+    # scene aggregates of the action units are allowed in the full profile's metrics
+    gate.check("state", {**base, "metrics": {"au12": 0.8, "au6": 0.4, "smiling_share": 0.5}})
     bad_cases = [
+        {**base, "metrics": {"au12": 0.8, "au12_track_3": 0.9}},  # one face's action unit
+        {**base, "metrics": {"au12": 1.7}},  # out of range
+        {**base, "modalities": {"face": {"present": True, "quality": 1, "age_s": 0,
+                                         "aus": {"AU12": 0.9}}}},  # per-face action units
         {**base, "ecg": [1, 2, 3]},  # raw samples: unknown key
         {**base, "valence": 2.0},  # out of range
         {**base, "emotion": "contempt"},  # not a label

@@ -52,6 +52,28 @@ def test_audience_window_needs_k_tracks_and_weighs_people_equally() -> None:
     assert w.close(2.0) is None  # per-track state was dropped with the window
 
 
+def test_audience_action_units_need_k_tracks_with_a_reading() -> None:
+    w = AudienceWindow(k=3, window_s=10.0)
+    p = tuple(0.7 if e == "happy" else 0.05 for e in EMOTIONS)
+
+    def est(ts: float, read: dict[int, float | None]) -> ModalityEstimate:
+        faces = tuple(FaceObservation(t, p, 0.5, 0.2, None if au12 is None else
+                                      {"AU12": au12, "AU4": 0.1})
+                      for t, au12 in read.items())
+        return ModalityEstimate("face", ts, 0.9, probs=p, count=len(faces), faces=faces)
+
+    for i in range(5):  # three people, only two of them with a mesh reading
+        w.observe(est(float(i), {1: 0.9, 2: 0.2, 3: None}))
+    a = w.close(0.0)
+    assert a is not None and a["faces"] == 3 and "aus_mean" not in a
+    for i in range(5):
+        w.observe(est(float(i), {1: 0.9, 2: 0.2, 3: 0.7, 4: 0.1}))
+    a = w.close(1.0)
+    assert a is not None and a["aus_mean"] == {"AU12": pytest.approx(0.475), "AU4": 0.1}
+    assert a["smiling_share"] == 0.5
+    assert PayloadGate().check("audience", a)
+
+
 def test_audience_counts_get_laplace_noise_of_the_stated_scale() -> None:
     w = AudienceWindow(k=3, window_s=10.0, epsilon=0.5, rng=np.random.default_rng(0))
     faces = []

@@ -25,6 +25,16 @@ def test_every_shipped_model_verifies_and_runs() -> None:
             assert 0.0 < gate.threshold < 1.0
             assert (default_models_dir() / entry.parity_report).exists()
             continue
+        if entry.task == "action_units":  # the action units' neutral face (JSON statistics)
+            from edge.face.action_units import ACTION_UNITS, MEASURES, Population, intensities
+
+            pop = Population.load(reg.verify(mid))
+            assert entry.inputs[0]["features"] == list(MEASURES)
+            assert entry.labels == list(ACTION_UNITS)
+            neutral = intensities(pop.mean, pop.mean, pop)
+            assert all(v < 0.2 for v in neutral.values()), neutral
+            assert (default_models_dir() / entry.parity_report).exists()
+            continue
         if entry.file.endswith(".json"):  # the physiology stress model (JSON weights)
             from edge.physio.stress_model import MODEL_INPUTS, StressModel
 

@@ -126,7 +126,10 @@ def test_replay_keeps_one_track(shared_data: Path, clip: str) -> None:
         assert summary["frames_with_face"] >= 0.98 * summary["frames"]
     assert summary["tracks"] == 1 and summary["max_faces"] == 1
     face = next(r["faces"][0] for r in rows[10:] if r["faces"])
-    assert set(face) == {"track", "box", "emotion", "probs", "valence", "arousal", "quality"}
+    assert set(face) == {"track", "box", "emotion", "probs", "valence", "arousal", "quality",
+                         "pose", "aus"}
+    assert set(face["pose"]) == {"yaw", "pitch", "roll"} and abs(face["pose"]["roll"]) < 45
+    assert len(face["aus"]) == 14 and all(0.0 <= v <= 1.0 for v in face["aus"].values())
     assert set(face["probs"]) == set(EMOTIONS)
     assert abs(sum(face["probs"].values()) - 1) < 1e-3
 

@@ -1,6 +1,8 @@
 """`affectd bench vision [--vs fer]`: frames per second of face detection + expression
-on the same 640x480 frames: our int8 path, our float twins through the same code,
-and the `fer` package (its TFLite model with its Haar detector), in one process.
+on the same 640x480 frames: our int8 path (as configured by default: with the face
+mesh, head pose and action units; and without them), our float twins through the
+same code, and the `fer` package (its TFLite model with its Haar detector), in one
+process.
 
 Memory of the vision path alone (`rss_mb`) is measured in a child process that
 loads only our int8 models, so the peer's TensorFlow does not count against it.
@@ -40,7 +42,9 @@ def load_frames(path: Path, n: int) -> list[npt.NDArray[np.uint8]]:
 
 
 def _run_ours(frames: list[npt.NDArray[np.uint8]], threads: int, use_float: bool,
-              tiles: int = 1) -> tuple[float, int]:
+              tiles: int = 1, action_units: bool = True) -> tuple[float, int]:
+    """(frames per second, frames with a face). The float twins run without the mesh
+    (action units are an int8-only addition; compare them with `action_units=False`)."""
     from edge.face.analyzer import DETECTOR_IDS, EXPRESSION_ID, FaceAnalyzer
     from edge.inference import TFLiteModel
     from edge.settings import FaceSettings
@@ -51,7 +55,8 @@ def _run_ours(frames: list[npt.NDArray[np.uint8]], threads: int, use_float: bool
 
         models = (TFLiteModel(float_model_path(DETECTOR_IDS["short"]), threads),
                   TFLiteModel(float_model_path(EXPRESSION_ID), threads))
-    an = FaceAnalyzer(FaceSettings(tiles=tiles), threads=threads, models=models)
+    an = FaceAnalyzer(FaceSettings(tiles=tiles, action_units=action_units and not use_float),
+                      threads=threads, models=models)
     an.analyze(frames[0], 0.0)  # warm-up
     an.reset()
     with_face = 0
@@ -127,7 +132,11 @@ def bench_vision(data: Path, frames_n: int = 200, peer: bool = True) -> dict[str
     if peer:
         out["fps_peer"] = {str(t): round(v, 1) for t, v in fps["peer"].items()}
         out["ratio_vs_peer"] = round(fps["int8"][2] / fps["peer"][2], 2)
-    out["int8_vs_float_latency"] = round(fps["float"][2] / fps["int8"][2], 3)
+    no_aus = _run_ours(frames, 2, False, action_units=False)[0]
+    out["fps_int8_by_action_units"] = {"off": round(no_aus, 1), "on": out["fps_int8"]["2"]}
+    if peer:
+        out["ratio_vs_peer_without_action_units"] = round(no_aus / fps["peer"][2], 2)
+    out["int8_vs_float_latency"] = round(fps["float"][2] / no_aus, 3)
     # what looking for small faces costs (2 threads): never, auto (the default), always
     out["fps_int8_by_tiles"] = {"0": round(_run_ours(frames, 2, False, tiles=0)[0], 1),
                                 "1": out["fps_int8"]["2"],
@@ -145,7 +154,11 @@ def vision_lines(r: dict[str, Any]) -> list[str]:
             out.append(f"  {k:10} 1 thread {r[k]['1']:8.1f}   2 threads {r[k]['2']:8.1f}")
     if "ratio_vs_peer" in r:
         out.append(f"  int8 / fer fps (2 threads): {r['ratio_vs_peer']}x")
-    out.append(f"  int8 / float latency (2 threads): {r['int8_vs_float_latency']}")
+    out.append(f"  int8 / float latency (2 threads, both without the mesh): "
+               f"{r['int8_vs_float_latency']}")
+    if "fps_int8_by_action_units" in r:
+        a = r["fps_int8_by_action_units"]
+        out.append(f"  int8 fps (2 threads) without / with action units: {a['off']} / {a['on']}")
     if "fps_int8_by_tiles" in r:
         t = r["fps_int8_by_tiles"]
         out.append(f"  int8 fps (2 threads) by face.tiles: 0 (never) {t['0']}, 1 (auto) "
