@@ -81,6 +81,40 @@ def deepen(trained: object) -> object:
     return deep
 
 
+def augmenter() -> Any:
+    """Flip, rotation (+-10 degrees) and zoom (+-10 %), reflecting at the borders."""
+    from tensorflow import keras
+
+    return keras.Sequential([
+        keras.layers.RandomFlip("horizontal"),
+        keras.layers.RandomRotation(10 / 360, fill_mode="reflect"),
+        keras.layers.RandomZoom(0.1, fill_mode="reflect"),
+    ])
+
+
+def augment_images(x: Any, aug: Any) -> Any:
+    """A batch of 48x48 uint8 faces -> augmented float 44x44x1 crops: `aug`, a random
+    crop, contrast x0.75-1.25 and brightness +-25 levels, and random erasing (one 12x12
+    grey patch in half of the images)."""
+    import tensorflow as tf
+
+    x = tf.cast(x[..., None], tf.float32)
+    x = tf.cast(aug(x, training=True), tf.float32)  # bf16 under mixed precision
+    x = tf.image.random_crop(x, (tf.shape(x)[0], CROP, CROP, 1))
+    scale = tf.random.uniform((tf.shape(x)[0], 1, 1, 1), 0.75, 1.25)
+    shift = tf.random.uniform((tf.shape(x)[0], 1, 1, 1), -25.0, 25.0)
+    mean = tf.reduce_mean(x, axis=[1, 2, 3], keepdims=True)
+    x = tf.clip_by_value((x - mean) * scale + mean + shift, 0.0, 255.0)
+    b = tf.shape(x)[0]
+    cy = tf.random.uniform((b, 1, 1, 1), 0, CROP)
+    cx = tf.random.uniform((b, 1, 1, 1), 0, CROP)
+    yy = tf.reshape(tf.range(CROP, dtype=tf.float32), (1, CROP, 1, 1))
+    xx = tf.reshape(tf.range(CROP, dtype=tf.float32), (1, 1, CROP, 1))
+    patch = (tf.abs(yy - cy) < 6) & (tf.abs(xx - cx) < 6)
+    use = tf.random.uniform((b, 1, 1, 1)) < 0.5
+    return tf.where(patch & use, tf.fill(tf.shape(x), 127.0), x)
+
+
 def center_crop(x: np.ndarray) -> np.ndarray:
     o = (x.shape[1] - CROP) // 2
     return x[:, o:o + CROP, o:o + CROP]
@@ -121,30 +155,12 @@ def main(argv: list[str] | None = None) -> int:
     cw = cw / (cw * counts).sum() * counts.sum()
     print("train", counts.tolist(), "class weights", np.round(cw, 3).tolist(), flush=True)
 
-    aug = keras.Sequential([L for L in (
-        keras.layers.RandomFlip("horizontal"),
-        keras.layers.RandomRotation(10 / 360, fill_mode="reflect"),
-        keras.layers.RandomZoom(0.1, fill_mode="reflect"),
-    )])
+    aug = augmenter()
     n_classes = len(FER_LABELS)
 
     def train_map(x: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-        x = tf.cast(x[..., None], tf.float32)
-        x = tf.cast(aug(x, training=True), tf.float32)  # bf16 under mixed precision
-        x = tf.image.random_crop(x, (tf.shape(x)[0], CROP, CROP, 1))
-        scale = tf.random.uniform((tf.shape(x)[0], 1, 1, 1), 0.75, 1.25)
-        shift = tf.random.uniform((tf.shape(x)[0], 1, 1, 1), -25.0, 25.0)
-        mean = tf.reduce_mean(x, axis=[1, 2, 3], keepdims=True)
-        x = tf.clip_by_value((x - mean) * scale + mean + shift, 0.0, 255.0)
-        # random erasing: one 12x12 patch in half of the images
+        x = augment_images(x, aug)
         b = tf.shape(x)[0]
-        cy = tf.random.uniform((b, 1, 1, 1), 0, CROP)
-        cx = tf.random.uniform((b, 1, 1, 1), 0, CROP)
-        yy = tf.reshape(tf.range(CROP, dtype=tf.float32), (1, CROP, 1, 1))
-        xx = tf.reshape(tf.range(CROP, dtype=tf.float32), (1, 1, CROP, 1))
-        patch = (tf.abs(yy - cy) < 6) & (tf.abs(xx - cx) < 6)
-        use = tf.random.uniform((b, 1, 1, 1)) < 0.5
-        x = tf.where(patch & use, tf.fill(tf.shape(x), 127.0), x)
         onehot = tf.one_hot(y, n_classes)
         w = tf.gather(tf.constant(cw, tf.float32), y)
         if args.mixup > 0:  # mix each image with a partner from the same batch

@@ -44,7 +44,8 @@ ACCEPTANCE_SET = ("AU1", "AU2", "AU4", "AU6", "AU9", "AU12", "AU15", "AU26")
 
 
 def auroc(scores: npt.NDArray[np.float64], positive: npt.NDArray[np.bool_]) -> float:
-    """Area under the ROC curve (Mann-Whitney U with tied scores counted half)."""
+    """Area under the ROC curve (Mann-Whitney U with tied scores counted half); NaN when
+    one side is empty."""
     from scipy.stats import rankdata
 
     n_pos, n_neg = int(positive.sum()), int((~positive).sum())
@@ -83,7 +84,8 @@ def score_aus(values: npt.NDArray[np.float64], labels: list[str], pop: Populatio
     out: dict[str, Any] = {}
     for au, positive in PROTOTYPES.items():
         pos = np.isin(lab, positive)
-        out[au] = {"auroc": round(auroc(table[au], pos), 4), "positive": list(positive),
+        a = auroc(table[au], pos)
+        out[au] = {"auroc": round(a, 4) if np.isfinite(a) else None, "positive": list(positive),
                    "n": len(lab), "n_positive": int(pos.sum())}
     return out
 
@@ -136,7 +138,7 @@ def evaluate_aus(images: Path, crops: bool, settings: FaceSettings,
         raise ValueError(f"{images}: no face read in any image under <label>/ folders")
     values = np.array(rows)
     aus = score_aus(values, labels, pop)
-    accepted = [aus[a]["auroc"] for a in ACCEPTANCE_SET if np.isfinite(aus[a]["auroc"])]
+    accepted = [aus[a]["auroc"] for a in ACCEPTANCE_SET if aus[a]["auroc"] is not None]
     return {"aus": aus, "mean_auroc": round(float(np.mean(accepted)), 4) if accepted else None,
             "mean_over": list(ACCEPTANCE_SET), "n": len(labels), "no_face": no_face,
             "unreadable": unreadable, "skipped_folders": skipped, "crops": crops,
@@ -149,6 +151,7 @@ def aus_lines(r: dict[str, Any]) -> list[str]:
     out = [f"{r['n']} faces ({r['no_face']} images without one); mean AUROC over "
            f"{', '.join(r['mean_over'])}: {r['mean_auroc']}"]
     for au, v in r["aus"].items():
-        out.append(f"  {au:5} AUROC {v['auroc']:.3f}  for {', '.join(v['positive'])} "
+        a = "n/a  " if v["auroc"] is None else f"{v['auroc']:.3f}"
+        out.append(f"  {au:5} AUROC {a}  for {', '.join(v['positive'])} "
                    f"({v['n_positive']} of {v['n']})")
     return out
