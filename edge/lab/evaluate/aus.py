@@ -20,7 +20,6 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import numpy.typing as npt
 
@@ -28,8 +27,7 @@ from edge.face.action_units import MEASURES, Population, intensities, measure
 from edge.face.analyzer import ACTION_UNITS_ID, DETECTOR_IDS, MESH_ID
 from edge.face.detector import FaceDetector
 from edge.face.mesh import FaceMesh, crop_detection
-from edge.lab.media import IMAGE_SUFFIXES
-from edge.lab.replay import LABEL_ALIASES
+from edge.lab.evaluate.face import labelled_images, read_bgr
 from edge.registry import Registry
 from edge.settings import FaceSettings
 
@@ -90,18 +88,6 @@ def score_aus(values: npt.NDArray[np.float64], labels: list[str], pop: Populatio
     return out
 
 
-def _images(images: Path) -> tuple[list[tuple[str, Path]], list[str]]:
-    found, skipped = [], []
-    for folder in sorted(p for p in images.iterdir() if p.is_dir()):
-        label = LABEL_ALIASES.get(folder.name.lower())
-        if label is None:
-            skipped.append(folder.name)
-            continue
-        found += [(label, p) for p in sorted(folder.iterdir())
-                  if p.suffix.lower() in IMAGE_SUFFIXES]
-    return found, skipped
-
-
 def evaluate_aus(images: Path, crops: bool, settings: FaceSettings,
                  threads: int = 2) -> dict[str, Any]:
     reg = Registry()
@@ -110,15 +96,14 @@ def evaluate_aus(images: Path, crops: bool, settings: FaceSettings,
     det_id = DETECTOR_IDS[settings.detector]
     detector = None if crops else FaceDetector(reg.load(det_id, threads), det_id,
                                                settings.min_score)
-    files, skipped = _images(images)
+    files, skipped = labelled_images(images)
     rows, labels = [], []
     unreadable = no_face = 0
     for label, path in files:
-        raw = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if raw is None:
+        img = read_bgr(path)
+        if img is None:
             unreadable += 1
             continue
-        img = np.asarray(raw, np.uint8)
         if crops:
             values, ok = crop_measures([img], mesh)
             if not ok[0]:

@@ -14,6 +14,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 
 from edge.face.align import align_face
 from edge.face.analyzer import DETECTOR_IDS, EXPRESSION_ID
@@ -35,35 +36,27 @@ def evaluate_face(images: Path, crops: bool, settings: FaceSettings,
                                                settings.min_score)
     k = len(EMOTIONS)
     conf = np.zeros((k, k), int)
-    skipped_dirs: list[str] = []
+    files, skipped_dirs = labelled_images(images)
     missed = unreadable = 0
-    for folder in sorted(p for p in images.iterdir() if p.is_dir()):
-        label = LABEL_ALIASES.get(folder.name.lower())
-        if label is None:
-            skipped_dirs.append(folder.name)
-            continue
+    for label, path in files:
         t = EMOTIONS.index(label)
-        for path in sorted(folder.iterdir()):
-            if path.suffix.lower() not in IMAGE_SUFFIXES:
+        img = read_bgr(path)
+        if img is None:
+            unreadable += 1
+            continue
+        if crops:
+            grey = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+            crop = np.asarray(cv2.resize(grey, (48, 48), interpolation=cv2.INTER_AREA),
+                              np.uint8)
+        else:
+            assert detector is not None
+            dets = detector.detect(img, settings.tiles)
+            if not dets:
+                missed += 1
+                conf_row_miss(conf, t)
                 continue
-            raw = cv2.imread(str(path), cv2.IMREAD_COLOR)
-            if raw is None:
-                unreadable += 1
-                continue
-            img = np.asarray(raw, np.uint8)
-            if crops:
-                grey = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
-                crop = np.asarray(cv2.resize(grey, (48, 48), interpolation=cv2.INTER_AREA),
-                                  np.uint8)
-            else:
-                assert detector is not None
-                dets = detector.detect(img, settings.tiles)
-                if not dets:
-                    missed += 1
-                    conf_row_miss(conf, t)
-                    continue
-                crop = align_face(img, max(dets, key=lambda d: d.width))
-            conf[t][int(np.argmax(model.predict(crop)))] += 1
+            crop = align_face(img, max(dets, key=lambda d: d.width))
+        conf[t][int(np.argmax(model.predict(crop)))] += 1
     n = int(conf.sum())
     recall = conf.diagonal() / np.maximum(1, conf.sum(1))
     present = conf.sum(1) > 0
@@ -76,6 +69,26 @@ def evaluate_face(images: Path, crops: bool, settings: FaceSettings,
         "model": reg.get(EXPRESSION_ID).ref, "detector": None if crops else det_id,
         "no_face": missed, "unreadable": unreadable, "skipped_folders": skipped_dirs,
     }
+
+
+def read_bgr(path: Path) -> npt.NDArray[np.uint8] | None:
+    """The image as BGR uint8, or None when it cannot be read (counted by the caller)."""
+    raw = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    return None if raw is None else np.asarray(raw, np.uint8)
+
+
+def labelled_images(images: Path) -> tuple[list[tuple[str, Path]], list[str]]:
+    """(label, image path) under `<label>/` folders of `images`, and the folders whose
+    names map onto no label (reported and skipped)."""
+    found, skipped = [], []
+    for folder in sorted(p for p in images.iterdir() if p.is_dir()):
+        label = LABEL_ALIASES.get(folder.name.lower())
+        if label is None:
+            skipped.append(folder.name)
+            continue
+        found += [(label, p) for p in sorted(folder.iterdir())
+                  if p.suffix.lower() in IMAGE_SUFFIXES]
+    return found, skipped
 
 
 def conf_row_miss(conf: np.ndarray, t: int) -> None:
