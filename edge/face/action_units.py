@@ -3,8 +3,8 @@
 These are geometric estimates, not a FACS coder: each action unit is read from
 one or two distances between mesh landmarks that the unit's muscle changes
 (AU12, the lip-corner puller, raises the mouth corners above the lip centre and
-widens the mouth), measured in an eye-levelled frame in units of the distance
-between the eyes. A distance counts against the face's own neutral value: per
+widens the mouth), measured in the face's own 3D frame (eye line and the axis
+to the mouth; `face_frame`) in units of the distance between the eyes. A distance counts against the face's own neutral value: per
 track, the mean of its frames the expression network reads as neutral (held in
 memory and forgotten with the track), shrunk towards the population's neutral
 mean until enough such frames are seen. The deviation, in units of the
@@ -68,15 +68,30 @@ def eye_distance(points: npt.NDArray[np.float64]) -> float:
     return float(np.hypot(*(eyes[1] - eyes[0]))) or 1.0
 
 
-def measure(points: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
-    """The `MEASURES` of one face from its (468, 2+) mesh, in inter-eye distances."""
-    p = np.asarray(points[:, :2], np.float64)
+def face_frame(points: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
+    """The mesh in the face's own frame, in inter-eye distances: origin between the eyes,
+    x from the subject's right eye to the left, y towards the mouth (perpendicular to x),
+    z out of the face. In 3D (the mesh's relative depth), so a head turned or tilted
+    keeps its distances; with (N, 2) points it is the eye-levelled image plane."""
+    p = np.asarray(points, np.float64)
+    if p.shape[1] == 2:
+        p = np.concatenate([p, np.zeros((len(p), 1))], axis=1)
     eyes = np.array([p[list(c)].mean(0) for c in _EYE_CORNERS])
-    axis = eyes[1] - eyes[0]
-    iod = float(np.hypot(*axis)) or 1.0
-    c, s = axis / iod
-    rot = np.array([[c, s], [-s, c]])  # eye line -> +x; y keeps pointing down
-    q = (p - eyes.mean(0)) @ rot.T / iod
+    mid = eyes.mean(0)
+    x = eyes[1] - eyes[0]
+    iod = float(np.linalg.norm(x)) or 1.0
+    x = x / iod
+    y = p[[_LIP["upper_inner"], _LIP["lower_inner"]]].mean(0) - mid
+    y = y - x * float(np.dot(y, x))
+    y = y / (float(np.linalg.norm(y)) or 1.0)
+    rot = np.stack([x, y, np.cross(x, y)])
+    return np.asarray((p - mid) @ rot.T / iod, np.float64)
+
+
+def measure(points: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
+    """The `MEASURES` of one face from its (468, 3) mesh (or (468, 2) image points), in
+    inter-eye distances, in the face's own frame (`face_frame`)."""
+    q = face_frame(points)
 
     def y(i: int) -> float:
         return float(q[i, 1])
@@ -91,7 +106,7 @@ def measure(points: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
     cheek = np.mean([e - y(i) for e, i in zip(eye_y, _CHEEK, strict=True)])
     ala = np.mean([e - y(i) for e, i in zip(eye_y, _ALA, strict=True)])
     nose_lip = y(_LIP["upper_outer"]) - y(_NOSE_BOTTOM)
-    width = float(np.hypot(*(q[_MOUTH_CORNERS[1]] - q[_MOUTH_CORNERS[0]])))
+    width = float(np.hypot(*(q[_MOUTH_CORNERS[1], :2] - q[_MOUTH_CORNERS[0], :2])))
     centre = (y(_LIP["upper_inner"]) + y(_LIP["lower_inner"])) / 2.0
     corner = centre - float(np.mean([y(i) for i in _MOUTH_CORNERS]))
     lip_gap = y(_LIP["lower_inner"]) - y(_LIP["upper_inner"])

@@ -137,12 +137,17 @@ def test_eval_aus_on_held_out_fer_crops(shared_data: Path, tmp_path: Path) -> No
     assert r["aus"]["AU12"]["n"] == r["n"] >= 250 and r["mean_auroc"] > 0.6
 
 
-def test_measures_are_invariant_to_scale_and_roll(shared_data: Path) -> None:
+def test_measures_are_invariant_to_scale_roll_and_turn(shared_data: Path) -> None:
     img, d = _sample_face(shared_data)
     mesh = FaceMesh(Registry().load(MESH_ID, 1)).run(img, d)
     assert mesh is not None
     a = np.radians(25.0)
     rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
-    moved = mesh.points.copy()
-    moved[:, :2] = 2.5 * mesh.points[:, :2] @ rot.T + 40.0
+    moved = 2.5 * mesh.points
+    moved[:, :2] = moved[:, :2] @ rot.T + 40.0
     assert np.allclose(measure(mesh.points), measure(moved), atol=1e-6)
+    # a head turned in depth keeps its measures in the face's own 3D frame
+    b = np.radians(30.0)
+    ry = np.array([[np.cos(b), 0, np.sin(b)], [0, 1, 0], [-np.sin(b), 0, np.cos(b)]])
+    turned = (mesh.points.astype(np.float64) @ ry.T).astype(np.float32)
+    assert np.allclose(measure(mesh.points), measure(turned), atol=1e-5)
