@@ -398,6 +398,14 @@ def assign_max(score: npt.ArrayLike) -> tuple[npt.NDArray[np.intp], npt.NDArray[
     return rows[order].astype(np.intp), cols[order].astype(np.intp)
 
 
+def small_median(x: F64) -> float:
+    """np.median of a short array (tens of values, once a second) from one sort: the same
+    value without np.median's argument handling, which costs more than the sort here."""
+    s = np.sort(np.asarray(x, dtype=np.float64), axis=None)
+    m = s.size // 2
+    return float(s[m]) if s.size % 2 else float(0.5 * (s[m - 1] + s[m]))
+
+
 def trapezoid(y: F64, x: F64) -> float:
     """The trapezoid-rule integral of y over x (numpy's `trapezoid` is numpy >= 2 only; the
     Pi lock pins numpy 1.26 for Raspberry Pi OS's picamera2, whose compiled parts are

@@ -4,10 +4,11 @@ These are geometric estimates, not a FACS coder: each action unit is read from
 one or two distances between mesh landmarks that the unit's muscle changes
 (AU12, the lip-corner puller, raises the mouth corners above the lip centre and
 widens the mouth), measured in the face's own 3D frame (eye line and the axis
-to the mouth; `face_frame`) in units of the distance between the eyes. A distance counts against the face's own neutral value: per
-track, the mean of its frames the expression network reads as neutral (held in
-memory and forgotten with the track), shrunk towards the population's neutral
-mean until enough such frames are seen. The deviation, in units of the
+to the mouth; `face_frame`) in units of the distance between the eyes. A
+distance counts against the face's own neutral value: per track, the mean of
+its frames the expression network reads as neutral (held in memory and
+forgotten with the track), shrunk towards the population's neutral mean until
+enough such frames are seen. The deviation, in units of the
 population's neutral spread, maps smoothly onto [0, 1] (see `intensities`).
 
 The population statistics and the range come from `models/action_units.json`

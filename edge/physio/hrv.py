@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from edge.dsp import trapezoid
+from edge.dsp import small_median, trapezoid
 
 F64 = npt.NDArray[np.float64]
 LF_BAND = (0.04, 0.15)
@@ -57,7 +57,7 @@ def clean_rr(rr_s: F64, tolerance: float = 0.25) -> npt.NDArray[np.bool_]:
     rr = np.asarray(rr_s, dtype=np.float64)
     if rr.size == 0:
         return np.zeros(0, dtype=bool)
-    med = float(np.median(rr))
+    med = small_median(rr)
     return np.abs(rr - med) < tolerance * med
 
 

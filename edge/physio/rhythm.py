@@ -39,7 +39,7 @@ from functools import lru_cache
 import numpy as np
 import numpy.typing as npt
 
-from edge.dsp import SosFilter, butter_bandpass_sos
+from edge.dsp import SosFilter, butter_bandpass_sos, small_median
 
 F64 = npt.NDArray[np.float64]
 WINDOW_S = 4.0
@@ -119,9 +119,11 @@ def _grid(n: int, fs: float) -> _Grid:
                  int(np.floor(1.0 / (freqs[1] - freqs[0]) + 1e-9)))
 
 
-def window_features(w: F64, raw_ptp: float, fs: float, beat_t: F64) -> F64:
+def window_features(w: F64, raw_ptp: float, fs: float, beat_t: F64,
+                    period: bool = True) -> F64:
     """The model's inputs for one band-passed window `w` and the beat times of the last
-    `BEATS_S` seconds."""
+    `BEATS_S` seconds; without `period` the rule's two (the waveform's period and how
+    well it repeats, an autocorrelation) are left at 0."""
     n = w.size
     ad = float(np.abs(np.diff(w)).sum())
     half = int(np.pi * float(np.abs(w).sum()) / max(ad, 1e-9) + 0.5)
@@ -139,10 +141,10 @@ def window_features(w: F64, raw_ptp: float, fs: float, beat_t: F64) -> F64:
     above = float((a > 0.2 * a.max()).mean()) if a.max() > 0 else 0.0
     rr = np.diff(beat_t)
     cv = float(rr.std() / rr.mean()) if rr.size >= 2 else 1.0
-    sd = float(np.median(np.abs(np.diff(rr))) / rr.mean()) if rr.size >= 3 else 1.0
+    sd = small_median(np.abs(np.diff(rr))) / float(rr.mean()) if rr.size >= 3 else 1.0
     return np.array([leak, conc, np.log(hf + 1e-3), above, np.log(raw_ptp + 1.0),
                      min(cv, 1.0), min(sd, 1.0), beat_t.size / BEATS_S,
-                     *fundamental_period(w, fs)])
+                     *(fundamental_period(w, fs) if period else (0.0, 0.0))])
 
 
 def slower_than_flutter(x: F64) -> bool:
@@ -201,9 +203,18 @@ class RhythmMonitor:
             self.state = "no_contact"
         else:
             recent = np.array([b for b in beats if self._t - BEATS_S < b <= self._t])
-            feats = window_features(self._bp, ptp, self.fs, recent)
-            self._p.append(unreadable_probability(feats))
-            self.state = "unreadable" if float(np.median(self._p)) > UNREADABLE_P else "ok"
+            # The rule can only lower a probability above the threshold to 0; below it the
+            # median's call is the same either way, so the autocorrelation is skipped.
+            feats = window_features(self._bp, ptp, self.fs, recent, period=False)
+            p = unreadable_probability(feats)
+            if p > UNREADABLE_P or self.trace is not None:
+                feats[-2:] = fundamental_period(self._bp, self.fs)
+                p = unreadable_probability(feats)
+            self._p.append(p)
+            ordered = sorted(self._p)  # at most five: the median without numpy's overhead
+            mid = len(ordered) // 2
+            median = ordered[mid] if len(ordered) % 2 else 0.5 * (ordered[mid - 1] + ordered[mid])
+            self.state = "unreadable" if median > UNREADABLE_P else "ok"
         self.seconds[self.state] += 1
         if self.trace is not None:
             self.trace.append((self._t, feats, self.state))

@@ -129,6 +129,10 @@ def test_bench_physio_json_contract(shared_data: Path) -> None:
     assert r["f1"] >= r["f1_peer"] and r["f1"] > 0.999
     assert r["ratio_vs_peer"] == pytest.approx(r["rpeak_x_realtime"] / r["peer_x_realtime"],
                                                abs=1e-3)
+    # the peer run as a stream must, on the same 2-s blocks: ours finds the beats better
+    assert r["ecg_path_ratio_vs_peer_blocks"] == pytest.approx(
+        r["ecg_path_x_realtime"] / r["peer_blocks_x_realtime"], abs=1e-3)
+    assert r["f1"] > r["f1_peer_blocks"] > 0.9
 
 
 @pytest.mark.timeout(2400)  # streams every session six times (one evaluated, five to train)
