@@ -16,7 +16,8 @@ leakage (how well the signal cancels against itself half a period later),
 the share of the 1-30 Hz power within 1 Hz of the dominant 2.5-9 Hz frequency,
 the share above 12 Hz, the share of samples above a fifth of the window's peak,
 the peak-to-peak amplitude, and — over the last 8 s of detected beats — the
-variation of their intervals and their count. A logistic model over them
+variation of their intervals and their count. A logistic model over them and four
+of their products (`MODEL_INPUTS`)
 (`WEIGHTS`, fitted by models/training/rhythm.py on the malignant-arrhythmia,
 Creighton and MIT-BIH records in ../shared) gives a probability, a median over the
 last five windows and a threshold (`UNREADABLE_P`) make the call. One rule overrides
@@ -48,10 +49,18 @@ SMOOTH = 5
 FLAT_UV = 50.0
 FEATURES = ("leakage", "concentration", "log_hf_share", "above_fifth", "log_ptp", "rr_cv",
             "rr_sd_ratio", "beats_per_s", "period_s", "repeat")
-# models/training/rhythm.py: weights of the first eight FEATURES (the last two: the
-# rule), then the intercept
-WEIGHTS = (-6.985, 0.329, -0.248, 0.993, -1.442, 6.595, 1.488, 2.404)
-INTERCEPT = 6.135
+MODEL_INPUTS = (*FEATURES[:8], "concentration_clean", "concentration_spread",
+                "leakage_concentration", "irregular_rate")
+"""What the logistic model reads: the first eight FEATURES (the last two are the rule's)
+and four products of them: spectral concentration where little power is above 12 Hz
+(noise spreads power there, flutter does not), concentration times the share of
+samples above a fifth of the peak, leakage times concentration, and RR variation
+times the beat rate (`model_inputs`)."""
+# models/training/rhythm.py: weights of MODEL_INPUTS (standardisation folded in), then
+# the intercept
+WEIGHTS = (-18.0259, -58.0414, 0.7812, 2.0046, -1.4012, 18.8198, 0.735, 4.3196, 52.7962,
+           -2.2252, 15.5663, -6.242)
+INTERCEPT = 11.9189
 UNREADABLE_P = 0.2
 """The median probability above which the window is unreadable (models/training/rhythm.py
 reports the leave-one-record-out figures at it)."""
@@ -152,12 +161,21 @@ def slower_than_flutter(x: F64) -> bool:
     return bool(x[-2] >= SLOWEST_VF_PERIOD_S and x[-1] >= REPEATS)
 
 
+def model_inputs(x: F64) -> F64:
+    """MODEL_INPUTS of one window's (or, 2-D, many windows') FEATURES."""
+    x = np.asarray(x, dtype=np.float64)
+    conc, hf, above, leak = x[..., 1], np.exp(x[..., 2]), x[..., 3], x[..., 0]
+    return np.concatenate([x[..., :8], np.stack(
+        [conc * (1.0 - hf), conc * above, leak * conc, x[..., 5] * x[..., 7]], axis=-1)],
+        axis=-1)
+
+
 def unreadable_probability(x: F64) -> float:
     """The model's probability for one window's FEATURES; 0 for a rhythm slower than
     flutter or fibrillation can be."""
     if slower_than_flutter(x):
         return 0.0
-    z = float(np.dot(WEIGHTS, x[:-2])) + INTERCEPT
+    z = float(np.dot(WEIGHTS, model_inputs(x))) + INTERCEPT
     return 1.0 / (1.0 + np.exp(-max(-50.0, min(50.0, z))))
 
 

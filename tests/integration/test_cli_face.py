@@ -52,3 +52,18 @@ def test_shipped_expression_model_on_the_whole_fer_val_split(shared_data: Path) 
                         .read_text())
     assert abs(r["accuracy"] - report["task"]["int8"]) < 0.002
     assert abs(report["task"]["int8"] - report["task"]["float"]) <= 0.01
+
+
+def test_bench_vision_reports_the_cost_of_action_units(shared_data: Path) -> None:
+    """`affectd bench vision` (without the peer) gives frames per second with and without
+    the face mesh, and by tiles setting (speed itself is the benchmark's business)."""
+    res = subprocess.run([sys.executable, "-m", "edge", "bench", "vision", "--frames", "30",
+                          "--data", str(shared_data), "--json"], capture_output=True,
+                         text=True, timeout=600, cwd=ROOT)
+    assert res.returncode == 0, res.stderr
+    r = json.loads(res.stdout)
+    assert r["frames"] == 30 and r["frames_with_face"]["int8"] == 30
+    assert set(r["fps_int8_by_action_units"]) == {"off", "on"}
+    assert r["fps_int8_by_action_units"]["on"] == r["fps_int8"]["2"] > 0
+    assert set(r["fps_int8_by_tiles"]) == {"0", "1", "2"} and r["rss_mb"] > 0
+    assert "fps_peer" not in r and "ratio_vs_peer" not in r

@@ -50,8 +50,8 @@ def test_eval_ecg_ec57_excludes_ventricular_fibrillation(shared_data: Path) -> N
 
 def test_eval_ecg_rhythm_on_the_malignant_arrhythmia_records(shared_data: Path) -> None:
     """All vfdb records at 130 Hz: the rhythm check's figures as the card states them
-    (weights fitted on these records: models/training/rhythm.py prints the
-    leave-one-record-out figures: 0.915 and 0.095 on these records)."""
+    (weights fitted on these records: 0.915 and 0.046; models/training/rhythm.py prints
+    the leave-one-record-out figures: 0.921 and 0.044 with the Creighton record)."""
     import json
     import subprocess
     import sys
@@ -65,7 +65,7 @@ def test_eval_ecg_rhythm_on_the_malignant_arrhythmia_records(shared_data: Path) 
     r = json.loads(res.stdout)["rhythm"]
     assert r["vf_s"] > 1500 and r["normal_s"] > 10000
     assert r["flagged_vf"] >= 0.9, r
-    assert r["false_flag_normal"] <= 0.12, r  # records 424 (noise) and 418 (wide complexes)
+    assert r["false_flag_normal"] <= 0.06, r  # mostly record 418 (wide complexes)
 
 
 def test_eval_ecg_csv_rr_agreement(shared_data: Path, tmp_path: Path) -> None:
