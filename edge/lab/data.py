@@ -33,7 +33,12 @@ def fer2013_dir() -> Path:
     if not (out / "fer2013" / "val").is_dir():
         out.mkdir(parents=True, exist_ok=True)
         with tarfile.open(data_root() / "face" / "fer2013.tar") as tar:
-            tar.extractall(out, filter="data")
+            if hasattr(tarfile, "data_filter"):  # Python 3.11.4+ (Bookworm has 3.11.2)
+                tar.extractall(out, filter="data")
+            else:  # our own archive in ../shared, members checked by hand
+                members = [m for m in tar.getmembers() if (m.isfile() or m.isdir())
+                           and not m.name.startswith(("/", "..")) and ".." not in m.name.split("/")]
+                tar.extractall(out, members=members)
     return out / "fer2013"
 
 
