@@ -52,7 +52,7 @@ def _face(settings: Settings) -> Analyzer:
 def _voice(settings: Settings) -> Analyzer:
     from edge.voice.analyzer import VoiceAnalyzer
 
-    return VoiceAnalyzer(threads=1)
+    return VoiceAnalyzer(threads=1, settings=settings.voice)
 
 
 ANALYZERS: dict[str, Callable[[Settings], Analyzer]] = {

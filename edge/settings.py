@@ -129,9 +129,9 @@ class FusionSettings:
     """Estimates older than this are ignored."""
     age_decay_s: float = field(default=4.0, metadata=_rng(0.1, 3600))
     """An estimate's weight decays as exp(-age / age_decay_s)."""
-    face: ModalityFusion = ModalityFusion(temperature=0.7937, pool=1.14)
+    face: ModalityFusion = ModalityFusion(temperature=0.7937, pool=1.02)
     """[fusion.face]: the face's weight, temperature and pooling exponent (fitted)."""
-    voice: ModalityFusion = ModalityFusion(temperature=0.87813, pool=1.26)
+    voice: ModalityFusion = ModalityFusion(temperature=0.73841, pool=1.14)
     """[fusion.voice]: the voice's weight, temperature and pooling exponent (fitted)."""
     physio: ModalityFusion = ModalityFusion()
     """[fusion.physio]: the physiology's weight (it gives no emotion distribution)."""
@@ -144,7 +144,7 @@ class FusionSettings:
     """How emotion distributions combine: "fitted" pools temperature-calibrated
     log-probabilities with exponents fitted on held-out pairs (models/training/fusion.py);
     "mean" is the quality- and age-weighted mean of the raw distributions."""
-    stress_voice: float = field(default=1.0, metadata=_rng(0.0, 100.0))
+    stress_voice: float = field(default=1.15, metadata=_rng(0.0, 100.0))
     """Weight of the stress read from the voice relative to a modality's own stress
     (fitted on held-out pairs with physiology windows)."""
 
@@ -252,6 +252,20 @@ class MicrophoneSettings(SourceSettings):
 
 
 @dataclass(frozen=True)
+class VoiceSettings:
+    """[voice]: how speech segments become emotion estimates (`edge.voice.analyzer`)."""
+
+    prosody: bool = True
+    """Add the prosody head (pitch, loudness, rhythm, voice quality relative to the room's
+    recent voices) to the network's output; it carries emotion across languages and
+    recordings better than the network alone (`models/cards/speech_prosody.md`)."""
+    prior: str = field(default="everyday", metadata=_choice("everyday", "uniform"))
+    """"everyday": the output leans to how often emotions are spoken in a room (mostly
+    neutral; disgust and fear rare); "uniform": every emotion equally likely, as in an
+    acted test set."""
+
+
+@dataclass(frozen=True)
 class RuntimeSettings:
     threads: int = field(default=2, metadata=_rng(1, 64))
     """Inference threads per model."""
@@ -285,5 +299,7 @@ class Settings:
     """[face]"""
     microphone: MicrophoneSettings = MicrophoneSettings()
     """[microphone]"""
+    voice: VoiceSettings = VoiceSettings()
+    """[voice]"""
     runtime: RuntimeSettings = RuntimeSettings()
     """[runtime]"""

@@ -82,6 +82,18 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _voice_settings(args: argparse.Namespace) -> Any:
+    """[voice] of --config (or the defaults), with --prior / --no-prosody applied."""
+    from dataclasses import replace
+
+    voice = load_settings(Path(args.config)).voice if args.config else parse_settings({}).voice
+    if args.prior:
+        voice = replace(voice, prior=args.prior)
+    if args.no_prosody:
+        voice = replace(voice, prosody=False)
+    return voice
+
+
 def _face_settings(args: argparse.Namespace) -> Any:
     from dataclasses import replace
 
@@ -196,7 +208,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         labels = [v.strip() for v in args.labels.split(",") if v.strip()] \
             if args.labels else None
         try:
-            report = evaluate_speech(Path(args.audio), 1, args.order_seed, labels)
+            report = evaluate_speech(Path(args.audio), 1, args.order_seed, labels,
+                                     _voice_settings(args))
         except ValueError as exc:
             raise ConfigError("--labels", str(exc)) from None
         print_report(report, args.json, omit=SPEECH_BULK)
@@ -275,6 +288,10 @@ def register(sub: Any) -> None:
     ev.add_argument("--order-seed", type=int, default=0,
                     help="speech: order in which each speaker's clips are played (the online "
                          "speaker normalisation learns from earlier clips only)")
+    ev.add_argument("--prior", choices=["everyday", "uniform"],
+                    help="speech: the voice output's prior (default: [voice] prior, everyday)")
+    ev.add_argument("--no-prosody", action="store_true",
+                    help="speech: the network alone, without the prosody head")
     ev.add_argument("--images", help="face, aus: folder of <label>/*.jpg")
     ev.add_argument("--crops", action="store_true", help="face, aus: images are face crops")
     for sp in (rep, ev):

@@ -6,8 +6,9 @@ noise, appliances and singing are counted as `rejected` and give no estimate; a
 segment longer than the model's 3 s window is scored on half-overlapping windows and
 averaged. No audio is kept beyond the open
 segment (at most `max_s` seconds) and nothing is stored or sent; the speaker
-normalisation keeps the mean spectrum (64 numbers) of the last 32 utterances in
-memory.
+normalisation keeps the mean spectrum (64 numbers) and the prosody (16 numbers,
+`edge.voice.prosody`) of the last 32 utterances in memory. The network's output is
+combined with the prosody head's and an everyday prior (`[voice]` settings).
 """
 
 from __future__ import annotations
@@ -18,10 +19,14 @@ import numpy.typing as npt
 from edge.analyzer import Analyzer
 from edge.circumplex import valence_arousal
 from edge.inference import TFLiteModel
-from edge.messages import AudioChunk, ModalityEstimate, SourceItem
+from edge.messages import EMOTIONS, AudioChunk, ModalityEstimate, SourceItem
 from edge.registry import Registry
+from edge.settings import VoiceSettings
 from edge.voice.adapt import SpeakerAdaptation, with_offset
-from edge.voice.features import fit_frames, log_mel, log_mel_of_power, normalise, power_spectrogram
+from edge.voice.features import fit_frames, log_mel_of_power, normalise, power_spectrogram
+from edge.voice.pitch import PitchTrack, pitch_track
+from edge.voice.prosody import MODEL_ID as PROSODY_ID
+from edge.voice.prosody import ProsodyHead, RoomProsody, prosody_features
 from edge.voice.speechness import MODEL_ID as GATE_ID
 from edge.voice.speechness import SpeechGate
 from edge.voice.vad import Segmenter
@@ -38,11 +43,14 @@ class SpeechEmotionModel:
     utterances). A model declares them in the manifest (`preprocessing.channels`;
     older manifests: `speaker_normalisation` true means one `speaker` channel). With
     several channels the model outputs one block of logits per channel's network and
-    `preprocessing.channel_weights` weighs them (equal by default)."""
+    `preprocessing.channel_weights` weighs them (equal by default). With a `prosody`
+    head, its log probabilities and the `prior`'s are added to the network's
+    (`edge.voice.prosody.ProsodyHead`)."""
 
     def __init__(self, model: TFLiteModel, speaker_normalisation: bool = False,
                  channels: tuple[str, ...] | None = None,
-                 channel_weights: tuple[float, ...] | None = None) -> None:
+                 channel_weights: tuple[float, ...] | None = None,
+                 prosody: ProsodyHead | None = None, prior: str = "uniform") -> None:
         self.model = model
         self.frames = model.inputs[0].shape[1]
         self.channels = channels or (("speaker",) if speaker_normalisation else ("utterance",))
@@ -55,21 +63,47 @@ class SpeechEmotionModel:
             raise ValueError(f"preprocessing.channel_weights {self.weights.tolist()} does not "
                              f"fit {n} channels and the output {list(model.outputs[0].shape)}")
         self.adaptation = SpeakerAdaptation() if "speaker" in self.channels else None
+        self.prosody = prosody
+        self.room = RoomProsody() if prosody is not None else None
+        self.log_prior = prosody.log_prior(prior) if prosody is not None else None
+        if prosody is not None and prosody.labels != EMOTIONS:
+            raise ValueError(f"the prosody head's labels {list(prosody.labels)} are not "
+                             f"{list(EMOTIONS)}")
 
     @classmethod
-    def from_entry(cls, model: TFLiteModel, preprocessing: dict[str, object]
+    def from_entry(cls, model: TFLiteModel, preprocessing: dict[str, object],
+                   prosody: ProsodyHead | None = None, prior: str = "uniform"
                    ) -> SpeechEmotionModel:
         """As the manifest entry's `preprocessing` says."""
         channels, weights = preprocessing.get("channels"), preprocessing.get("channel_weights")
         return cls(model, bool(preprocessing.get("speaker_normalisation", False)),
                    tuple(str(c) for c in channels) if isinstance(channels, list) else None,
-                   tuple(float(w) for w in weights) if isinstance(weights, list) else None)
+                   tuple(float(w) for w in weights) if isinstance(weights, list) else None,
+                   prosody, prior)
+
+    @classmethod
+    def from_registry(cls, registry: Registry, settings: VoiceSettings, threads: int = 1,
+                      model: TFLiteModel | None = None) -> SpeechEmotionModel:
+        """The shipped network (and prosody head, unless `settings.prosody` is off)."""
+        head = (ProsodyHead.from_json(registry.verify(PROSODY_ID).read_text("utf-8"))
+                if settings.prosody else None)
+        return cls.from_entry(model or registry.load(MODEL_ID, threads),
+                              registry.get(MODEL_ID).preprocessing, head, settings.prior)
+
+    def reset(self) -> None:
+        """Forget the room's voices (a new session)."""
+        for state in (self.adaptation, self.room):
+            if state is not None:
+                state.reset()
 
     def predict(self, audio: npt.NDArray[np.float32],
-                raw: npt.NDArray[np.float32] | None = None) -> npt.NDArray[np.float32]:
-        """Emotion probabilities of one utterance; `raw`: its log-mel when already
-        computed."""
-        raw = log_mel(audio) if raw is None else raw
+                raw: npt.NDArray[np.float32] | None = None,
+                power: npt.NDArray[np.float32] | None = None,
+                track: PitchTrack | None = None) -> npt.NDArray[np.float32]:
+        """Emotion probabilities of one utterance; `raw`, `power` and `track`: its
+        log-mel, power spectrogram and pitch track when already computed."""
+        power = power_spectrogram(audio) if power is None else power
+        raw = log_mel_of_power(power) if raw is None else raw
         lm = normalise(raw)
         views = {"utterance": lm}
         if self.adaptation is not None:
@@ -85,6 +119,14 @@ class SpeechEmotionModel:
             per_channel = self.model.run(x)[0].reshape(len(self.channels), -1)
             logits.append(self.weights @ per_channel.astype(np.float64))
         z = np.mean(logits, axis=0)
+        if self.prosody is not None and self.room is not None and self.log_prior is not None:
+            z = z - z.max()
+            z = z - np.log(np.exp(z).sum())  # the network's log probabilities
+            track = pitch_track(audio) if track is None else track
+            head = self.prosody.log_probs(self.room.relative(prosody_features(track, raw,
+                                                                              power)))
+            w = self.prosody.network_weight
+            z = w * z + (1.0 - w) * head + self.log_prior
         e = np.exp(z - z.max())
         return (e / e.sum()).astype(np.float32)
 
@@ -94,12 +136,15 @@ class VoiceAnalyzer(Analyzer):
     modality = "voice"
 
     def __init__(self, registry: Registry | None = None, threads: int = 1,
-                 model: TFLiteModel | None = None) -> None:
+                 model: TFLiteModel | None = None, settings: VoiceSettings | None = None
+                 ) -> None:
         reg = registry or Registry()
-        self.model = SpeechEmotionModel.from_entry(model or reg.load(MODEL_ID, threads),
-                                                   reg.get(MODEL_ID).preprocessing)
+        settings = settings or VoiceSettings()
+        self.model = SpeechEmotionModel.from_registry(reg, settings, threads, model)
         self.gate = SpeechGate.from_json(reg.verify(GATE_ID).read_text("utf-8"))
         self._ids = [reg.get(MODEL_ID).ref, reg.get(GATE_ID).ref]
+        if settings.prosody:
+            self._ids.append(reg.get(PROSODY_ID).ref)
         self.segmenter = Segmenter()
         self._rejected = 0
 
@@ -125,7 +170,7 @@ class VoiceAnalyzer(Analyzer):
             if p_speech < self.gate.threshold:
                 self._rejected += 1
                 continue
-            probs = self.model.predict(seg, raw)
+            probs = self.model.predict(seg, raw, power)
             v, a = valence_arousal(probs.tolist())
             duration = seg.size / 16000.0
             # short utterances say less; so does a segment the gate barely took for speech

@@ -25,6 +25,17 @@ def test_every_shipped_model_verifies_and_runs() -> None:
             assert 0.0 < gate.threshold < 1.0
             assert (default_models_dir() / entry.parity_report).exists()
             continue
+        if entry.task == "speech_prosody":  # the prosody head (JSON weights)
+            from edge.messages import EMOTIONS
+            from edge.voice.prosody import PROSODY_FEATURES, ProsodyHead
+
+            head = ProsodyHead.from_registry()
+            assert entry.inputs[0]["features"] == list(PROSODY_FEATURES)
+            assert head.labels == EMOTIONS and 0.0 < head.network_weight < 1.0
+            lp = head.log_probs(np.zeros(len(PROSODY_FEATURES)))
+            assert abs(float(np.exp(lp).sum()) - 1.0) < 1e-9
+            assert (default_models_dir() / entry.parity_report).exists()
+            continue
         if entry.task == "action_units":  # the action units' neutral face (JSON statistics)
             from edge.face.action_units import ACTION_UNITS, MEASURES, Population, intensities
 

@@ -41,7 +41,7 @@ import numpy.typing as npt
 from edge.fusion import LateFusion
 from edge.messages import EMOTIONS, ModalityEstimate
 from edge.registry import Registry
-from edge.settings import FusionSettings
+from edge.settings import FusionSettings, VoiceSettings
 
 SPEECH_CALIBRATION = {"ravdess-17", "ravdess-18", "emodb-09", "emodb-10"}
 SPEECH_TEST = {"ravdess-19", "ravdess-20", "emodb-03", "emodb-08"}
@@ -99,19 +99,18 @@ def predictions(data: Path) -> Predictions:
     from edge.voice.analyzer import MODEL_ID, SpeechEmotionModel
 
     net = Registry().load(MODEL_ID, 1)
-    prep = Registry().get(MODEL_ID).preprocessing
     voice, voice_y, speaker = [], [], []
     for corpus in ("ravdess", "emodb"):
         clips, _ = scan(data / "speech" / corpus)
         wanted = [c for c in clips
                   if c.speaker in SPEECH_TEST | SPEECH_CALIBRATION and c.label is not None]
         for session in speaker_sessions(wanted):  # as `affectd eval speech` plays them
-            speech = SpeechEmotionModel.from_entry(net, prep)
+            speech = SpeechEmotionModel.from_registry(Registry(), VoiceSettings(), model=net)
             for c in session:
                 voice.append(speech.predict(load_clip(c.path)))
                 voice_y.append(EMOTIONS.index(str(c.label)))
                 speaker.append(c.speaker)
-    noisy, confidence = _noisy_voice(data, net, prep, speaker)
+    noisy, confidence = _noisy_voice(data, net, speaker)
     expression = ExpressionModel(Registry().load(EXPRESSION_ID, 1))
     x, y = load_fer_split("val")
     face = np.stack([expression.predict(img) for img in x])
@@ -119,7 +118,7 @@ def predictions(data: Path) -> Predictions:
                        face.astype(np.float64), np.asarray(y, np.int64), noisy, confidence)
 
 
-def _noisy_voice(data: Path, net: Any, prep: dict[str, Any], speaker: list[str]
+def _noisy_voice(data: Path, net: Any, speaker: list[str]
                  ) -> tuple[npt.NDArray[np.float64] | None, npt.NDArray[np.float64] | None]:
     """Predictions and gate confidences on the test speakers' clips mixed at 0 dB with
     ../shared's non-speech (None without it); replayed in the order of `predictions`."""
@@ -143,7 +142,7 @@ def _noisy_voice(data: Path, net: Any, prep: dict[str, Any], speaker: list[str]
         wanted = [c for c in clips
                   if c.speaker in SPEECH_TEST | SPEECH_CALIBRATION and c.label is not None]
         for session in speaker_sessions(wanted):
-            model = SpeechEmotionModel.from_entry(net, prep)
+            model = SpeechEmotionModel.from_registry(Registry(), VoiceSettings(), model=net)
             for c in session:
                 if c.speaker in SPEECH_TEST:
                     x = load_clip(c.path)
@@ -152,7 +151,7 @@ def _noisy_voice(data: Path, net: Any, prep: dict[str, Any], speaker: list[str]
                     mixed = (x + gain * n).astype(np.float32)
                     power = power_spectrogram(mixed)
                     raw = log_mel_of_power(power)
-                    probs[k] = model.predict(mixed, raw)
+                    probs[k] = model.predict(mixed, raw, power)
                     conf[k] = gate.confidence(gate.probability(raw, power))
                 k += 1
     return probs, conf

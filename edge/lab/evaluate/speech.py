@@ -9,7 +9,9 @@ about those would see), per-gender figures and the confusion matrices. Confidenc
 expected calibration error (15 bins) of the network's probabilities as they are and
 after the fusion's fitted voice temperature (`[fusion.voice] temperature`, which the
 daemon applies before pooling), and the accuracy on the most confident half of the
-clips (what a consumer that ignores the less sure half would see).
+clips (what a consumer that ignores the less sure half would see). The voice settings
+are the daemon's (`[voice]`: prosody head on, everyday prior) unless `--prior uniform`
+or `--no-prosody` say otherwise.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from edge.lab.corpora import Clip, scan
 from edge.lab.replay import LABEL_ALIASES
 from edge.messages import EMOTIONS, AudioChunk
 from edge.registry import Registry
-from edge.settings import FusionSettings
+from edge.settings import FusionSettings, VoiceSettings
 from edge.voice.adapt import session_order
 from edge.voice.analyzer import MODEL_ID, SpeechEmotionModel, VoiceAnalyzer
 from edge.voice.vad import speech_bounds
@@ -85,15 +87,16 @@ def speaker_sessions(clips: list[Clip], seed: int = 0) -> list[list[Clip]]:
 
 
 def evaluate_speech(audio: Path, threads: int = 1, order_seed: int = 0,
-                    labels: list[str] | None = None) -> dict[str, Any]:
+                    labels: list[str] | None = None,
+                    settings: VoiceSettings | None = None) -> dict[str, Any]:
     """Raises ValueError for a `labels` entry that is not one of the 7 labels."""
     unknown_labels = sorted(set(labels or []) - set(EMOTIONS))
     if unknown_labels:
         raise ValueError(f"not among {', '.join(EMOTIONS)}: {', '.join(unknown_labels)}")
     reg = Registry()
-    entry = reg.get(MODEL_ID)
+    settings = settings or VoiceSettings()
     net = reg.load(MODEL_ID, threads)
-    probe = SpeechEmotionModel.from_entry(net, entry.preprocessing)  # what the model reads
+    probe = SpeechEmotionModel.from_registry(reg, settings, model=net)  # what the model reads
     clips, unknown = scan(audio, LABEL_ALIASES)
     k = len(EMOTIONS)
     conf = np.zeros((k, k), int)
@@ -107,7 +110,7 @@ def evaluate_speech(audio: Path, threads: int = 1, order_seed: int = 0,
     all_probs: list[np.ndarray] = []
     truth: list[int] = []
     for session in speaker_sessions(kept, order_seed):
-        model = SpeechEmotionModel.from_entry(net, entry.preprocessing)
+        model = SpeechEmotionModel.from_registry(reg, settings, model=net)
         for c in session:
             t = EMOTIONS.index(str(c.label))
             probs = model.predict(load_clip(c.path))
@@ -141,6 +144,7 @@ def evaluate_speech(audio: Path, threads: int = 1, order_seed: int = 0,
                         if g.startswith("speaker:")},
         "speaker_normalisation": probe.adaptation is not None,
         "channels": list(probe.channels),
+        "prosody": probe.prosody is not None, "prior": settings.prior,
         "model": reg.get(MODEL_ID).ref,
     }
 
