@@ -1,6 +1,8 @@
 """Late fusion: combine the fresh per-modality estimates into one smoothed state.
 
-Every estimate younger than `max_age_s` gets the weight
+Every estimate younger than `max_age_s` (the modality's own when set: the voice's is
+3 s — an utterance's estimate says little once it is over, and a sound the speech
+gate mistook for speech should not show a voice for long) gets the weight
     w = prior(modality) * quality * exp(-age / age_decay_s).
 Valence, arousal and stress are each the weighted mean over the modalities that
 provide them (any subset works; a quantity nobody provides is None); stress comes
@@ -138,7 +140,8 @@ class LateFusion:
                     status[m] = ModalityStatus(False, 0.0, None)
                     continue
                 age = max(0.0, now - est.ts)
-                fresh = age <= self.settings.max_age_s
+                fresh = age <= (self.settings.modality(m).max_age_s
+                                or self.settings.max_age_s)
                 status[m] = ModalityStatus(fresh, round(est.quality, 3), round(age, 2),
                                            est.count if m == "face" else None)
                 if fresh:

@@ -119,6 +119,8 @@ class ModalityFusion:
     """Temperature that calibrates the modality's emotion distribution (fitted: the default)."""
     pool: float = field(default=1.0, metadata=_rng(0.0, 10.0))
     """Exponent of its calibrated distribution when pooled with another (fitted)."""
+    max_age_s: float = field(default=0.0, metadata=_rng(0.0, 3600))
+    """Seconds after which this modality's estimate is ignored (0: `[fusion] max_age_s`)."""
 
 
 @dataclass(frozen=True)
@@ -131,8 +133,10 @@ class FusionSettings:
     """An estimate's weight decays as exp(-age / age_decay_s)."""
     face: ModalityFusion = ModalityFusion(temperature=0.7937, pool=1.02)
     """[fusion.face]: the face's weight, temperature and pooling exponent (fitted)."""
-    voice: ModalityFusion = ModalityFusion(temperature=0.73841, pool=1.14)
-    """[fusion.voice]: the voice's weight, temperature and pooling exponent (fitted)."""
+    voice: ModalityFusion = ModalityFusion(temperature=0.73841, pool=1.14, max_age_s=3.0)
+    """[fusion.voice]: the voice's weight, temperature and pooling exponent (fitted); an
+    utterance's estimate counts for 3 s after it (the voice is present in the state that
+    long; a sound the speech gate mistook for speech shows no voice for long)."""
     physio: ModalityFusion = ModalityFusion()
     """[fusion.physio]: the physiology's weight (it gives no emotion distribution)."""
     hysteresis: float = field(default=0.05, metadata=_rng(0.0, 1.0))

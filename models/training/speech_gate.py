@@ -61,13 +61,14 @@ def segments(x: np.ndarray) -> list[tuple[np.ndarray, float]]:
 def present_share(ends: list[float], passed: list[bool], audio_s: float,
                   max_age_s: float) -> float:
     """Share of the once-a-second states over `audio_s` seconds of audio (files played
-    one after another) in which the voice modality is present: a segment passed at time
-    t makes it present from t to t + `max_age_s` (the fusion's `max_age_s`)."""
-    ticks = np.arange(1.0, audio_s + 1e-9, 1.0)
+    one after another, in a loop so that the last file's segments count like the
+    others) in which the voice modality is present: a segment passed at time t makes
+    it present from t to t + `max_age_s` (how long the fusion counts it)."""
+    ticks = np.arange(0.0, audio_s, 1.0)
     on = np.zeros(ticks.size, bool)
     for t, ok in zip(ends, passed, strict=True):
         if ok:
-            on |= (ticks >= t) & (ticks <= t + max_age_s)
+            on |= ((ticks - t) % audio_s) <= max_age_s
     return float(on.mean()) if ticks.size else 0.0
 
 
@@ -157,7 +158,8 @@ def measure(built: dict[str, Any]) -> dict[str, Any]:
     sec = np.array([r[2] for r in rows])
     x = np.array([r[3] for r in rows])
     end = np.array([r[4] for r in rows])
-    max_age = FusionSettings().max_age_s
+    fusion = FusionSettings()
+    max_age = fusion.voice.max_age_s or fusion.max_age_s  # how long a voice estimate counts
     positive = np.isin(kind, ["clean", "noisy"])
     negative = np.isin(kind, NONSPEECH)
     train = positive | negative
@@ -244,7 +246,7 @@ Fitted without the category; "passed" is the share of the VAD's segment seconds 
 lets through, "reaches the network" the share of all the category's audio that then
 would be scored (the VAD alone: about 57 %, `affectd bench vad`), "voice present" the
 share of once-a-second states that would show the voice modality (an estimate counts
-for the fusion's `max_age_s` after its segment).
+for the voice's `[fusion.voice] max_age_s` after its segment).
 
 | category | audio s | passed | reaches the network | voice present |
 |---|---|---|---|---|
