@@ -98,8 +98,10 @@ def test_daemon_from_the_wheel_runs_on_files_and_imports_no_lab(
         finally:
             rec.close()
     assert len(states) >= 10, len(states)
-    last = states[-1]["modalities"]
-    assert last["face"]["present"] and last["voice"]["present"], last
+    assert states[-1]["modalities"]["face"]["present"], states[-1]
+    # an utterance's estimate counts 3 s after it ([fusion.voice] max_age_s): the voice
+    # comes and goes with the demo's sentences
+    assert any(s["modalities"]["voice"]["present"] for s in states)
     assert any(s["emotion"] is not None for s in states)
     imported = [line.split("|")[-1].strip() for line in res.stderr.splitlines()
                 if line.startswith("import time:") and "|" in line]
