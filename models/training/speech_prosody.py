@@ -277,7 +277,7 @@ daemon adds its log probabilities to the speech-emotion network's with weight
 {1 - ch["network_weight"]:.1f} (network {ch["network_weight"]}) and, by default, an
 everyday prior ({prior}) to the power {ch["prior_strength"]}: acted corpora say every
 emotion equally often, a room does not. The first utterance of a room has no reference
-(its relative prosody is 0) and rests on the network.
+(its relative prosody is 0, and the head gives little more than its intercepts).
 
 ## Chosen on folds without the test speakers
 Leave one corpus out (fitted on RAVDESS, scored on EmoDB, and the reverse; networks
