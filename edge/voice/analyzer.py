@@ -90,20 +90,15 @@ class SpeechEmotionModel:
         return cls.from_entry(model or registry.load(MODEL_ID, threads),
                               registry.get(MODEL_ID).preprocessing, head, settings.prior)
 
-    def reset(self) -> None:
-        """Forget the room's voices (a new session)."""
-        for state in (self.adaptation, self.room):
-            if state is not None:
-                state.reset()
-
     def predict(self, audio: npt.NDArray[np.float32],
                 raw: npt.NDArray[np.float32] | None = None,
                 power: npt.NDArray[np.float32] | None = None,
                 track: PitchTrack | None = None) -> npt.NDArray[np.float32]:
         """Emotion probabilities of one utterance; `raw`, `power` and `track`: its
         log-mel, power spectrogram and pitch track when already computed."""
-        power = power_spectrogram(audio) if power is None else power
-        raw = log_mel_of_power(power) if raw is None else raw
+        if raw is None or (power is None and self.prosody is not None):
+            power = power_spectrogram(audio) if power is None else power
+            raw = log_mel_of_power(power) if raw is None else raw
         lm = normalise(raw)
         views = {"utterance": lm}
         if self.adaptation is not None:
@@ -119,7 +114,8 @@ class SpeechEmotionModel:
             per_channel = self.model.run(x)[0].reshape(len(self.channels), -1)
             logits.append(self.weights @ per_channel.astype(np.float64))
         z = np.mean(logits, axis=0)
-        if self.prosody is not None and self.room is not None and self.log_prior is not None:
+        if (self.prosody is not None and self.room is not None and self.log_prior is not None
+                and power is not None):
             z = z - z.max()
             z = z - np.log(np.exp(z).sum())  # the network's log probabilities
             track = pitch_track(audio) if track is None else track

@@ -25,13 +25,13 @@ from __future__ import annotations
 
 import json
 import math
-from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
+from edge.voice.adapt import SpeakerAdaptation
 from edge.voice.pitch import HOP, PitchTrack, voicing
 
 F64 = npt.NDArray[np.float64]
@@ -44,8 +44,6 @@ PROSODY_FEATURES = (
     "periodicity", "alpha_ratio_db", "hammarberg_db", "low_balance_db", "centroid_khz")
 PRIORS = ("everyday", "uniform")
 """What the voice output assumes about how often each emotion is spoken (`ProsodyHead`)."""
-WINDOW = 32
-"""Utterances the room's running mean spans (as `edge.voice.adapt`)."""
 
 
 def prosody_features(track: PitchTrack, lm: npt.NDArray[np.float32],
@@ -91,19 +89,13 @@ def prosody_features(track: PitchTrack, lm: npt.NDArray[np.float32],
     return f
 
 
-class RoomProsody:
-    """Running mean of the last `window` utterances' prosody; `relative` returns this
-    utterance's deviation from it (this utterance included: the first one gives 0)."""
-
-    def __init__(self, window: int = WINDOW) -> None:
-        self._past: deque[F64] = deque(maxlen=window)
-
-    def reset(self) -> None:
-        self._past.clear()
+class RoomProsody(SpeakerAdaptation):
+    """The room's running mean over the last `window` utterances (`edge.voice.adapt`'s,
+    here of prosody); `relative` returns this utterance's deviation from it (this
+    utterance included: the first one gives 0)."""
 
     def relative(self, features: F64) -> F64:
-        self._past.append(np.asarray(features, dtype=np.float64))
-        return np.asarray(features, dtype=np.float64) - np.mean(self._past, axis=0)
+        return self.offset(features).astype(np.float64)
 
 
 @dataclass(frozen=True)
