@@ -207,6 +207,10 @@ class CameraSettings(SourceSettings):
 class FaceSettings:
     detector: str = field(default="short", metadata=_choice("short", "full"))
     """BlazeFace variant: "short" (faces within ~2 m: desks, mirrors) or "full" (rooms)."""
+    expression: str = field(default="ensemble", metadata=_choice("single", "ensemble"))
+    """Expression model: "single" (one network distilled from the ensemble, on the face
+    and its mirror: two passes per face) or "ensemble" (four networks, eight passes per
+    face, about a point more accurate on FER2013: for boxes with cycles to spare)."""
     tiles: int = field(default=1, metadata=_rng(0, 2))
     """Four overlapping tiles looked at besides the whole frame, for small (distant)
     faces: 0 never; 1 (auto) every `tile_scan_every` frames, and every frame while they
@@ -233,7 +237,7 @@ class FaceSettings:
     aggregates (`metrics` of the full profile's `state`, the kiosk's `audience`)."""
     mesh_every: int = field(default=3, metadata=_rng(1, 300))
     """Frames between two mesh runs on the same face (1: every frame; 3: 5 readings a
-    second at 15 fps). The int8 mesh costs about twice the rest of the face path, so
+    second at 15 fps). The int8 mesh costs about as much as the rest of the face path, so
     this bounds its cost; the last reading stands in between."""
     mesh_min_quality: float = field(default=0.2, metadata=_rng(0.0, 1.0))
     """The mesh runs only on faces whose detection-based quality reaches this."""

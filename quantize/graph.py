@@ -9,7 +9,8 @@ read with the flatbuffer schema that ships with LiteRT
 interpreter after one invoke, which resolves fp16 `DEQUANTIZE` and sparse
 `DENSIFY` weights to plain float32 arrays.
 
-Supported operators: CONV_2D, DEPTHWISE_CONV_2D, ADD, RELU, RELU6, PRELU, PAD,
+Supported operators: CONV_2D, DEPTHWISE_CONV_2D, ADD, RELU, RELU6, PRELU (rebuilt as
+MAXIMUM of x and a * x, which XNNPACK runs in int8), PAD,
 MAX_POOL_2D, RESHAPE, CONCATENATION, RESIZE_BILINEAR, DEPTH_TO_SPACE, and the
 weight-only DEQUANTIZE/DENSIFY. Anything else raises `UnsupportedGraph`.
 """
@@ -99,7 +100,7 @@ def _head_convs(g: Any, names: dict[int, str], model: Any, tensor: int) -> set[i
 
 
 def rebuild_keras(path: Path, output_clip: dict[str, float] | None = None,
-                  equalize_weights: bool = False) -> Any:
+                  equalize_weights: bool = False, prelu_as_max_from: int = 0) -> Any:
     """Return a Keras model computing the same function as the float TFLite file.
 
     `output_clip` ({output name: c}) bounds an output to [-c, c] in a way full-int8
@@ -108,6 +109,8 @@ def rebuild_keras(path: Path, output_clip: dict[str, float] | None = None,
     Without it, rare inputs (a uniform frame) stretch the calibrated range of a
     detector's logits to tens of thousands and int8 keeps no resolution near 0.
     `equalize_weights` applies cross-layer equalization (`quantize.equalize`) first.
+    `prelu_as_max_from` > 0 rebuilds each PRELU whose input holds at least that many
+    values as max(x, a * x) (see the PRELU case below).
     """
     import tensorflow as tf
     from ai_edge_litert import schema_py_generated as schema
@@ -195,13 +198,25 @@ def rebuild_keras(path: Path, output_clip: dict[str, float] | None = None,
         elif kind == "RELU6":
             y = L.ReLU(6.0)(x)
         elif kind == "PRELU":  # a learnt slope per channel (the face mesh)
-            # Kept as one PRELU: written as relu(x) - a * relu(-x) with 1x1 depthwise
-            # products (to stay on XNNPACK) the int8 mesh measured slower (7.1 vs 6.0 ms).
-            alpha = consts[ins[1]]
-            rank = len(g.tensors[ins[0]].shape)
-            layer = L.PReLU(shared_axes=list(range(1, rank - 1)), name=f"op{k_op}_prelu")
-            y = layer(x)
-            layer.set_weights([alpha.reshape(layer.get_weights()[0].shape)])
+            # XNNPACK has no int8 PRELU: each one leaves the delegate for the slow built-in
+            # kernel (the int8 mesh ran 6.8 ms, ten times its float twin). On large tensors
+            # it is rebuilt as max(x, a * x) (min(x, a * x) where a > 1, through a sign flip
+            # of those channels), whose MAXIMUM and MUL XNNPACK runs in int8; that rounds
+            # twice, so small tensors, where the built-in kernel costs little, keep PRELU.
+            # (relu(x) - a * relu(-x) measured no faster than PRELU.)
+            alpha = consts[ins[1]].reshape(-1).astype(np.float32)
+            sign = np.where(alpha > 1.0, -1.0, 1.0).astype(np.float32)
+            shape = g.tensors[ins[0]].shape
+            if not prelu_as_max_from or int(np.prod(shape)) < prelu_as_max_from:
+                layer = L.PReLU(shared_axes=list(range(1, len(shape) - 1)),
+                                name=f"op{k_op}_prelu")
+                y = layer(x)
+                layer.set_weights([alpha.reshape(layer.get_weights()[0].shape)])
+            elif (sign > 0).all():
+                y = L.Lambda(lambda t, a=alpha: tf.maximum(t, t * a), name=f"op{k_op}_prelu")(x)
+            else:
+                y = L.Lambda(lambda t, a=alpha, s=sign: s * tf.maximum(s * t, (s * a) * t),
+                             name=f"op{k_op}_prelu")(x)
         elif kind == "PAD":
             pads = consts[ins[1]].astype(int).tolist()
             y = L.Lambda(lambda t, p=pads: tf.pad(t, p), name=f"pad_{out_idx}")(x)

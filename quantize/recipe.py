@@ -18,6 +18,8 @@
     [quantize]                      # optional
     weights = "per_channel"         # or "per_tensor" (one scale per weight tensor)
     equalize = false                # cross-layer equalization first (tflite sources)
+    prelu_as_max_from = 0           # tflite sources: PRELU on tensors of at least this
+                                    # many values rebuilt as max(x, a * x) (0: none)
     [preprocessing]                 # optional, copied to the manifest for the daemon
     speaker_normalisation = false   # speech: online speaker normalisation
     [calibration]
@@ -66,6 +68,7 @@ class Recipe:
     labels: list[str] = field(default_factory=list)
     per_channel: bool = True
     equalize: bool = False
+    prelu_as_max_from: int = 0
     preprocessing: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -96,7 +99,7 @@ def load_recipe(path: Path) -> Recipe:
         if key not in data["source"] or (key == "paths" and not data["source"]["paths"]):
             raise ValueError(f"{path}: source.{key} is required for this kind")
         q = data.get("quantize", {})
-        unknown = set(q) - {"weights", "equalize"}
+        unknown = set(q) - {"weights", "equalize", "prelu_as_max_from"}
         if unknown:
             raise ValueError(f"{path}: unknown key quantize.{sorted(unknown)[0]}")
         if q.get("weights", "per_channel") not in ("per_channel", "per_tensor"):
@@ -109,6 +112,7 @@ def load_recipe(path: Path) -> Recipe:
             calibration=DataSpec(**data["calibration"]), evaluation=DataSpec(**data["evaluation"]),
             per_channel=q.get("weights", "per_channel") == "per_channel",
             equalize=bool(q.get("equalize", False)),
+            prelu_as_max_from=int(q.get("prelu_as_max_from", 0)),
             preprocessing=dict(data.get("preprocessing", {})),
         )
     except (KeyError, TypeError) as exc:

@@ -67,7 +67,8 @@ def load_source(recipe: Recipe) -> Any:
         from quantize.graph import rebuild_keras
 
         return rebuild_keras(recipe.source_path, recipe.source.get("output_clip"),
-                             equalize_weights=recipe.equalize)
+                             equalize_weights=recipe.equalize,
+                             prelu_as_max_from=recipe.prelu_as_max_from)
     if kind == "saved_model":
         return saved_model_source(recipe.source_path)
     if kind == "onnx":

@@ -33,7 +33,7 @@ from edge.registry import Registry
 from edge.settings import FaceSettings
 
 DETECTOR_IDS = {"short": "face_detect_short", "full": "face_detect_full"}
-EXPRESSION_ID = "face_expression"
+EXPRESSION_IDS = {"single": "face_expression_single", "ensemble": "face_expression"}
 ACTION_UNITS_ID = "action_units"
 SMILING = 0.5
 """A face whose AU12 (lip-corner puller) reads at least this counts as smiling."""
@@ -66,11 +66,12 @@ class FaceAnalyzer(Analyzer):
         reg = registry or Registry()
         self.settings = settings
         det_id = DETECTOR_IDS[settings.detector]
+        expr_id = EXPRESSION_IDS[settings.expression]
         det_model, expr_model = models or (reg.load(det_id, threads),
-                                           reg.load(EXPRESSION_ID, threads))
+                                           reg.load(expr_id, threads))
         self.detector = FaceDetector(det_model, det_id, settings.min_score)
         self.expression = ExpressionModel(expr_model)
-        self._ids = [reg.get(det_id).ref, reg.get(EXPRESSION_ID).ref]
+        self._ids = [reg.get(det_id).ref, reg.get(expr_id).ref]
         self._mesh: FaceMesh | None = None
         self._population: Population | None = None
         if settings.action_units:

@@ -100,6 +100,8 @@ def _face_settings(args: argparse.Namespace) -> Any:
     face = load_settings(Path(args.config)).face if args.config else parse_settings({}).face
     if args.detector:
         face = replace(face, detector=args.detector)
+    if args.expression:
+        face = replace(face, expression=args.expression)
     if args.tiles is not None:
         face = replace(face, tiles=args.tiles)
     return face
@@ -298,6 +300,8 @@ def register(sub: Any) -> None:
         sp.add_argument("--json", action="store_true")
         sp.add_argument("--config", "-c", default=None)
         sp.add_argument("--detector", choices=["short", "full"])
+        sp.add_argument("--expression", choices=["single", "ensemble"],
+                        help="expression model (default: [face] expression, single)")
         sp.add_argument("--tiles", type=int, choices=[0, 1, 2],
                         help="face detector tiles: 0 never, 1 auto (default), 2 always")
         sp.add_argument("--threads", type=int, default=2)

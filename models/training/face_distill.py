@@ -15,10 +15,20 @@ augmented crops against the cached soft targets:
 with T = 3 and a = 0.8, the member training's class weights, SGD with Nesterov
 momentum and a cosine schedule. The student starts from one trained member (the
 deep residual network, about 2.8 M parameters: 2.4 MB in int8) unless `--init none`.
+With `--views K` the teacher is consistent instead (the "function matching" of
+Beyer et al., 2022, "Knowledge distillation: a good teacher is patient and
+consistent"): K augmented views of every train crop, half of them mixed with another
+crop (mixup, Beta(0.4, 0.4)), are drawn once and cached as uint8 44x44 crops with the
+teacher's logits on exactly those pixels; each epoch the student sees one of the K
+views of every face (and its mirror at random: the teacher's target is mirror-invariant)
+and learns the teacher's distribution on it, `--teacher-share` of the loss.
+
 Resumable (Keras BackupAndRestore in the output folder); the best epoch by val
 accuracy (single view, no mirror) is `best.keras`, scored with and without its
-mirror in `result.json`. Runs on CPU; `--bf16` uses bfloat16 compute where the CPU
-has it.
+mirror in `result.json`, and saved as float16 weights (`student.npz`, which becomes
+`models/float/face_expression_single.npz`: `python -m quantize build
+models/recipes/face_expression_single.toml` makes the shipped int8 file). Runs on
+CPU; `--bf16` uses bfloat16 compute where the CPU has it.
 """
 
 from __future__ import annotations
@@ -46,14 +56,60 @@ def teacher_logits(x: np.ndarray, out: Path) -> np.ndarray:
     cache = out / "teacher_train_logits.npy"
     if cache.exists():
         return np.load(cache)
-    from edge.face.analyzer import EXPRESSION_ID
+    from edge.face.analyzer import EXPRESSION_IDS
     from edge.registry import Registry
 
-    model = Registry().load(EXPRESSION_ID, 2)
+    model = Registry().load(EXPRESSION_IDS["ensemble"], 2)
     size = model.inputs[0].shape[1]
     o = (x.shape[1] - size) // 2
     logits = np.stack([model.run(c[None, o:o + size, o:o + size, None].astype(np.float32))[0]
                        .reshape(-1) for c in x])
+    np.save(cache, logits)
+    return logits
+
+
+def augmented_views(x: np.ndarray, views: int, seed: int, out: Path) -> np.ndarray:
+    """`views` augmented 44x44 uint8 versions of each 48x48 crop, (N, views, 44, 44);
+    odd-numbered views are mixup blends with another augmented crop. Cached."""
+    cache = out / f"views_{views}_seed{seed}.npy"
+    if cache.exists():
+        return np.load(cache)
+    import tensorflow as tf
+
+    from models.training.face_expression import CROP, augment_images, augmenter
+
+    tf.keras.utils.set_random_seed(seed)
+    rng = np.random.default_rng(seed)
+    aug = augmenter()
+    result = np.empty((len(x), views, CROP, CROP), np.uint8)
+    for v in range(views):
+        for start in range(0, len(x), 1024):
+            a = augment_images(x[start:start + 1024], aug).numpy()[..., 0]
+            if v % 2:
+                partner = rng.integers(0, len(x), len(a))
+                b = augment_images(x[partner], aug).numpy()[..., 0]
+                lam = rng.beta(0.4, 0.4, (len(a), 1, 1))
+                a = lam * a + (1 - lam) * b
+            result[start:start + len(a), v] = np.clip(np.round(a), 0, 255).astype(np.uint8)
+    np.save(cache, result)
+    return result
+
+
+def teacher_view_logits(views: np.ndarray, out: Path, name: str) -> np.ndarray:
+    """The shipped ensemble's logits on each cached view, (N, K, 7). Cached."""
+    cache = out / f"teacher_{name}.npy"
+    if cache.exists():
+        return np.load(cache)
+    from edge.face.analyzer import EXPRESSION_IDS
+    from edge.registry import Registry
+
+    model = Registry().load(EXPRESSION_IDS["ensemble"], 2)
+    n, k = views.shape[:2]
+    logits = np.empty((n, k, 7), np.float32)
+    for i in range(n):
+        for j in range(k):
+            face = views[i, j][None, :, :, None].astype(np.float32)
+            logits[i, j] = model.run(face)[0].reshape(-1)
     np.save(cache, logits)
     return logits
 
@@ -67,6 +123,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lr", type=float, default=0.02)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--bf16", action="store_true")
+    ap.add_argument("--views", type=int, default=0,
+                    help="consistent teacher: K cached augmented views with the teacher's "
+                         "logits on each (0: the cached clean-crop target, on-line augmentation)")
+    ap.add_argument("--teacher-share", type=float, default=TEACHER_SHARE)
+    ap.add_argument("--temperature", type=float, default=TEMPERATURE)
     ap.add_argument("--out", type=Path, default=cache_root() / "train" / "face_distill")
     args = ap.parse_args(argv)
 
@@ -79,14 +140,20 @@ def main(argv: list[str] | None = None) -> int:
         build_model,
         center_crop,
     )
-    from models.training.flip_ensemble import load_half
+    from models.training.flip_ensemble import load_half, save_half
 
     tf.keras.utils.set_random_seed(args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
     xtr, ytr = load_fer_split("train")
     xva, yva = load_fer_split("val")
-    t_logits = teacher_logits(xtr, args.out).astype(np.float32)
-    print("teacher train accuracy", float((t_logits.argmax(1) == ytr).mean()), flush=True)
+    if args.views:
+        v_x = augmented_views(xtr, args.views, args.seed, args.out)
+        v_t = teacher_view_logits(v_x, args.out, f"views_{args.views}_seed{args.seed}")
+        print("teacher accuracy on plain views",
+              float((v_t[:, ::2].argmax(2) == ytr[:, None]).mean()), flush=True)
+    else:
+        t_logits = teacher_logits(xtr, args.out).astype(np.float32)
+        print("teacher train accuracy", float((t_logits.argmax(1) == ytr).mean()), flush=True)
     if args.bf16:
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
     counts = np.bincount(ytr, minlength=len(FER_LABELS))
@@ -102,19 +169,31 @@ def main(argv: list[str] | None = None) -> int:
     def kd_loss(target: Any, logits: Any) -> Any:
         logits = tf.cast(logits, tf.float32)
         teacher, onehot = target[:, :n], target[:, n:]
-        p_t = tf.nn.softmax(teacher / TEMPERATURE)
-        log_s = tf.nn.log_softmax(logits / TEMPERATURE)
+        t, share = args.temperature, args.teacher_share
+        p_t = tf.nn.softmax(teacher / t)
+        log_s = tf.nn.log_softmax(logits / t)
         kl = tf.reduce_sum(p_t * (tf.math.log(p_t + 1e-8) - log_s), axis=1)
         smooth = onehot * 0.9 + 0.1 / n
         ce = -tf.reduce_sum(smooth * tf.nn.log_softmax(logits), axis=1)
-        return TEACHER_SHARE * TEMPERATURE ** 2 * kl + (1 - TEACHER_SHARE) * ce
+        return share * t ** 2 * kl + (1 - share) * ce
 
     def label_accuracy(target: Any, logits: Any) -> Any:
         return tf.cast(tf.equal(tf.argmax(target[:, n:], 1), tf.argmax(logits, 1)), tf.float32)
 
-    train = (tf.data.Dataset.from_tensor_slices((xtr, t_logits, ytr))
-             .shuffle(len(xtr), seed=args.seed).batch(args.batch, drop_remainder=True)
-             .map(train_map, num_parallel_calls=2).prefetch(2))
+    def view_map(x: Any, t: Any, y: Any) -> tuple[Any, Any, Any]:
+        k = tf.random.uniform((), 0, args.views, tf.int32)
+        img = tf.cast(x[k][..., None], tf.float32)
+        img = tf.cond(tf.random.uniform(()) < 0.5, lambda: img[:, ::-1], lambda: img)
+        return img, tf.concat([t[k], tf.one_hot(y, n)], axis=0), tf.gather(tf.constant(cw), y)
+
+    if args.views:
+        train = (tf.data.Dataset.from_tensor_slices((v_x, v_t, ytr))
+                 .shuffle(len(xtr), seed=args.seed).map(view_map, num_parallel_calls=2)
+                 .batch(args.batch, drop_remainder=True).prefetch(2))
+    else:
+        train = (tf.data.Dataset.from_tensor_slices((xtr, t_logits, ytr))
+                 .shuffle(len(xtr), seed=args.seed).batch(args.batch, drop_remainder=True)
+                 .map(train_map, num_parallel_calls=2).prefetch(2))
     va_x = center_crop(xva)[..., None].astype("float32")
     va_target = np.concatenate([np.zeros((len(yva), n), np.float32),
                                 np.eye(n, dtype=np.float32)[yva]], axis=1)
@@ -150,12 +229,13 @@ def main(argv: list[str] | None = None) -> int:
     best: Any = build_model(deep=True)  # the same weights in a float32 graph
     best.set_weights(trained.get_weights())
     best.save(args.out / "student.keras")
+    save_half(best, args.out / "student.npz")  # -> models/float/face_expression_single.npz
     single = best.predict(va_x, verbose=0)
     mirror = best.predict(va_x[:, :, ::-1], verbose=0)
     result = {"val_accuracy": float((single.argmax(1) == yva).mean()),
               "val_accuracy_with_mirror": float(((single + mirror).argmax(1) == yva).mean()),
-              "epochs": args.epochs, "temperature": TEMPERATURE,
-              "teacher_share": TEACHER_SHARE, "init": args.init, "lr": args.lr}
+              "epochs": args.epochs, "temperature": args.temperature, "views": args.views,
+              "teacher_share": args.teacher_share, "init": args.init, "lr": args.lr}
     (args.out / "result.json").write_text(json.dumps(result, indent=2))
     print(json.dumps(result), flush=True)
     return 0

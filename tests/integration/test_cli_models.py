@@ -30,9 +30,9 @@ def test_check_and_models_commands_refuse_a_tampered_file(tmp_path: Path) -> Non
     entry = Registry(models).get(mid)
     assert f"{tree / 'models' / entry.file}: sha256" in res.stderr
     # the daemon refuses it too when its analyzer needs that model
-    from edge.face.analyzer import DETECTOR_IDS, EXPRESSION_ID
+    from edge.face.analyzer import DETECTOR_IDS, EXPRESSION_IDS
 
-    if mid in (*DETECTOR_IDS.values(), EXPRESSION_ID):
+    if mid in (*DETECTOR_IDS.values(), *EXPRESSION_IDS.values()):
         video = tmp_path / "still.png"
         import cv2
         import numpy as np
@@ -40,10 +40,11 @@ def test_check_and_models_commands_refuse_a_tampered_file(tmp_path: Path) -> Non
         cv2.imwrite(str(video), np.zeros((64, 64, 3), np.uint8))
         detector = next(k for k, v in DETECTOR_IDS.items() if v == mid) \
             if mid in DETECTOR_IDS.values() else "short"
+        expression = next((k for k, v in EXPRESSION_IDS.items() if v == mid), "single")
         run_cfg = tmp_path / "run.toml"
         run_cfg.write_text(f"[device]\nstate_dir = '{tmp_path / 'state'}'\n[mqtt]\nport = 1\n"
                            f"[camera]\nenabled = true\nbackend = 'file'\npath = '{video}'\n"
-                           f"[face]\ndetector = '{detector}'\n")
+                           f"[face]\ndetector = '{detector}'\nexpression = '{expression}'\n")
         res = subprocess.run([sys.executable, "-m", "edge", "run", "--config", str(run_cfg)],
                              capture_output=True, text=True, env=env, cwd=tree, timeout=60)
         assert res.returncode == 65, res.stderr

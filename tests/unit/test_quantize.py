@@ -184,24 +184,27 @@ def test_equalization_keeps_the_float_function(shared_data: Path) -> None:
 
 def test_face_mesh_graph_rebuilds_with_its_prelu_layers(shared_data: Path) -> None:
     """The MediaPipe face mesh (CONV_2D, DEPTHWISE_CONV_2D, PRELU, ADD, MAX_POOL_2D, PAD)
-    rebuilt in Keras computes what the float file computes; the shipped int8 mesh's
-    parity report says how close int8 stays."""
+    rebuilt in Keras computes what the float file computes, with its PRELUs kept and with
+    the large ones rebuilt as max(x, a * x) as the recipe asks (slopes above 1 and below
+    0 included); the shipped int8 mesh's parity report says how close int8 stays."""
     from edge.inference import TFLiteModel
     from quantize.graph import rebuild_keras
     from quantize.recipe import load_recipe
 
     os.environ.setdefault("AFFECTD_DATA", str(shared_data))
     recipe = load_recipe(ROOT / "models" / "recipes" / "face_mesh.toml")
-    keras_model = rebuild_keras(recipe.source_path)
-    assert any("prelu" in layer.name for layer in keras_model.layers)
+    assert recipe.prelu_as_max_from > 0
     x = np.random.default_rng(2).uniform(0, 1, (1, 192, 192, 3)).astype(np.float32)
     ref = TFLiteModel(recipe.source_path, 1).run(x)
-    got = [np.asarray(y) for y in keras_model(x)]
-    for a, b in zip(sorted(ref, key=np.size), sorted(got, key=np.size), strict=True):
-        np.testing.assert_allclose(a.reshape(-1), b.reshape(-1), atol=1e-2, rtol=1e-3)
+    for from_size, kept in ((0, 23), (recipe.prelu_as_max_from, 14)):
+        keras_model = rebuild_keras(recipe.source_path, prelu_as_max_from=from_size)
+        assert sum(type(layer).__name__ == "PReLU" for layer in keras_model.layers) == kept
+        got = [np.asarray(y) for y in keras_model(x)]
+        for a, b in zip(sorted(ref, key=np.size), sorted(got, key=np.size), strict=True):
+            np.testing.assert_allclose(a.reshape(-1), b.reshape(-1), atol=1e-2, rtol=1e-3)
     report = json.loads((ROOT / "models" / "reports" / "face_mesh.parity.json").read_text())
     assert report["task"]["metric"] == "landmark_agreement"
-    assert report["task"]["mean_error_iod"] < 0.03 and report["task"]["presence_agreement"] == 1
+    assert report["task"]["mean_error_iod"] < 0.03 and report["task"]["presence_agreement"] > 0.99
 
 
 def test_recipe_rejects_unknown_quantize_keys(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edge.face.align import align_face
-from edge.face.analyzer import DETECTOR_IDS, EXPRESSION_ID
+from edge.face.analyzer import DETECTOR_IDS, EXPRESSION_IDS
 from edge.face.detector import FaceDetector
 from edge.face.expression import ExpressionModel
 from edge.lab.media import IMAGE_SUFFIXES
@@ -30,7 +30,8 @@ from edge.settings import FaceSettings
 def evaluate_face(images: Path, crops: bool, settings: FaceSettings,
                   threads: int = 2) -> dict[str, Any]:
     reg = Registry()
-    model = ExpressionModel(reg.load(EXPRESSION_ID, threads))
+    expr_id = EXPRESSION_IDS[settings.expression]
+    model = ExpressionModel(reg.load(expr_id, threads))
     det_id = DETECTOR_IDS[settings.detector]
     detector = None if crops else FaceDetector(reg.load(det_id, threads), det_id,
                                                settings.min_score)
@@ -66,7 +67,7 @@ def evaluate_face(images: Path, crops: bool, settings: FaceSettings,
         "per_class": {lab: {"recall": round(float(r), 4), "n": int(c)}
                       for lab, r, c in zip(EMOTIONS, recall, conf.sum(1), strict=True)},
         "confusion": conf.tolist(), "labels": list(EMOTIONS),
-        "model": reg.get(EXPRESSION_ID).ref, "detector": None if crops else det_id,
+        "model": reg.get(expr_id).ref, "detector": None if crops else det_id,
         "no_face": missed, "unreadable": unreadable, "skipped_folders": skipped_dirs,
     }
 

@@ -41,7 +41,7 @@ import numpy.typing as npt
 from edge.fusion import LateFusion
 from edge.messages import EMOTIONS, ModalityEstimate
 from edge.registry import Registry
-from edge.settings import FusionSettings, VoiceSettings
+from edge.settings import FaceSettings, FusionSettings, VoiceSettings
 
 SPEECH_CALIBRATION = {"ravdess-17", "ravdess-18", "emodb-09", "emodb-10"}
 SPEECH_TEST = {"ravdess-19", "ravdess-20", "emodb-03", "emodb-08"}
@@ -91,7 +91,7 @@ class Predictions:
 
 
 def predictions(data: Path) -> Predictions:
-    from edge.face.analyzer import EXPRESSION_ID
+    from edge.face.analyzer import EXPRESSION_IDS
     from edge.face.expression import ExpressionModel
     from edge.lab.corpora import scan
     from edge.lab.data import load_fer_split
@@ -111,7 +111,7 @@ def predictions(data: Path) -> Predictions:
                 voice_y.append(EMOTIONS.index(str(c.label)))
                 speaker.append(c.speaker)
     noisy, confidence = _noisy_voice(data, net, speaker)
-    expression = ExpressionModel(Registry().load(EXPRESSION_ID, 1))
+    expression = ExpressionModel(Registry().load(EXPRESSION_IDS[FaceSettings().expression], 1))
     x, y = load_fer_split("val")
     face = np.stack([expression.predict(img) for img in x])
     return Predictions(np.array(voice, np.float64), np.array(voice_y), np.array(speaker),
