@@ -217,6 +217,10 @@ class FaceSettings:
     find faces the whole frame misses; 2 every frame."""
     tile_scan_every: int = field(default=15, metadata=_rng(1, 600))
     """Frames between two looks for small faces when `tiles` is 1."""
+    fine_tiles: bool = True
+    """With `tiles`, also a grid of smaller tiles (20 squares of 180 px at 640x480) on
+    those looks, for faces of about 26-50 px (people 3-5 m from a wide-angle camera);
+    in between, only the fine tiles that found such a face run, every frame."""
     min_score: float = field(default=0.6, metadata=_rng(0.1, 0.99))
     """Minimum detection score."""
     min_hits: int = field(default=3, metadata=_rng(1, 30))

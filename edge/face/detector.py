@@ -134,6 +134,35 @@ things a tile mistakes for a face in ../shared's clips without one, 0.62-0.76.)"
 TILE_FACE_MAX = 0.3
 """Tile detections wider than this share of the tile are faces the full pass finds; a
 tile's close-up of a big face only adds a second, partial box."""
+COARSE_TILE = 0.6
+"""The coarse tiles: the four corners' rectangles of this share of the frame."""
+FINE_TILE = 0.375
+"""The fine tiles: squares of this share of the frame's shorter side (180 px at 640x480,
+20 of them overlapping by at least a quarter), for faces of about 26-50 px that the
+coarse tiles shrink below what the short-range model resolves (`affectd eval
+distance`)."""
+
+FINE_EVERY_LOOKS = 3
+"""With `tiles = 1` the fine tiles all run on every third periodic look (every 45th
+frame by default: a distant face is found within 3 s at 15 fps); they cost five
+times the coarse ones."""
+
+Rect = tuple[int, int, int, int]
+
+
+def _starts(total: int, size: int) -> list[int]:
+    """Tile origins covering `total` with tiles of `size` overlapping by >= a quarter."""
+    n = int(np.ceil(max(0, total - size) / (0.75 * size))) + 1
+    return [round(i * (total - size) / max(1, n - 1)) for i in range(n)]
+
+
+def tile_rects(w: int, h: int) -> tuple[list[Rect], list[Rect]]:
+    """(coarse, fine) tiles of a w x h frame as (x0, y0, width, height)."""
+    tw, th = int(w * COARSE_TILE), int(h * COARSE_TILE)
+    coarse = [(x0, y0, tw, th) for x0 in (0, w - tw) for y0 in (0, h - th)]
+    side = int(min(w, h) * FINE_TILE)
+    fine = [(x0, y0, side, side) for x0 in _starts(w, side) for y0 in _starts(h, side)]
+    return coarse, fine
 
 
 def _whole_small_face(d: Detection, x0: int, y0: int, w: int, h: int, tw: int,
@@ -151,23 +180,37 @@ class TileScan:
     1 ("auto") every `every`-th frame, and on every frame while those passes find faces
     the whole-frame pass misses — until `every` tiled frames in a row find none. A scene
     without small faces pays one tiled frame in `every`; a room with distant faces,
-    five passes a frame."""
+    five passes a frame. The fine tiles (`FaceSettings.fine_tiles`) all run on every
+    `FINE_EVERY_LOOKS`-th periodic frame (every frame with `tiles = 2`); on the other
+    tiled frames, only those that found faces nothing else found at their last look."""
 
     mode: int
     every: int
     _frame: int = 0
     _quiet: int = 0
     _active: bool = False
+    _looks: int = 0
+    _fine_look: bool = False
+    _fine: frozenset[int] = frozenset()
 
     def due(self) -> bool:
         if self.mode != 1:
-            return self.mode == 2
-        due = self._active or self._frame % self.every == 0
+            self._fine_look = self.mode == 2
+            return self._fine_look
+        periodic = self._frame % self.every == 0
         self._frame += 1
-        return due
+        self._fine_look = periodic and self._looks % FINE_EVERY_LOOKS == 0
+        self._looks += periodic
+        return self._active or periodic
 
-    def saw(self, extra: bool) -> None:
-        """After a tiled frame: did the tiles add faces?"""
+    def fine_tiles(self, count: int) -> list[int]:
+        """Indices of the fine tiles to run on this tiled frame."""
+        return list(range(count)) if self._fine_look else sorted(self._fine)
+
+    def saw(self, extra: bool, fine_found: frozenset[int] = frozenset()) -> None:
+        """After a tiled frame: did the tiles add faces (and which fine tiles did)?"""
+        if self._fine_look:
+            self._fine = fine_found
         if extra:
             self._active, self._quiet = True, 0
         elif self._active:
@@ -196,26 +239,49 @@ class FaceDetector:
                            bgr.shape[0])
         return self.with_tiles(bgr, dets) if tiles >= 2 else dets
 
-    def with_tiles(self, bgr: npt.NDArray[np.uint8], full: list[Detection]) -> list[Detection]:
-        """`full` (the whole frame's detections) merged by weighted NMS with those of four
-        overlapping tiles (each 60 % of the frame), which find faces too small at
-        full-frame scale. A tile's detection counts only when it is a whole small face
-        (`_whole_small_face`) with a score of at least `TILE_MIN_SCORE`."""
-        dets = list(full)
+    def with_tiles(self, bgr: npt.NDArray[np.uint8], full: list[Detection],
+                   fine: bool = True) -> list[Detection]:
+        """`full` (the whole frame's detections) merged with those of the coarse tiles
+        and, with `fine`, every fine tile (`tile_rects`)."""
+        return self.tile_pass(bgr, full, None if fine else [])[0]
+
+    def tile_pass(self, bgr: npt.NDArray[np.uint8], full: list[Detection],
+                  fine: list[int] | None = None) -> tuple[list[Detection], frozenset[int]]:
+        """`full` merged by weighted NMS with the faces of the four coarse tiles, which
+        find faces too small at full-frame scale, then of the fine tiles `fine` (indices
+        into `tile_rects(...)[1]`; None: all), which find smaller ones still. A tile's
+        detection counts only when it is a whole small face (`_whole_small_face`) with a
+        score of at least `TILE_MIN_SCORE`. Also returns the fine tiles that found a face
+        no earlier pass had."""
         h, w = bgr.shape[:2]
-        tw, th = int(w * 0.6), int(h * 0.6)
-        for x0 in (0, w - tw):
-            for y0 in (0, h - th):
-                tile = bgr[y0:y0 + th, x0:x0 + tw]
-                rgb, lb = letterbox(tile, self.spec.size)
-                for d in self.decode(self.model.run(self._input(rgb)), lb, tw, th):
-                    if d.score < TILE_MIN_SCORE or not _whole_small_face(d, x0, y0, w, h,
-                                                                         tw, th):
-                        continue
-                    off = np.array([x0, y0], np.float32)
-                    box = (d.box[0] + x0, d.box[1] + y0, d.box[2] + x0, d.box[3] + y0)
-                    dets.append(Detection(box, d.score, d.keypoints + off))
-        return merge(dets)
+        coarse, fine_rects = tile_rects(w, h)
+        dets = list(full)
+        for rect in coarse:
+            dets += self._tile_faces(bgr, rect)
+        dets = merge(dets)
+        found = set()
+        for i in range(len(fine_rects)) if fine is None else fine:
+            new = [d for d in self._tile_faces(bgr, fine_rects[i])
+                   if not dets or iou_matrix(np.array([d.box], np.float32),
+                                             np.array([e.box for e in dets], np.float32)
+                                             ).max() < 0.3]
+            if new:
+                found.add(i)
+                dets = merge(dets + new)
+        return dets, frozenset(found)
+
+    def _tile_faces(self, bgr: npt.NDArray[np.uint8], rect: Rect) -> list[Detection]:
+        """The whole small faces one tile finds, in frame pixels."""
+        h, w = bgr.shape[:2]
+        x0, y0, tw, th = rect
+        rgb, lb = letterbox(bgr[y0:y0 + th, x0:x0 + tw], self.spec.size)
+        out = []
+        for d in self.decode(self.model.run(self._input(rgb)), lb, tw, th):
+            if d.score < TILE_MIN_SCORE or not _whole_small_face(d, x0, y0, w, h, tw, th):
+                continue
+            box = (d.box[0] + x0, d.box[1] + y0, d.box[2] + x0, d.box[3] + y0)
+            out.append(Detection(box, d.score, d.keypoints + np.array([x0, y0], np.float32)))
+        return out
 
     def decode(self, outs: list[npt.NDArray[np.float32]], lb: Letterbox, w_img: int,
                h_img: int) -> list[Detection]:

@@ -170,6 +170,48 @@ def test_tile_scan_looks_every_nth_frame_and_stays_while_it_finds() -> None:
     assert TileScan(0, 3).due() is False and TileScan(2, 3).due() is True
 
 
+def test_fine_tiles_run_all_every_third_look_and_only_the_finders_between() -> None:
+    from edge.face.detector import TileScan, tile_rects
+
+    coarse, fine = tile_rects(640, 480)
+    assert len(coarse) == 4 and len(fine) == 20
+    assert all(w == h == 180 for _, _, w, h in fine)
+    covered = np.zeros((480, 640), bool)
+    for x0, y0, w, h in fine:
+        covered[y0:y0 + h, x0:x0 + w] = True
+    assert covered.all()
+    scan = TileScan(1, 2)  # periodic looks on frames 0, 2, 4, ...; all fine tiles on 0, 6
+    assert scan.due() and scan.fine_tiles(len(fine)) == list(range(20))
+    scan.saw(True, frozenset({7, 12}))  # two fine tiles found faces nothing else had
+    for _ in range(5):  # until the next fine look: the coarse tiles and those two
+        assert scan.due() and scan.fine_tiles(len(fine)) == [7, 12]
+        scan.saw(True, frozenset({7}))
+    assert scan.due() and scan.fine_tiles(len(fine)) == list(range(20))  # frame 6
+    scan.saw(False, frozenset())
+    assert scan.due() and scan.fine_tiles(len(fine)) == []
+    assert TileScan(2, 15).due() and TileScan(2, 15).fine_tiles(3) == []  # before due()
+    always = TileScan(2, 15)
+    assert always.due() and always.fine_tiles(3) == [0, 1, 2]
+
+
+def test_fine_tiles_keep_five_tracks_of_distant_faces(shared_data: Path, tmp_path: Path) -> None:
+    """The group photo scaled so that faces are ~35 px wide in a 640x480 clip: with the
+    default settings every frame has all five, one track each."""
+    from edge.lab.evaluate.distance import place
+
+    frame, _ = place(cv2.imread(str(shared_data / "face" / "samples" / "multi_face.jpg")), 0.32)
+    clip = tmp_path / "far.mp4"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"mp4v"), 15, (640, 480))
+    for _ in range(45):
+        writer.write(frame)
+    writer.release()
+    rows, summary = replay_json(clip)
+    assert summary["tracks"] == 5 and summary["max_faces"] == 5
+    assert all(len(r["faces"]) == 5 for r in rows[3:])  # after min_hits
+    _, without = replay_json(clip, "--tiles", "0")
+    assert without["max_faces"] == 0
+
+
 def test_replay_finds_all_five_faces_with_tiles(shared_data: Path, tmp_path: Path) -> None:
     rows, summary = replay_json(shared_data / "face" / "samples" / "multi_face.jpg",
                                 "--tiles", "2", "--render", str(tmp_path / "out.mp4"))
@@ -195,7 +237,8 @@ def test_face_arrives_and_leaves_on_time(shared_data: Path, clip: str) -> None:
 
 def test_eval_distance_counts_the_group_photo_faces_at_each_scale(shared_data: Path) -> None:
     """`affectd eval distance`: the five faces matched by box, per detector and face
-    width; the default finds all five at ~70 px and the whole-frame pass alone fewer."""
+    width; the default (coarse and fine tiles) finds all five from ~70 px down to ~35 px
+    with no false detection, and the whole-frame pass alone fewer."""
     from edge.lab.evaluate.distance import SCALES, evaluate_distance
 
     r = evaluate_distance(shared_data)
@@ -203,6 +246,8 @@ def test_eval_distance_counts_the_group_photo_faces_at_each_scale(shared_data: P
     near = r["scales"][str(SCALES[0])]
     assert near["ours_default"] == {"found": 5, "false": 0}
     assert near["ours_whole_frame"]["found"] < 5
+    for scale in SCALES[:-1]:  # faces of about 70, 52, 44 and 35 px
+        assert r["scales"][str(scale)]["ours_default"] == {"found": 5, "false": 0}, scale
     far = r["scales"][str(SCALES[-1])]
     assert far["face_px"] < 30 and all(0 <= v["found"] <= 5 for k, v in far.items()
                                        if k != "face_px")
