@@ -138,9 +138,12 @@ COARSE_TILE = 0.6
 """The coarse tiles: the four corners' rectangles of this share of the frame."""
 FINE_TILE = 0.375
 """The fine tiles: squares of this share of the frame's shorter side (180 px at 640x480,
-20 of them overlapping by at least a quarter), for faces of about 26-50 px that the
-coarse tiles shrink below what the short-range model resolves (`affectd eval
-distance`)."""
+20 of them), for faces of about 26-50 px that the coarse tiles shrink below what the
+short-range model resolves (`affectd eval distance`). Neighbours overlap by at least a
+quarter of a tile (65 and 80 px at 640x480), so every face up to about 60 px, where
+the coarse tiles take over, is whole in one of them; smaller tiles would magnify more
+but, at the same count, overlap less than the largest face they must hold (160-px
+tiles, 40 px: one of the group photo's 52-px faces was cut in every tile)."""
 
 FINE_EVERY_LOOKS = 3
 """With `tiles = 1` the fine tiles all run on every third periodic look (every 45th
