@@ -21,7 +21,7 @@ from edge.analyzer import Analyzer
 from edge.circumplex import valence_arousal
 from edge.face.action_units import Population
 from edge.face.align import Quality, align_face, face_quality
-from edge.face.detector import FaceDetector, TileScan, tile_rects
+from edge.face.detector import FaceDetector, TileScan
 from edge.face.expression import EmotionEvent, ExpressionModel, SmoothedTrack, aggregate
 from edge.face.geometry import FaceGeometry
 from edge.face.headpose import HeadPose
@@ -98,8 +98,7 @@ class FaceAnalyzer(Analyzer):
         dets = self.detector.detect(image)
         if self._tiles.due():
             full = len(dets)
-            fine = (self._tiles.fine_tiles(len(tile_rects(image.shape[1], image.shape[0])[1]))
-                    if self.settings.fine_tiles else [])
+            fine = self._tiles.fine_tiles() if self.settings.fine_tiles else []
             dets, fine_found = self.detector.tile_pass(image, dets, fine)
             self._tiles.saw(len(dets) > full, fine_found)
         dets = sorted(dets, key=lambda d: -d.width)[:self.settings.max_faces]

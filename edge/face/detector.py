@@ -206,9 +206,9 @@ class TileScan:
         self._looks += periodic
         return self._active or periodic
 
-    def fine_tiles(self, count: int) -> list[int]:
-        """Indices of the fine tiles to run on this tiled frame."""
-        return list(range(count)) if self._fine_look else sorted(self._fine)
+    def fine_tiles(self) -> list[int] | None:
+        """Indices of the fine tiles to run on this tiled frame (None: all of them)."""
+        return None if self._fine_look else sorted(self._fine)
 
     def saw(self, extra: bool, fine_found: frozenset[int] = frozenset()) -> None:
         """After a tiled frame: did the tiles add faces (and which fine tiles did)?"""
@@ -242,11 +242,10 @@ class FaceDetector:
                            bgr.shape[0])
         return self.with_tiles(bgr, dets) if tiles >= 2 else dets
 
-    def with_tiles(self, bgr: npt.NDArray[np.uint8], full: list[Detection],
-                   fine: bool = True) -> list[Detection]:
-        """`full` (the whole frame's detections) merged with those of the coarse tiles
-        and, with `fine`, every fine tile (`tile_rects`)."""
-        return self.tile_pass(bgr, full, None if fine else [])[0]
+    def with_tiles(self, bgr: npt.NDArray[np.uint8], full: list[Detection]) -> list[Detection]:
+        """`full` (the whole frame's detections) merged with those of every tile, coarse
+        and fine (`tile_rects`)."""
+        return self.tile_pass(bgr, full)[0]
 
     def tile_pass(self, bgr: npt.NDArray[np.uint8], full: list[Detection],
                   fine: list[int] | None = None) -> tuple[list[Detection], frozenset[int]]:
