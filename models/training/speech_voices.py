@@ -7,6 +7,9 @@ measured across corpora.
     python -m models.training.speech_voices --train-on emodb --seed 1
     # both corpora, corpus-balanced (the shipped model: --offset none, see below):
     python -m models.training.speech_voices --train-on both --offset none --seed 1
+    # the same configuration on the other leave-speakers-out folds (1-3; 0 is the split
+    # above), for the within-corpus mean and spread:
+    python -m models.training.speech_voices --train-on both --offset none --seed 1 --fold 2
     # mean and spread of every finished run, per configuration:
     python -m models.training.speech_voices --summarise models/reports/speech_emotion.protocol.json
 
@@ -14,6 +17,11 @@ Speakers: test = RAVDESS actors 19, 20 and EmoDB 03, 08 (never trained on, in an
 protocol); validation (epoch selection) = RAVDESS 17, 18 and EmoDB 09, 10 of the
 training corpus; the other corpus, whole, is the cross-corpus test. EmoDB has no
 surprise (and its boredom is left out); RAVDESS calm counts as neutral.
+`--fold K` rotates those speakers (`fold_speakers`): four folds whose test speakers
+never overlap — RAVDESS actors 19-20, 15-16, 11-12, 7-8 and EmoDB 03/08, 10/09, 11/13,
+12/14, one man and one woman each, with the next pair as validation. The degraded
+copies exist for the default split's training speakers only (the cache is shared), so
+on folds 1-3 the eight speakers that fold 0 holds out train on their clean clips alone.
 
 Each training clip is kept clean and in `--copies` degraded copies
 (`models.training.speech_augment`: rooms at 0.5-4 m, noise and babble at 0-20 dB,
@@ -56,6 +64,26 @@ from models.training.speech_emotion import (
 
 FOUR = ("angry", "happy", "neutral", "sad")
 """The labels natural-speech corpora share (the issue's unseen-language test)."""
+
+
+EMODB_PAIRS = (("03", "08"), ("10", "09"), ("11", "13"), ("12", "14"))
+"""EmoDB's eight speakers in ../shared as (man, woman) pairs."""
+FOLDS = len(EMODB_PAIRS)
+
+
+def fold_speakers(fold: int) -> tuple[set[str], set[str]]:
+    """Test and validation speakers of leave-speakers-out fold `fold` (0: the default
+    split of `models.training.speech_emotion`)."""
+    if not 0 <= fold < FOLDS:
+        raise ValueError(f"fold must be 0..{FOLDS - 1}, not {fold}")
+    p = 9 - 2 * fold  # RAVDESS pair p holds actors 2p+1 (man) and 2p+2 (woman)
+
+    def pair(corpus: str, ids: tuple[str, ...] | tuple[int, ...]) -> set[str]:
+        return {f"{corpus}-{i:02d}" if isinstance(i, int) else f"{corpus}-{i}" for i in ids}
+
+    test = pair("ravdess", (2 * p + 1, 2 * p + 2)) | pair("emodb", EMODB_PAIRS[fold])
+    val = pair("ravdess", (2 * p - 1, 2 * p)) | pair("emodb", EMODB_PAIRS[(fold + 1) % FOLDS])
+    return test, val
 
 
 def build_cache(copies: int, seed: int) -> dict[str, npt.NDArray[np.generic]]:
@@ -136,7 +164,7 @@ def build_model(arch: str, channels: int = 1) -> object:
         attended = L.GlobalAveragePooling1D()(L.Multiply()([x, weights]))
         attended = L.Rescaling(float(t))(attended)  # the weighted sum over time
         x = L.Concatenate()([attended, L.GlobalAveragePooling1D()(x)])
-    x = L.Dropout(0.4)(x)
+    x = L.Dropout(0.4, name="pooled_dropout")(x)  # speech_adversary.POOLED
     out = L.Dense(len(EMOTIONS), name="logits")(x)
     return keras.Model(inp, out, name=f"speech_emotion_{arch}")
 
@@ -203,7 +231,8 @@ def summarise(runs: Path, report: Path) -> dict[str, object]:
         groups.setdefault(key, []).append(r)
     out: dict[str, object] = {}
     for key, rs in groups.items():
-        entry: dict[str, object] = {"seeds": [int(r["args"]["seed"]) for r in rs]}
+        entry: dict[str, object] = {"seeds": [int(r["args"]["seed"]) for r in rs],
+                                    "folds": [int(r["args"].get("fold", 0)) for r in rs]}
         for test in sorted({k for r in rs for k in r if k.startswith(("cross", "held"))}):
             vals = {m: [float(r[test][m]) for r in rs if test in r]
                     for m in ("accuracy", "uar", "restricted_accuracy", "uar_4_labels_7way")}
@@ -231,6 +260,11 @@ def main(argv: list[str] | None = None) -> int:
                          "speaker's running mean, its spectral shape only (level removed), or none")
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--fold", type=int, default=0, choices=range(FOLDS),
+                    help="leave-speakers-out fold (fold_speakers; 0: the default split)")
+    ap.add_argument("--adversary", choices=("none", "speaker", "corpus"), default="none",
+                    help="a gradient-reversed head against this identity (speech_adversary)")
+    ap.add_argument("--adversary-strength", type=float, default=0.3)
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--summarise", type=Path, default=None, metavar="REPORT",
                     help="write the mean and spread of the finished runs to REPORT and exit")
@@ -245,18 +279,22 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or (cache_root() / "train" / "speech_voices" /
                        f"{args.train_on}_{args.arch}{'_clean' if args.clean_only else ''}"
                        f"{'' if args.offset == 'speaker' else '_' + args.offset}"
-                       f"_s{args.seed}")
+                       f"{'' if args.adversary == 'none' else '_adv' + args.adversary}"
+                       f"_s{args.seed}{f'_f{args.fold}' if args.fold else ''}")
     out.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(args.seed)
     d = build_cache(args.copies, 0)
     corpora = ("ravdess", "emodb") if args.train_on == "both" else (args.train_on,)
     in_corpus = np.isin(d["corpus"], corpora)
-    tr = (d["split"] == "train") & in_corpus
+    test_speakers, val_speakers = fold_speakers(args.fold)
+    is_test = np.isin(d["speaker"], sorted(test_speakers))
+    is_val = np.isin(d["speaker"], sorted(val_speakers))
+    clean = d["variant"] == "clean"
+    tr = ~is_test & ~is_val & in_corpus
     if args.clean_only:
-        tr &= d["variant"] == "clean"
-    va = (d["split"] == "val") & in_corpus
-    te = d["variant"] == "clean"
-    te &= (d["split"] == "test") | ~in_corpus  # held-out speakers + the other corpus
+        tr &= clean
+    va = is_val & in_corpus & clean
+    te = clean & ((is_test & in_corpus) | ~in_corpus)  # held-out speakers + the other corpus
 
     def speaker_normalised(sel: npt.NDArray[np.bool_]) -> npt.NDArray[np.float32]:
         xs = np.stack([fit_frames(v.astype(np.float32), FRAMES) for v in d["x"][sel]])
@@ -266,7 +304,8 @@ def main(argv: list[str] | None = None) -> int:
     from edge.voice.adapt import training_offsets
 
     xtr = add_offsets(d["x"][tr].astype(np.float32), offset_kind(
-        training_offsets(d["mean"][tr], d["speaker"][tr], d["clip"][tr],
+        training_offsets(d["mean"][tr].astype(np.float32), d["speaker"][tr].astype(str),
+                         d["clip"][tr].astype(np.int64),
                          np.random.default_rng(args.seed)), args.offset))
     ytr = d["y"][tr]
     xva, yva, gva = speaker_normalised(va), d["y"][va], d["gender"][va]
@@ -278,10 +317,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.train_on}/{args.arch}: train {len(ytr)} rows {counts.tolist()}, "
           f"val {len(yva)}, test {int(te.sum())}", flush=True)
 
-    def augment(x: tf.Tensor, y: tf.Tensor, w: tf.Tensor) -> tuple[tf.Tensor, ...]:
-        return crop_and_mask(x)[..., None], tf.one_hot(y, len(EMOTIONS)), w
+    group_of = d["speaker" if args.adversary == "speaker" else "corpus"][tr].astype(str)
+    names = sorted(set(group_of.tolist()))
+    gtr = np.array([names.index(g) for g in group_of], np.int64)
+    adversary = args.adversary != "none"
 
-    train = (tf.data.Dataset.from_tensor_slices((xtr, ytr, sw))
+    def augment(x: tf.Tensor, y: tf.Tensor, w: tf.Tensor, g: tf.Tensor) -> tuple[Any, ...]:
+        x, y1 = crop_and_mask(x)[..., None], tf.one_hot(y, len(EMOTIONS))
+        return (x, (y1, g), (w, w)) if adversary else (x, y1, w)
+
+    train = (tf.data.Dataset.from_tensor_slices((xtr, ytr, sw, gtr))
              .shuffle(len(xtr), seed=args.seed).map(augment, num_parallel_calls=2)
              .batch(32).prefetch(2))
 
@@ -289,23 +334,30 @@ def main(argv: list[str] | None = None) -> int:
         best = -1.0
 
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-            f = figures(self.model.predict(xva, verbose=0), yva, gva)
+            f = figures(model.predict(xva, verbose=0), yva, gva)
             score = f["uar"]
             assert isinstance(score, float)
             print(f"epoch {epoch + 1}: val acc {f['accuracy']:.4f} uar {score:.4f}", flush=True)
             if score > self.best:
                 self.best = score
-                self.model.save(out / "best.keras")
+                model.save(out / "best.keras")  # the emotion network alone
                 (out / "best.json").write_text(json.dumps({"epoch": epoch + 1, "val": f}))
 
-    model = build_model(args.arch)
+    model: Any = build_model(args.arch)
     steps = int(np.ceil(len(xtr) / 32))
     sched = keras.optimizers.schedules.CosineDecay(2e-3, args.epochs * steps)
-    model.compile(optimizer=keras.optimizers.AdamW(sched, weight_decay=1e-3),  # type: ignore[attr-defined]
-                  loss=keras.losses.CategoricalCrossentropy(from_logits=True,
-                                                            label_smoothing=0.1))
-    model.fit(train, epochs=args.epochs, verbose=2,  # type: ignore[attr-defined]
-              callbacks=[keras.callbacks.BackupAndRestore(str(out / "backup")), Select()])
+    loss = keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.1)
+    trained, callbacks = model, [keras.callbacks.BackupAndRestore(str(out / "backup")), Select()]
+    if adversary:
+        from models.training.speech_adversary import ramp, with_adversary
+
+        trained, reversal = with_adversary(model, len(names))
+        callbacks.insert(0, ramp(reversal, args.adversary_strength, args.epochs))
+        loss = [loss, keras.losses.SparseCategoricalCrossentropy(from_logits=True)]
+        print(f"adversary: {len(names)} {args.adversary} groups, strength up to "
+              f"{args.adversary_strength}", flush=True)
+    trained.compile(optimizer=keras.optimizers.AdamW(sched, weight_decay=1e-3), loss=loss)
+    trained.fit(train, epochs=args.epochs, verbose=2, callbacks=callbacks)
     best = keras.models.load_model(out / "best.keras")
     result: dict[str, object] = {"args": {k: str(v) for k, v in vars(args).items()},
                                  **json.loads((out / "best.json").read_text())}
