@@ -227,7 +227,8 @@ def summarise(runs: Path, report: Path) -> dict[str, object]:
         r = json.loads(path.read_text())
         a = r["args"]
         key = (f"train_on={a['train_on']} arch={a['arch']} offset={a.get('offset', 'speaker')}"
-               f" degraded_copies={0 if a['clean_only'] == 'True' else a['copies']}")
+               f" degraded_copies={0 if a['clean_only'] == 'True' else a['copies']}"
+               f"{'' if a.get('adversary', 'none') == 'none' else ' adversary=' + a['adversary']}")
         groups.setdefault(key, []).append(r)
     out: dict[str, object] = {}
     for key, rs in groups.items():
