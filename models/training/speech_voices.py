@@ -76,13 +76,10 @@ def fold_speakers(fold: int) -> tuple[set[str], set[str]]:
     split of `models.training.speech_emotion`)."""
     if not 0 <= fold < FOLDS:
         raise ValueError(f"fold must be 0..{FOLDS - 1}, not {fold}")
-    p = 9 - 2 * fold  # RAVDESS pair p holds actors 2p+1 (man) and 2p+2 (woman)
-
-    def pair(corpus: str, ids: tuple[str, ...] | tuple[int, ...]) -> set[str]:
-        return {f"{corpus}-{i:02d}" if isinstance(i, int) else f"{corpus}-{i}" for i in ids}
-
-    test = pair("ravdess", (2 * p + 1, 2 * p + 2)) | pair("emodb", EMODB_PAIRS[fold])
-    val = pair("ravdess", (2 * p - 1, 2 * p)) | pair("emodb", EMODB_PAIRS[(fold + 1) % FOLDS])
+    a = 19 - 4 * fold  # RAVDESS: actors a (man) and a + 1 (woman) test, a - 2 and a - 1 validate
+    test = {f"ravdess-{a:02d}", f"ravdess-{a + 1:02d}", *(f"emodb-{s}" for s in EMODB_PAIRS[fold])}
+    val = {f"ravdess-{a - 2:02d}", f"ravdess-{a - 1:02d}",
+           *(f"emodb-{s}" for s in EMODB_PAIRS[(fold + 1) % FOLDS])}
     return test, val
 
 
@@ -319,8 +316,7 @@ def main(argv: list[str] | None = None) -> int:
           f"val {len(yva)}, test {int(te.sum())}", flush=True)
 
     group_of = d["speaker" if args.adversary == "speaker" else "corpus"][tr].astype(str)
-    names = sorted(set(group_of.tolist()))
-    gtr = np.array([names.index(g) for g in group_of], np.int64)
+    names, gtr = np.unique(group_of, return_inverse=True)
     adversary = args.adversary != "none"
 
     def augment(x: tf.Tensor, y: tf.Tensor, w: tf.Tensor, g: tf.Tensor) -> tuple[Any, ...]:
