@@ -145,6 +145,14 @@ the coarse tiles take over, is whole in one of them; smaller tiles would magnify
 but, at the same count, overlap less than the largest face they must hold (160-px
 tiles, 40 px: one of the group photo's 52-px faces was cut in every tile)."""
 
+ZOOM_CONTEXT = 3.0
+"""A tile's unsure face (scoring between the detector's threshold and `TILE_MIN_SCORE`)
+gets a second look: a square this many times its width around it, magnified to the
+model's input. Where the tile saw a real face of 18-35 px, the second look scores
+0.87-0.98; the things tiles take for faces in ../shared's clips without one score at
+most 0.55 there (`affectd eval distance`; the one group-photo face of ~25 px that
+a fine tile scored 0.78 is how faces were lost at room distance)."""
+
 FINE_EVERY_LOOKS = 3
 """With `tiles = 1` the fine tiles all run on every third periodic look (every 45th
 frame by default: a distant face is found within 3 s at 15 fps); they cost five
@@ -175,6 +183,12 @@ def _whole_small_face(d: Detection, x0: int, y0: int, w: int, h: int, tw: int,
     cut = ((x0 > 0 and bx0 < mx) or (x0 + tw < w and bx1 > tw - mx)
            or (y0 > 0 and by0 < my) or (y0 + th < h and by1 > th - my))
     return not cut and d.width <= TILE_FACE_MAX * tw
+
+
+def _overlaps(d: Detection, others: list[Detection]) -> bool:
+    """Whether `d` overlaps any of `others` by an IoU of at least 0.3."""
+    return bool(others) and float(iou_matrix(np.array([d.box], np.float32), np.array(
+        [e.box for e in others], np.float32)).max()) >= 0.3
 
 
 @dataclass
@@ -259,31 +273,54 @@ class FaceDetector:
         coarse, fine_rects = tile_rects(w, h)
         dets = list(full)
         for rect in coarse:
-            dets += self._tile_faces(bgr, rect)
+            dets += self._tile_faces(bgr, rect, dets)
         dets = merge(dets)
         found = set()
         for i in range(len(fine_rects)) if fine is None else fine:
-            new = [d for d in self._tile_faces(bgr, fine_rects[i])
-                   if not dets or iou_matrix(np.array([d.box], np.float32),
-                                             np.array([e.box for e in dets], np.float32)
-                                             ).max() < 0.3]
+            new = [d for d in self._tile_faces(bgr, fine_rects[i], dets)
+                   if not _overlaps(d, dets)]
             if new:
                 found.add(i)
                 dets = merge(dets + new)
         return dets, frozenset(found)
 
-    def _tile_faces(self, bgr: npt.NDArray[np.uint8], rect: Rect) -> list[Detection]:
-        """The whole small faces one tile finds, in frame pixels."""
+    def _tile_faces(self, bgr: npt.NDArray[np.uint8], rect: Rect,
+                    known: list[Detection]) -> list[Detection]:
+        """The whole small faces one tile finds, in frame pixels: those it is sure of, and
+        the unsure ones that no earlier pass has and that a second, closer look confirms
+        (`ZOOM_CONTEXT`)."""
         h, w = bgr.shape[:2]
         x0, y0, tw, th = rect
         rgb, lb = letterbox(bgr[y0:y0 + th, x0:x0 + tw], self.spec.size)
-        out = []
+        out: list[Detection] = []
         for d in self.decode(self.model.run(self._input(rgb)), lb, tw, th):
-            if d.score < TILE_MIN_SCORE or not _whole_small_face(d, x0, y0, w, h, tw, th):
+            if not _whole_small_face(d, x0, y0, w, h, tw, th):
                 continue
             box = (d.box[0] + x0, d.box[1] + y0, d.box[2] + x0, d.box[3] + y0)
-            out.append(Detection(box, d.score, d.keypoints + np.array([x0, y0], np.float32)))
+            d = Detection(box, d.score, d.keypoints + np.array([x0, y0], np.float32))
+            if d.score < TILE_MIN_SCORE:
+                closer = None if _overlaps(d, known + out) else self._closer_look(bgr, d)
+                if closer is None or closer.score < TILE_MIN_SCORE:
+                    continue
+                d = closer
+            out.append(d)
         return out
+
+    def _closer_look(self, bgr: npt.NDArray[np.uint8], d: Detection) -> Detection | None:
+        """The detection matching `d` in a square `ZOOM_CONTEXT` times its width around
+        it, magnified to the model's input (None: the closer look finds no such face)."""
+        h, w = bgr.shape[:2]
+        side = int(min(max(32.0, ZOOM_CONTEXT * d.width), w, h))
+        cx, cy = (d.box[0] + d.box[2]) / 2, (d.box[1] + d.box[3]) / 2
+        x0 = int(np.clip(cx - side / 2, 0, w - side))
+        y0 = int(np.clip(cy - side / 2, 0, h - side))
+        rgb, lb = letterbox(bgr[y0:y0 + side, x0:x0 + side], self.spec.size)
+        shift = np.array([x0, y0], np.float32)
+        near = [Detection((c.box[0] + x0, c.box[1] + y0, c.box[2] + x0, c.box[3] + y0),
+                          c.score, c.keypoints + shift)
+                for c in self.decode(self.model.run(self._input(rgb)), lb, side, side)]
+        near = [c for c in near if _overlaps(c, [d])]
+        return max(near, key=lambda c: c.score) if near else None
 
     def decode(self, outs: list[npt.NDArray[np.float32]], lb: Letterbox, w_img: int,
                h_img: int) -> list[Detection]:

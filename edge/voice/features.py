@@ -20,14 +20,16 @@ HOP = 160
 N_MELS = 64
 
 
-def _hz_to_mel(f: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+def hz_to_mel(f: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Slaney's mel scale: linear below 1 kHz, logarithmic above (librosa's default)."""
     f = np.asarray(f, np.float64)
     lin = f / (200.0 / 3)
     log_part = 15.0 + np.log(np.maximum(f, 1e-10) / 1000.0) / (np.log(6.4) / 27.0)
     return np.where(f >= 1000.0, log_part, lin)
 
 
-def _mel_to_hz(m: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+def mel_to_hz(m: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """The inverse of `hz_to_mel`."""
     m = np.asarray(m, np.float64)
     lin = m * (200.0 / 3)
     log_part = 1000.0 * np.exp((np.log(6.4) / 27.0) * (m - 15.0))
@@ -39,8 +41,8 @@ def mel_filterbank(sr: int = SR, n_fft: int = N_FFT,
                    n_mels: int = N_MELS) -> npt.NDArray[np.float32]:
     """(n_mels, n_fft // 2 + 1) Slaney-normalised triangular filters (librosa's default)."""
     freqs = np.linspace(0, sr / 2, n_fft // 2 + 1)
-    mels = np.linspace(_hz_to_mel(np.array(0.0)), _hz_to_mel(np.array(sr / 2.0)), n_mels + 2)
-    hz = _mel_to_hz(mels)
+    mels = np.linspace(hz_to_mel(np.array(0.0)), hz_to_mel(np.array(sr / 2.0)), n_mels + 2)
+    hz = mel_to_hz(mels)
     fb = np.zeros((n_mels, freqs.size))
     for i in range(n_mels):
         lo, c, hi = hz[i], hz[i + 1], hz[i + 2]

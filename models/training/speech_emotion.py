@@ -44,7 +44,7 @@ import numpy.typing as npt
 from edge.lab.corpora import Clip, scan
 from edge.lab.data import cache_root, data_root
 from edge.messages import EMOTIONS
-from edge.voice.features import fit_frames, log_mel, normalise
+from edge.voice.features import N_MELS, SR, fit_frames, hz_to_mel, log_mel, mel_to_hz, normalise
 
 FRAMES = 300
 TEST_SPEAKERS = {"ravdess-19", "ravdess-20", "emodb-03", "emodb-08"}
@@ -174,6 +174,29 @@ def crop_and_mask(x: Any) -> Any:
     return tf.where(((t >= t0) & (t < t0 + tw)) | ((f >= f0) & (f < f0 + fw)), 0.0, x)
 
 
+def warp_mel(x: Any, warp: float) -> Any:
+    """Vocal-tract-length perturbation (Jaitly & Hinton 2013) on a (frames, 64) log-mel
+    tensor: every frequency scaled by a random factor in [1 - warp, 1 + warp], so one
+    voice is also heard from a longer or shorter vocal tract (a tf.data map step). The
+    scaling is done in Hz and mapped back onto the Slaney mel bands of
+    `edge.voice.features` (a plain stretch of the band index would be a shift above
+    1 kHz, where the scale is logarithmic)."""
+    import tensorflow as tf
+
+    top = float(hz_to_mel(np.array(SR / 2.0)))
+    step = top / (N_MELS + 1)  # band i is centred on mel (i + 1) * step
+    centres = mel_to_hz(np.arange(1, N_MELS + 1, dtype=np.float64) * step).astype(np.float32)
+    source = tf.constant(centres) / tf.random.uniform((), 1 - warp, 1 + warp)
+    mel = tf.where(source >= 1000.0,
+                   15.0 + tf.math.log(tf.maximum(source, 1e-3) / 1000.0) / (np.log(6.4) / 27.0),
+                   source / (200.0 / 3))
+    pos = tf.clip_by_value(mel / step - 1.0, 0.0, N_MELS - 1.0)
+    lo = tf.cast(tf.floor(pos), tf.int32)
+    hi = tf.minimum(lo + 1, N_MELS - 1)
+    w = pos - tf.cast(lo, tf.float32)
+    return tf.gather(x, lo, axis=1) * (1 - w) + tf.gather(x, hi, axis=1) * w
+
+
 def build_model() -> object:
     from tensorflow import keras
 
@@ -232,13 +255,8 @@ def main(argv: list[str] | None = None) -> int:
 
     def augment(x: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         x = crop_and_mask(x)
-        if args.warp > 0:  # VTLP (Jaitly & Hinton 2013): warp the frequency axis
-            a = tf.random.uniform((), 1 - args.warp, 1 + args.warp)
-            pos = tf.clip_by_value(tf.range(64, dtype=tf.float32) / a, 0.0, 63.0)
-            lo = tf.cast(tf.floor(pos), tf.int32)
-            hi = tf.minimum(lo + 1, 63)
-            w = pos - tf.cast(lo, tf.float32)
-            x = tf.gather(x, lo, axis=1) * (1 - w) + tf.gather(x, hi, axis=1) * w
+        if args.warp > 0:
+            x = warp_mel(x, args.warp)
         return x[..., None], tf.one_hot(y, len(EMOTIONS)), tf.gather(tf.constant(cw, tf.float32), y)
 
     train = (tf.data.Dataset.from_tensor_slices((xtr, ytr)).shuffle(len(xtr), seed=args.seed)

@@ -60,6 +60,7 @@ from models.training.speech_emotion import (
     online_offsets,
     split_of,
     trim_silence,
+    warp_mel,
 )
 
 FOUR = ("angry", "happy", "neutral", "sad")
@@ -225,7 +226,8 @@ def summarise(runs: Path, report: Path) -> dict[str, object]:
         a = r["args"]
         key = (f"train_on={a['train_on']} arch={a['arch']} offset={a.get('offset', 'speaker')}"
                f" degraded_copies={0 if a['clean_only'] == 'True' else a['copies']}"
-               f"{'' if a.get('adversary', 'none') == 'none' else ' adversary=' + a['adversary']}")
+               f"{'' if a.get('adversary', 'none') == 'none' else ' adversary=' + a['adversary']}"
+               f"{'' if float(a.get('warp', 0)) == 0 else ' warp=' + a['warp']}")
         groups.setdefault(key, []).append(r)
     out: dict[str, object] = {}
     for key, rs in groups.items():
@@ -263,6 +265,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--adversary", choices=("none", "speaker", "corpus"), default="none",
                     help="a gradient-reversed head against this identity (speech_adversary)")
     ap.add_argument("--adversary-strength", type=float, default=0.3)
+    ap.add_argument("--warp", type=float, default=0.0,
+                    help="vocal-tract-length perturbation of every batch: the mel axis "
+                         "stretched by a random factor in [1 - w, 1 + w] (0: off)")
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--summarise", type=Path, default=None, metavar="REPORT",
                     help="write the mean and spread of the finished runs to REPORT and exit")
@@ -278,6 +283,7 @@ def main(argv: list[str] | None = None) -> int:
                        f"{args.train_on}_{args.arch}{'_clean' if args.clean_only else ''}"
                        f"{'' if args.offset == 'speaker' else '_' + args.offset}"
                        f"{'' if args.adversary == 'none' else '_adv' + args.adversary}"
+                       f"{f'_warp{args.warp:g}' if args.warp else ''}"
                        f"_s{args.seed}{f'_f{args.fold}' if args.fold else ''}")
     out.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(args.seed)
@@ -320,7 +326,10 @@ def main(argv: list[str] | None = None) -> int:
     adversary = args.adversary != "none"
 
     def augment(x: tf.Tensor, y: tf.Tensor, w: tf.Tensor, g: tf.Tensor) -> tuple[Any, ...]:
-        x, y1 = crop_and_mask(x)[..., None], tf.one_hot(y, len(EMOTIONS))
+        x = crop_and_mask(x)
+        if args.warp > 0:
+            x = warp_mel(x, args.warp)
+        x, y1 = x[..., None], tf.one_hot(y, len(EMOTIONS))
         return (x, (y1, g), (w, w)) if adversary else (x, y1, w)
 
     train = (tf.data.Dataset.from_tensor_slices((xtr, ytr, sw, gtr))

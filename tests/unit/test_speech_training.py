@@ -67,3 +67,24 @@ def test_adversary_reverses_its_gradient_into_the_features() -> None:
     assert np.abs(plain_f).sum() > 0
     np.testing.assert_allclose(rev_f, -0.5 * plain_f, rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(rev_h, plain_h, rtol=1e-6)  # the head itself learns to name
+
+
+def test_vocal_tract_warp_moves_energy_along_the_frequency_axis() -> None:
+    """`warp_mel` scales frequencies in Hz on the Slaney mel bands: a band's energy moves
+    by at most what a factor of 1 +- warp allows, order is kept, and no warp is no change."""
+    tf = pytest.importorskip("tensorflow")
+    from edge.voice.features import N_MELS, SR, hz_to_mel
+    from models.training.speech_emotion import warp_mel
+
+    ramp = np.tile(np.arange(N_MELS, dtype=np.float32), (4, 1))  # each band holds its index
+    np.testing.assert_allclose(warp_mel(tf.constant(ramp), 1e-7).numpy(), ramp, atol=1e-3)
+    tf.random.set_seed(3)
+    step = float(hz_to_mel(np.array(SR / 2.0))) / (N_MELS + 1)
+    top_shift = np.log(1.25) / (np.log(6.4) / 27.0) / step  # bands per 25 % above 1 kHz
+    moved = False
+    for _ in range(10):
+        y = warp_mel(tf.constant(ramp), 0.2).numpy()[0]  # where each band's energy came from
+        assert np.all(np.diff(y) >= 0) and 0 <= y.min() and y.max() <= N_MELS - 1
+        assert np.abs(y - np.arange(N_MELS)).max() <= top_shift + 1e-3
+        moved |= bool(np.abs(y[40] - 40) > 0.5)
+    assert moved

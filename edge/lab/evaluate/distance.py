@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-SCALES = (0.64, 0.48, 0.4, 0.32, 0.24)
-"""Photo scale factors: face widths of about 64, 48, 40, 32 and 24 px in the frame."""
+SCALES = (0.64, 0.48, 0.4, 0.32, 0.24, 0.2)
+"""Photo scale factors: face widths of about 64, 48, 40, 32, 24 and 20 px in the frame."""
 FRAME = (480, 640)
 Boxes = npt.NDArray[np.float32]
 
