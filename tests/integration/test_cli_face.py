@@ -65,8 +65,16 @@ def test_bench_vision_reports_the_cost_of_action_units(shared_data: Path) -> Non
                           "--data", str(shared_data), "--json"], capture_output=True,
                          text=True, timeout=600, cwd=ROOT)
     assert res.returncode == 0, res.stderr
-    r = json.loads(res.stdout)
+
+    def no_nan(name: str) -> None:
+        raise AssertionError(f"{name} in the report: not JSON")
+
+    r = json.loads(res.stdout, parse_constant=no_nan)
     assert r["frames"] == 30 and r["frames_with_face"]["int8"] == 30
+    if r["fps_float"] is None:  # float twins are built into the cache by the lab, not shipped
+        assert r["float_missing"] and r["int8_vs_float_latency"] is None
+    else:
+        assert r["fps_float"]["2"] > 0 and r["int8_vs_float_latency"] > 0
     assert set(r["fps_int8_by_action_units"]) == {"off", "on"}
     assert r["fps_int8_by_action_units"]["on"] == r["fps_int8"]["2"] > 0
     assert set(r["fps_int8_by_tiles"]) == {"0", "1", "2"} and r["rss_mb"] > 0
