@@ -187,6 +187,7 @@ def warp_mel(x: Any, warp: float) -> Any:
     step = top / (N_MELS + 1)  # band i is centred on mel (i + 1) * step
     centres = mel_to_hz(np.arange(1, N_MELS + 1, dtype=np.float64) * step).astype(np.float32)
     source = tf.constant(centres) / tf.random.uniform((), 1 - warp, 1 + warp)
+    # `hz_to_mel` again, in TensorFlow ops: the factor is drawn inside the tf.data graph
     mel = tf.where(source >= 1000.0,
                    15.0 + tf.math.log(tf.maximum(source, 1e-3) / 1000.0) / (np.log(6.4) / 27.0),
                    source / (200.0 / 3))
@@ -219,8 +220,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=cache_root() / "train" / "speech_emotion")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--warp", type=float, default=0.0,
-                    help="vocal-tract-length perturbation: stretch the mel axis by a random "
-                         "factor in [1 - w, 1 + w] (0: off)")
+                    help="vocal-tract-length perturbation (warp_mel): frequencies scaled by a "
+                         "random factor in [1 - w, 1 + w] (0: off)")
     ap.add_argument("--select", choices=("uar", "min_gender_uar"), default="uar",
                     help="epoch selection on the validation speakers")
     ap.add_argument("--speaker-norm", action="store_true",

@@ -269,8 +269,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="a gradient-reversed head against this identity (speech_adversary)")
     ap.add_argument("--adversary-strength", type=float, default=0.3)
     ap.add_argument("--warp", type=float, default=0.0,
-                    help="vocal-tract-length perturbation of every batch: the mel axis "
-                         "stretched by a random factor in [1 - w, 1 + w] (0: off)")
+                    help="vocal-tract-length perturbation of every batch (warp_mel): "
+                         "frequencies scaled by a random factor in [1 - w, 1 + w] (0: off)")
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--summarise", type=Path, default=None, metavar="REPORT",
                     help="write the mean and spread of the finished runs to REPORT and exit")
