@@ -267,44 +267,53 @@ class FaceDetector:
         find faces too small at full-frame scale, then of the fine tiles `fine` (indices
         into `tile_rects(...)[1]`; None: all), which find smaller ones still. A tile's
         detection counts only when it is a whole small face (`_whole_small_face`) with a
-        score of at least `TILE_MIN_SCORE`. Also returns the fine tiles that found a face
-        no earlier pass had."""
+        score of at least `TILE_MIN_SCORE`; one it is less sure of counts when no pass has
+        it and a closer look confirms it (`ZOOM_CONTEXT`). Also returns the fine tiles
+        that found a face no earlier pass had."""
         h, w = bgr.shape[:2]
         coarse, fine_rects = tile_rects(w, h)
         dets = list(full)
+        unsure: list[tuple[Detection, int | None]] = []  # and the fine tile that saw it
         for rect in coarse:
-            dets += self._tile_faces(bgr, rect, dets)
+            sure, maybe = self._tile_faces(bgr, rect)
+            dets += sure
+            unsure += [(d, None) for d in maybe]
         dets = merge(dets)
         found = set()
         for i in range(len(fine_rects)) if fine is None else fine:
-            new = [d for d in self._tile_faces(bgr, fine_rects[i], dets)
-                   if not _overlaps(d, dets)]
+            sure, maybe = self._tile_faces(bgr, fine_rects[i])
+            new = [d for d in sure if not _overlaps(d, dets)]
             if new:
                 found.add(i)
                 dets = merge(dets + new)
+            unsure += [(d, i) for d in maybe]
+        # last, a closer look at the faces only a tile was unsure of (`ZOOM_CONTEXT`)
+        for d, tile in sorted(unsure, key=lambda u: -u[0].score):
+            if _overlaps(d, dets):
+                continue
+            closer = self._closer_look(bgr, d)
+            if closer is not None and closer.score >= TILE_MIN_SCORE:
+                dets = merge([*dets, closer])
+                if tile is not None:
+                    found.add(tile)
         return dets, frozenset(found)
 
-    def _tile_faces(self, bgr: npt.NDArray[np.uint8], rect: Rect,
-                    known: list[Detection]) -> list[Detection]:
-        """The whole small faces one tile finds, in frame pixels: those it is sure of, and
-        the unsure ones that no earlier pass has and that a second, closer look confirms
-        (`ZOOM_CONTEXT`)."""
+    def _tile_faces(self, bgr: npt.NDArray[np.uint8], rect: Rect
+                    ) -> tuple[list[Detection], list[Detection]]:
+        """The whole small faces one tile finds, in frame pixels: (those it is sure of,
+        those it is unsure of: scoring under `TILE_MIN_SCORE`)."""
         h, w = bgr.shape[:2]
         x0, y0, tw, th = rect
         rgb, lb = letterbox(bgr[y0:y0 + th, x0:x0 + tw], self.spec.size)
-        out: list[Detection] = []
+        sure: list[Detection] = []
+        unsure: list[Detection] = []
         for d in self.decode(self.model.run(self._input(rgb)), lb, tw, th):
             if not _whole_small_face(d, x0, y0, w, h, tw, th):
                 continue
             box = (d.box[0] + x0, d.box[1] + y0, d.box[2] + x0, d.box[3] + y0)
             d = Detection(box, d.score, d.keypoints + np.array([x0, y0], np.float32))
-            if d.score < TILE_MIN_SCORE:
-                closer = None if _overlaps(d, known + out) else self._closer_look(bgr, d)
-                if closer is None or closer.score < TILE_MIN_SCORE:
-                    continue
-                d = closer
-            out.append(d)
-        return out
+            (sure if d.score >= TILE_MIN_SCORE else unsure).append(d)
+        return sure, unsure
 
     def _closer_look(self, bgr: npt.NDArray[np.uint8], d: Detection) -> Detection | None:
         """The detection matching `d` in a square `ZOOM_CONTEXT` times its width around
