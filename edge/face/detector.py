@@ -176,6 +176,12 @@ def tile_rects(w: int, h: int) -> tuple[list[Rect], list[Rect]]:
     return coarse, fine
 
 
+def _shifted(d: Detection, x0: int, y0: int) -> Detection:
+    """`d`, found in a crop whose top-left corner is (x0, y0), in frame pixels."""
+    box = (d.box[0] + x0, d.box[1] + y0, d.box[2] + x0, d.box[3] + y0)
+    return Detection(box, d.score, d.keypoints + np.array([x0, y0], np.float32))
+
+
 def _whole_small_face(d: Detection, x0: int, y0: int, w: int, h: int, tw: int,
                       th: int) -> bool:
     bx0, by0, bx1, by1 = d.box
@@ -310,8 +316,7 @@ class FaceDetector:
         for d in self.decode(self.model.run(self._input(rgb)), lb, tw, th):
             if not _whole_small_face(d, x0, y0, w, h, tw, th):
                 continue
-            box = (d.box[0] + x0, d.box[1] + y0, d.box[2] + x0, d.box[3] + y0)
-            d = Detection(box, d.score, d.keypoints + np.array([x0, y0], np.float32))
+            d = _shifted(d, x0, y0)
             (sure if d.score >= TILE_MIN_SCORE else unsure).append(d)
         return sure, unsure
 
@@ -324,11 +329,8 @@ class FaceDetector:
         x0 = int(np.clip(cx - side / 2, 0, w - side))
         y0 = int(np.clip(cy - side / 2, 0, h - side))
         rgb, lb = letterbox(bgr[y0:y0 + side, x0:x0 + side], self.spec.size)
-        shift = np.array([x0, y0], np.float32)
-        near = [Detection((c.box[0] + x0, c.box[1] + y0, c.box[2] + x0, c.box[3] + y0),
-                          c.score, c.keypoints + shift)
-                for c in self.decode(self.model.run(self._input(rgb)), lb, side, side)]
-        near = [c for c in near if _overlaps(c, [d])]
+        found = self.decode(self.model.run(self._input(rgb)), lb, side, side)
+        near = [c for c in (_shifted(c, x0, y0) for c in found) if _overlaps(c, [d])]
         return max(near, key=lambda c: c.score) if near else None
 
     def decode(self, outs: list[npt.NDArray[np.float32]], lb: Letterbox, w_img: int,
