@@ -10,8 +10,9 @@ and, from the power spectrum's cepstrum, a pitch in the range of a talking adult
 glides rather than holding notes (singing) or sitting an octave up (a baby's cry).
 `GATE_FEATURES` are those statistics; a logistic model over them
 (`models/speech_gate.json`, fitted by `models/training/speech_gate.py` on ../shared's
-speech clips, clean and in synthetic noise and babble, against its non-speech audio)
-gives the probability that the segment is speech. Below its threshold the segment
+speech clips, clean, in synthetic noise and babble, and over music, household and
+environment sounds — speech with a TV on is still speech — against its non-speech
+audio) gives the probability that the segment is speech. Below its threshold the segment
 is dropped: no emotion estimate, counted in `stats` as rejected.
 
 Singing is a voice but not speech; the gate mostly rejects it (the emotion network
