@@ -317,7 +317,8 @@ is not speech.
 Five speaker folds, three shufflings (mean ± SD over the 15 folds), threshold
 {report["threshold"]} (chosen on these folds: the highest keeping 98 % of clean and 95 % of
 noisy speech). Noisy: synthetic noise or babble at 0-20 dB; `speech+X@N dB`: the clip
-mixed with a piece of that non-speech category.
+mixed with a test piece of that non-speech category; `mix:X`: mixed at 3-20 dB with a
+piece of the kind the gate learns from (section below).
 
 | speech | segment seconds kept |
 |---|---|
