@@ -203,8 +203,8 @@ def test_fine_tiles_keep_five_tracks_of_distant_faces(shared_data: Path, tmp_pat
     clip = tmp_path / "far.mp4"
     writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"mp4v"), 15, (640, 480))
     # 30 frames: the first frame's look with every tile, the frames between, and a periodic
-    # look (frame 15) with the fine tiles that found faces; short enough for the emulated
-    # arm64 root, where 45 frames ran past the replay's 300 s
+    # look (frame 15) with the fine tiles that found faces (too slow for the emulated arm64
+    # root, which leaves it out: script/test-arm64)
     for _ in range(30):
         writer.write(frame)
     writer.release()
