@@ -5,11 +5,15 @@ only, in the daemon as in eval)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
 
 from edge.voice.adapt import SpeakerAdaptation, training_offsets, with_offset
+
+if TYPE_CHECKING:
+    from edge.voice.analyzer import VoiceAnalyzer
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -150,27 +154,31 @@ def test_parsing_knows_the_speakers_we_do_not_have(name: str) -> None:
     assert c.gender == ("female" if name.startswith("16") else "male")
 
 
+def estimates_from(an: VoiceAnalyzer, x: np.ndarray) -> int:
+    """How many emotion estimates the analyzer gives for x, fed in 100-ms chunks as the
+    daemon's microphone does, then half a second of quiet that closes the segment."""
+    from edge.messages import AudioChunk
+
+    x = np.concatenate([x, np.zeros(8000, np.float32)])
+    return sum(len(an.process(AudioChunk(k / 16000, x[k:k + 1600], 16000)))
+               for k in range(0, x.size, 1600))
+
+
 def test_voice_analyzer_scores_speech_and_rejects_music(shared_data: Path) -> None:
     """The shipped speech gate through the daemon's voice analyzer: held-out actors'
     speech gives estimates; instrumental music gives none and is counted as rejected
     (music is in the gate's training data: this checks the path, the card has the
     held-out figures)."""
     from edge.lab.bench.vad import files_under, read_16k
-    from edge.messages import AudioChunk
     from edge.voice.analyzer import VoiceAnalyzer
-
-    def run(an: VoiceAnalyzer, x: np.ndarray) -> int:
-        x = np.concatenate([x, np.zeros(8000, np.float32)])
-        return sum(len(an.process(AudioChunk(k / 16000, x[k:k + 1600], 16000)))
-                   for k in range(0, x.size, 1600))
 
     speech_an = VoiceAnalyzer(threads=1)
     clips = sorted((shared_data / "speech" / "ravdess" / "Actor_20").iterdir())[::6]
-    scored = sum(run(speech_an, read_16k(p)) for p in clips)
+    scored = sum(estimates_from(speech_an, read_16k(p)) for p in clips)
     assert scored >= 0.9 * len(clips), (scored, len(clips), speech_an.rejected)
     music_an = VoiceAnalyzer(threads=1)
     music = files_under(shared_data / "nonspeech" / "music")
-    assert sum(run(music_an, read_16k(p)) for p in music) == 0
+    assert sum(estimates_from(music_an, read_16k(p)) for p in music) == 0
     assert music_an.rejected >= 10
 
 
@@ -211,7 +219,6 @@ def test_voice_analyzer_keeps_speech_over_music(shared_data: Path) -> None:
     learnt it (over the even-numbered music pieces; these use the odd ones) and gives an
     estimate for most of two actors' clips (the gate before it: 26 of 40)."""
     from edge.lab.bench.vad import files_under, read_16k
-    from edge.messages import AudioChunk
     from edge.voice.analyzer import VoiceAnalyzer
 
     music = [read_16k(p) for p in files_under(shared_data / "nonspeech" / "music")][1::2]
@@ -222,9 +229,7 @@ def test_voice_analyzer_keeps_speech_over_music(shared_data: Path) -> None:
             x = read_16k(p)
             m = np.resize(music[clips % len(music)], x.size)
             gain = np.sqrt(np.mean(x ** 2) / np.mean(m ** 2) / 10.0)
-            x = np.concatenate([x + gain * m, np.zeros(8000)]).astype(np.float32)
-            with_estimate += sum(len(an.process(AudioChunk(k / 16000, x[k:k + 1600], 16000)))
-                                 for k in range(0, x.size, 1600)) > 0
+            with_estimate += estimates_from(an, (x + gain * m).astype(np.float32)) > 0
             clips += 1
     assert clips == 40
     assert with_estimate >= 30, (with_estimate, an.rejected)
