@@ -19,7 +19,7 @@ EMOTIONS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "neutral", "sa
 Modality = Literal["face", "voice", "physio"]
 MODALITIES: tuple[Modality, ...] = ("face", "voice", "physio")
 
-BioKind = Literal["ecg", "eda", "hr", "rr"]
+BioKind = Literal["ecg", "eda", "hr", "rr", "temp"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +48,8 @@ class BioSamples:
     """A chunk of one biosignal channel from a wearable or a replay.
 
     ecg: microvolts at `fs`; eda: microsiemens at `fs`; hr: beats per minute
-    (one value per notification, fs = 0); rr: RR intervals in seconds (fs = 0).
+    (one value per notification, fs = 0); rr: RR intervals in seconds (fs = 0);
+    temp: skin temperature in °C at `fs`.
     """
 
     ts: float

@@ -177,10 +177,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
             orders = tuple(args.orders) if args.orders else SHIPPED_ORDERS
             wanted = set(args.subjects or [])
             print_report(evaluate_shipped(Path(args.e4), orders,
-                                          participants=lambda pid: not wanted or pid in wanted),
+                                          participants=lambda pid: not wanted or pid in wanted,
+                                          temperature=not args.without_temperature),
                          args.json, shipped_lines)
         else:
-            print_report(evaluate_stress(Path(args.e4), args.shuffle_blocks), args.json,
+            from edge.physio.stress_model import ALL_FEATURES, FEATURES
+
+            print_report(evaluate_stress(Path(args.e4), args.shuffle_blocks, features=(
+                FEATURES if args.without_temperature else ALL_FEATURES)), args.json,
                          stress_lines)
     elif args.what == "ecg":
         from edge.lab.evaluate.ecg import ecg_lines, evaluate_records
@@ -279,6 +283,9 @@ def register(sub: Any) -> None:
     ev.add_argument("--nested", action="store_true",
                     help="stress: nested leave-one-subject-out (the recipe's choices made "
                          "inside the training folds), over --orders")
+    ev.add_argument("--without-temperature", action="store_true",
+                    help="stress: as for a wearer without a thermometer (the heart-and-skin "
+                         "model and recipe; default: skin temperature read where recorded)")
     ev.add_argument("--wesad", help="stress: WESAD wrist-feature CSV for a cross-dataset "
                     "check on the features both share")
     ev.add_argument("--record", action="append", help="ecg: WFDB record path (repeatable)")

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from edge.inference import interpreter_class
-from edge.physio.stress_model import MODEL_INPUTS, StressModel
+from edge.physio.stress_model import MODEL_ID, StressModel, model_input_names
 from edge.registry import Registry
 
 BATCHES = 4
@@ -50,10 +50,10 @@ def tflite_outputs(path: Any, seed: int, threads: int) -> dict[str, Any]:
     return {"sha256": digest.hexdigest(), "batches": BATCHES, "first": first[0]}
 
 
-def stress_outputs(seed: int) -> dict[str, Any]:
-    model = StressModel.from_registry()
+def stress_outputs(seed: int, model_id: str = MODEL_ID) -> dict[str, Any]:
+    model = StressModel.from_registry(model_id=model_id)
     rng = np.random.default_rng(seed)
-    x = rng.standard_normal((64, len(MODEL_INPUTS)))
+    x = rng.standard_normal((64, len(model_input_names(model.features))))
     p = np.array([model.probability(row) for row in x], dtype=np.float64)
     return {"sha256": hashlib.sha256(p.tobytes()).hexdigest(), "batches": len(x),
             "first": p[:4].tolist()}
@@ -86,7 +86,8 @@ def model_outputs(seed: int = 0, threads: int = 2) -> dict[str, Any]:
         elif reg.get(mid).task == "action_units":
             models[mid] = action_unit_outputs(path, seed)
         else:
-            models[mid] = stress_outputs(seed)
+            models[mid] = stress_outputs(seed, mid if reg.get(mid).task == "stress_trees"
+                                         else MODEL_ID)
     return {"machine": platform.machine(), "runtime": interpreter_class()[1],
             "seed": seed, "threads": threads, "models": models}
 

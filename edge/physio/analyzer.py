@@ -4,15 +4,17 @@ Streaming R-peaks (`rpeaks`, run on 2-s blocks of ECG), heart rate and HRV over
 sliding windows, skin-conductance level and SCR rate (`edge.physio.eda`), a resting
 baseline from the first `calibration_s` seconds (persisted, `edge.physio.baseline`),
 and stress/arousal from the trained model (`edge.physio.stress_model`): the last
-60 s described by twenty features, normalised against the wearer's own past
-windows, through the shipped boosted trees. Without skin conductance (a
+60 s described by twenty-four features (four from skin temperature, when a
+thermometer is worn), normalised against the wearer's own past windows, through the
+shipped boosted trees. Without skin conductance (a
 chest strap alone) the model has no input, and a fixed logistic rule on heart
 rate and RMSSD against the baseline (`_score`, documented weights) stands in at
 half the quality. The ECG passes the rhythm check (`edge.physio.rhythm`): while it
 is flat ("no contact") or organised like flutter/fibrillation ("unreadable") no
 beat enters the intervals, no beat-derived figure (HR, HRV, stress) is published,
 the estimate's quality is 0 and `stats` names the state. Accepts ECG (µV), EDA
-(µS), HR (bpm) and RR (s) messages; emits at most one estimate per `emit_every_s`.
+(µS), HR (bpm), RR (s) and skin temperature (°C) messages; emits at most one
+estimate per `emit_every_s`.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ from edge.physio.rhythm import RhythmMonitor
 from edge.physio.rpeaks import StreamingRPeakDetector
 from edge.physio.stress_model import (
     CONTEXT,
+    TEMPERATURE,
+    TEMPERATURE_MODEL_ID,
     WINDOW_S,
     StressModel,
     WearerNorm,
@@ -46,6 +50,10 @@ _HRV_WINDOW_S = 30.0
 _LF_WINDOW_S = 120.0
 _LF_EVERY_S = 30.0
 _EDA_WINDOW_S = 60.0
+_TEMP_STALE_S = 5.0
+_BASELINE = (("hr", "hr_bpm"), ("rmssd", "rmssd_ms"), ("scl", "scl_us"), ("scr", "scr_per_min"),
+             ("temp", "temp_c"))
+"""Calibration lists and the baseline entries taken from their medians."""
 ECG_BLOCK_S = 2.0
 """ECG is gathered into blocks of this length before the R-peak detector runs: half as
 many numpy calls per second as 1-s BLE batches (`affectd bench physio` feeds this
@@ -58,13 +66,20 @@ class PhysioAnalyzer(Analyzer):
 
     def __init__(self, calibration_s: float = 60.0, emit_every_s: float = 1.0,
                  baseline_path: Path | None = None, adapt_tau_s: float = 3600.0,
-                 model: StressModel | str | None = "shipped") -> None:
+                 model: StressModel | str | None = "shipped",
+                 temperature_model: StressModel | None = None) -> None:
         """`baseline_path`: where the personal baseline persists (edge/physio/baseline.py);
         `adapt_tau_s`: time constant of its slow update during calm windows;
-        `model`: the stress model ("shipped": the registry's; None: only the window
-        inputs are computed, as training needs, and the fixed rule scores)."""
-        self.model: StressModel | None = (StressModel.from_registry() if model == "shipped"
-                                          else model if isinstance(model, StressModel) else None)
+        `model`: the stress model ("shipped": the registry's two, the heart-and-skin
+        one and the one that also reads skin temperature; None: only the window inputs
+        are computed, as training needs, and the fixed rule scores);
+        `temperature_model`: with a given `model`, the one for windows with skin
+        temperature (none: `model` scores every window)."""
+        if model == "shipped":
+            model = StressModel.from_registry()
+            temperature_model = StressModel.from_registry(model_id=TEMPERATURE_MODEL_ID)
+        self.model: StressModel | None = model if isinstance(model, StressModel) else None
+        self.temperature_model = temperature_model if self.model is not None else None
         self.calibration_s = calibration_s
         self.emit_every_s = emit_every_s
         self.store = BaselineStore(baseline_path) if baseline_path is not None else None
@@ -89,9 +104,12 @@ class PhysioAnalyzer(Analyzer):
         self._eda_t = 0.0  # seconds of EDA received
         self._hr_t = 0.0  # seconds of heart-rate notifications received
         self._eda_window: EdaWindow | None = None
+        self._temp: deque[float] = deque()
+        self._temp_fs = 0.0
+        self._temp_t = 0.0  # seconds of skin temperature received
         self._t = 0.0  # seconds of signal seen (longest channel)
         self._last_emit = -1e9
-        self._calib: dict[str, list[float]] = {"hr": [], "rmssd": [], "scl": [], "scr": []}
+        self._calib: dict[str, list[float]] = {key: [] for key, _ in _BASELINE}
         self._baseline: dict[str, float] | None = self.store.load() if self.store else None
         self._calib_until = self.calibration_s
         self._recalibrate = False
@@ -114,7 +132,8 @@ class PhysioAnalyzer(Analyzer):
         return self._fresh_norm()
 
     def _fresh_norm(self) -> WearerNorm:
-        return WearerNorm(self.model.prior if self.model else None)
+        prior = self.temperature_model or self.model  # the one reading more features
+        return WearerNorm(prior.full_prior() if prior else None)
 
     def recalibrate(self) -> None:
         """Start a new baseline from the next `calibration_s` seconds (the wearer rests);
@@ -142,6 +161,13 @@ class PhysioAnalyzer(Analyzer):
             self._eda.extend(np.asarray(s.values, dtype=float).tolist())
             self._eda_t += s.values.size / s.fs
             self._t = max(self._t, self._eda_t)
+        elif s.kind == "temp":
+            if s.fs != self._temp_fs:
+                self._temp = deque(maxlen=int(WINDOW_S * s.fs) + 1)
+                self._temp_fs = s.fs
+            self._temp.extend(np.asarray(s.values, dtype=float).tolist())
+            self._temp_t += s.values.size / s.fs
+            self._t = max(self._t, self._temp_t)
         elif self._det is not None:
             return  # beats come from the ECG; the strap's own HR/RR would count them twice
         elif s.kind == "hr":
@@ -225,7 +251,17 @@ class PhysioAnalyzer(Analyzer):
             f["scl_us"] = w.scl_us
             f["scr_per_min"] = w.scr_per_min
             f["eda_contact"] = float(w.contact and not w.artefact)
+        temp = self._recent_temp()
+        if temp is not None:
+            f["temp_c"] = float(temp[-max(1, int(_HR_WINDOW_S * self._temp_fs)):].mean())
         return f
+
+    def _recent_temp(self) -> np.ndarray | None:
+        """The last 60 s of skin temperature (°C), None when no thermometer is worn or
+        it has been silent for more than `_TEMP_STALE_S`."""
+        if self._temp_fs <= 0 or not self._temp or self._t - self._temp_t > _TEMP_STALE_S:
+            return None
+        return np.asarray(self._temp, dtype=np.float64)
 
     def _score(self, f: dict[str, float], base: dict[str, float]) -> tuple[float, float]:
         """Fixed logistic rule on baseline-relative features -> (arousal, stress)."""
@@ -266,20 +302,25 @@ class PhysioAnalyzer(Analyzer):
         if self._eda_window is None or self._baseline is None:
             return None
         t, v = self._hr_points()
-        raw = window_features(t, v, self._t, self._eda_window, self._baseline)
+        raw = window_features(t, v, self._t, self._eda_window, self._baseline,
+                              self._recent_temp(), self._temp_fs)
         if raw is None:
             return None
         inputs = self._norm.inputs(raw)
-        full = with_context(inputs, list(self._context))
+        context = list(self._context)
         if self._t >= self._window_end:
             self._norm.update(raw)
             self._context.append(inputs)
             self._dirty = True
             self.windows.append((self._t, raw))
             self._window_end += WINDOW_S
-        if self.model is None:
+        model = self.model
+        if model is None:
             return None
-        p = self.model.probability(full)
+        if self.temperature_model is not None and not np.isnan(raw[-len(TEMPERATURE):]).any():
+            model = self.temperature_model  # a thermometer is worn
+        cols = model.input_columns
+        p = model.probability(with_context(inputs[cols], [c[cols] for c in context]))
         return 2.0 * p - 1.0, p
 
     def _quality(self, f: dict[str, float]) -> float:
@@ -297,7 +338,7 @@ class PhysioAnalyzer(Analyzer):
             return
         alpha = min(1.0, self.emit_every_s / self.adapt_tau_s)
         for key in self._baseline:
-            if key in f:
+            if key in f and key != "temp_c":
                 self._baseline[key] += alpha * (f[key] - self._baseline[key])
                 self._dirty = True
 
@@ -322,7 +363,7 @@ class PhysioAnalyzer(Analyzer):
         if self._recalibrate:
             self._recalibrate = False
             self._baseline = None
-            self._calib = {"hr": [], "rmssd": [], "scl": [], "scr": []}
+            self._calib = {key: [] for key, _ in _BASELINE}
             self._calib_until = self._t + self.calibration_s
             self._window_end = math.inf
             self._context.clear()
@@ -334,15 +375,12 @@ class PhysioAnalyzer(Analyzer):
         if not f:
             return []
         if self._baseline is None:
-            for key, name in (("hr", "hr_bpm"), ("rmssd", "rmssd_ms"), ("scl", "scl_us"),
-                              ("scr", "scr_per_min")):
+            for key, name in _BASELINE:
                 if name in f:
                     self._calib[key].append(f[name])
             if self._t >= self._calib_until:
                 self._baseline = {name: float(np.median(self._calib[key]))
-                                  for key, name in (("hr", "hr_bpm"), ("rmssd", "rmssd_ms"),
-                                                    ("scl", "scl_us"), ("scr", "scr_per_min"))
-                                  if self._calib[key]}
+                                  for key, name in _BASELINE if self._calib[key]}
                 self._save(now=True)
         metrics = {k: round(v, 2) for k, v in f.items()
                    if k in ("hr_bpm", "rmssd_ms", "sdnn_ms", "pnn50", "lf_hf", "ectopic_pct",

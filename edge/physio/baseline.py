@@ -1,9 +1,10 @@
 """The wearer's personal baseline, persisted in the state directory.
 
 `baseline.json` holds four numbers — median heart rate, RMSSD, skin conductance
-level and SCR rate over the calibration rest — the running mean and spread of
-the stress model's window features (`edge.physio.stress_model.WearerNorm`: 37
-numbers and the last window's 9) and a format version: no name, no device
+level and SCR rate over the calibration rest, and skin temperature when a
+thermometer is worn — the running counts, means and spreads of the stress model's
+window features and their changes (`edge.physio.stress_model.WearerNorm`: 48 of each,
+and the last window's 24 features) and a format version: no name, no device
 address, no time series, nothing that identifies the wearer or lets a signal be
 rebuilt. It is written atomically (temp file + rename) when a
 calibration completes and, while the slow adaptive update moves it, at most every
@@ -25,7 +26,7 @@ log = logging.getLogger(__name__)
 FORMAT = 2  # 1: the four numbers only (still read)
 SAVE_EVERY_S = 300.0
 RANGES = {"hr_bpm": (25.0, 220.0), "rmssd_ms": (0.5, 500.0), "scl_us": (0.0, 100.0),
-          "scr_per_min": (0.0, 60.0)}
+          "scr_per_min": (0.0, 60.0), "temp_c": (15.0, 42.0)}
 
 
 class BaselineStore:

@@ -1,6 +1,6 @@
 """Fit the shipped physiology stress model on the Stress-Predict E4 sessions.
 
-    python -m models.training.stress [--e4 DIR]
+    python -m models.training.stress [--e4 DIR] [--temperature]
 
 Every subject's session is streamed through the daemon's `PhysioAnalyzer` five
 times, each with its label blocks in a different random order (seeds 100-104;
@@ -12,7 +12,9 @@ no information, so the model can only learn from physiology. Boosted trees
 registered in the manifest with its sha256 and the leave-one-subject-out figures
 of `affectd eval stress --shuffle-blocks S`, S = 0..4 (the same recipe fitted
 without the subject scored), written to `models/reports/stress_physio.json`.
-About ten minutes on one core.
+About ten minutes on one core. `--temperature`: the model that also reads skin
+temperature (`models/stress_physio_temperature.json`, for wearers with a thermometer),
+measured side by side with the heart-and-skin recipe on the same streams.
 """
 
 from __future__ import annotations
@@ -28,17 +30,21 @@ from edge.lab.data import data_root
 from edge.lab.evaluate.stress import (
     TRAIN_SEEDS,
     TREE_PARAMS,
+    evaluate_shipped,
     fit_model,
     leave_one_out_orders,
     stream_sessions,
 )
 from edge.physio.stress_model import (
+    ALL_FEATURES,
     CONTEXT,
     FEATURES,
     MODEL_ID,
-    MODEL_INPUTS,
     PRIOR_WINDOWS,
+    TEMPERATURE,
+    TEMPERATURE_MODEL_ID,
     StressModel,
+    model_input_names,
 )
 from edge.registry import ModelEntry, Registry, default_models_dir, sha256_file
 
@@ -51,23 +57,29 @@ def card(report: dict[str, Any], entry: ModelEntry) -> str:
     ba, auc = report["balanced_accuracy"], report["auc"]
     subj = report["per_subject_seed0"]
     splits = "\n".join(f"| {k} | {v} |" for k, v in report["importance"].items())
-    return f"""# {MODEL_ID} — stress from wrist physiology (boosted trees)
+    features = tuple(report["features"])
+    warm = features == ALL_FEATURES
+    n_inputs = len(model_input_names(features))
+    signals = ("heart rate, skin conductance and skin temperature" if warm
+               else "heart rate and skin conductance")
+    return f"""# {entry.id} — stress from wrist physiology (boosted trees)
 
 File `models/{entry.file}` ({entry.metrics["size_bytes"]} bytes), sha256 `{entry.sha256}`.
-Rebuild: `python -m models.training.stress` (about ten minutes on one core).
+Rebuild: `python -m models.training.stress{" --temperature" if warm else ""}` (about ten
+minutes on one core).
 
 ## What it does
-Every 60-s window of a wearer's heart rate and skin conductance is described by
-{len(FEATURES)} features ({", ".join(FEATURES)}; `edge/physio/stress_model.py`), each with
-its change since the previous window; all {2 * len(FEATURES)} are normalised against the
+Every 60-s window of a wearer's {signals} is described by
+{len(features)} features ({", ".join(features)}; `edge/physio/stress_model.py`), each with
+its change since the previous window; all {2 * len(features)} are normalised against the
 wearer's own past windows (running mean and SD, persisted with the baseline, starting
 from the training population's statistics counted as {PRIOR_WINDOWS} windows). The model
-reads those of this window and of the {CONTEXT} before it ({len(MODEL_INPUTS)} inputs):
+reads those of this window and of the {CONTEXT} before it ({n_inputs} inputs):
 {report["trees"]} gradient-boosted trees of depth {TREE_PARAMS["max_depth"]}
 (`edge/physio/trees.py` walks them in numpy; the daemon needs no scikit-learn) add up
 to the logit of p(stress). The daemon publishes
 stress = p and arousal = 2p - 1. No input reads the clock or the time since the session
-started.
+started. {_which(warm)}
 
 ## Data
 {entry.training_data}. Labels per second from the dataset (rest / stress task).
@@ -87,12 +99,13 @@ Training pools five random orders of each session's label blocks (seeds
 Per subject (seed 0): {", ".join(f"{k} {v:.2f}" for k, v in subj.items())}.
 
 ## Scoring it on new people
-`affectd eval stress --model shipped --e4 FOLDER` streams every subject of a
-Stress-Predict-style folder through the daemon's physiology path in five block orders
-(`--orders`, default 1-5) and scores this very model: balanced accuracy and AUC per
-order, their mean and spread, and each subject's mean and range. On a folder of people
+`affectd eval stress --model shipped --e4 FOLDER{"" if warm else " --without-temperature"}`
+streams every subject of a Stress-Predict-style folder through the daemon's
+physiology path in five block orders (`--orders`, default 1-5) and scores this very
+model: balanced accuracy and AUC per order, their mean and spread, and each subject's
+mean and range. On a folder of people
 it never saw, that is the generalisation figure; on ../shared's Stress-Predict, which
-trained it, it is in-sample (0.838 +- 0.007 over orders 1-5, AUC 0.922) and says only
+trained it, it is in-sample ({report.get("in_sample", IN_SAMPLE)}) and says only
 that the daemon runs the model as it was trained.
 
 ## How it was chosen
@@ -104,7 +117,7 @@ together as one candidate set, and 500 trees were preferred over 200 after 300 a
 larger leaves, an L2 penalty) and purer training windows (dropping windows that
 straddle a block change) were looked at and not kept.
 
-## What the trees read
+{_side_by_side(report)}## What the trees read
 Splits per feature (over its value, its change and both lags):
 
 | feature | splits |
@@ -126,6 +139,45 @@ Splits per feature (over its value, its change and both lags):
 """
 
 
+IN_SAMPLE = "0.838 +- 0.007 over orders 1-5, AUC 0.922"
+"""`affectd eval stress --model shipped --without-temperature` on ../shared's Stress-Predict:
+the heart-and-skin model in-sample (measured when it was committed)."""
+
+
+def _which(warm: bool) -> str:
+    """Which windows the daemon scores with this model."""
+    if warm:
+        return (f"The daemon uses this model while a thermometer reports (an E4-style "
+                f"wristband); without one, `{MODEL_ID}` (the same recipe over heart rate "
+                f"and skin conductance).")
+    return (f"When a thermometer reports too (an E4-style wristband), the daemon uses "
+            f"`{TEMPERATURE_MODEL_ID}` instead: the same recipe with "
+            f"{len(TEMPERATURE)} skin-temperature features.")
+
+
+def _side_by_side(report: dict[str, Any]) -> str:
+    """The card's comparison with the heart-and-skin recipe (the temperature model)."""
+    plain = report.get("without_temperature")
+    if plain is None:
+        return ""
+    rows = "\n".join(f"| {s} | {a:.4f} | {b:.4f} | {c:.4f} | {d:.4f} |" for s, a, b, c, d in zip(
+        report["seeds"], plain["balanced_accuracy"], report["balanced_accuracy"], plain["auc"],
+        report["auc"], strict=True))
+    return f"""## With and without skin temperature
+The same streams, the same leave-one-subject-out folds and block orders, the same tree
+settings; only the four temperature features ({", ".join(TEMPERATURE)}: the window's mean
+against the resting baseline, its slope, spread and rise) differ. They were added as one
+candidate set, judged on this protocol only (how the resting temperature is kept: below).
+
+| seed | balanced accuracy without | with | AUC without | with |
+|---|---|---|---|---|
+{rows}
+| mean | {plain["balanced_accuracy_mean"]:.4f} | {report["balanced_accuracy_mean"]:.4f} | \
+{plain["auc_mean"]:.4f} | {report["auc_mean"]:.4f} |
+
+"""
+
+
 def target_line(mean_ba: float) -> str:
     """How the mean balanced accuracy stands against the issue's target (0.75)."""
     if mean_ba >= 0.75:
@@ -135,10 +187,11 @@ def target_line(mean_ba: float) -> str:
 
 def importance(model: StressModel) -> dict[str, int]:
     """How many tree splits read each feature (in any of its six inputs)."""
-    counts = dict.fromkeys(FEATURES, 0)
+    counts = dict.fromkeys(model.features, 0)
+    names = model_input_names(model.features)
     for tree in model.trees.trees:
         for f in tree.feature[tree.feature >= 0]:
-            name = MODEL_INPUTS[int(f)].split("_", 1)[1].rsplit("_lag", 1)[0]
+            name = names[int(f)].split("_", 1)[1].rsplit("_lag", 1)[0]
             counts[name] += 1
     return counts
 
@@ -147,59 +200,80 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--e4", type=Path, default=None, help="Stress-Predict folder")
     ap.add_argument("--models", type=Path, default=default_models_dir())
+    ap.add_argument("--temperature", action="store_true",
+                    help=f"build {TEMPERATURE_MODEL_ID}: the recipe with skin temperature")
     args = ap.parse_args(argv)
+    features = ALL_FEATURES if args.temperature else FEATURES
+    model_id = TEMPERATURE_MODEL_ID if args.temperature else MODEL_ID
     root = args.e4 or data_root() / "physio" / "stress_predict"
     streams = stream_sessions(root, (*EVAL_SEEDS, *TRAIN_SEEDS), CALIBRATION_S)
     train = [v for (seed, _), v in sorted(streams.items(), key=lambda kv: kv[0])
              if seed in TRAIN_SEEDS and v[1].size]
     raws, labels = [t[0] for t in train], [t[1] for t in train]
     n_subjects = len(raws) // len(TRAIN_SEEDS)
-    model = fit_model(raws, labels)
+    model = fit_model(raws, labels, features)
     y_all = np.concatenate(labels)
     print(f"fitted on {n_subjects} subjects, {y_all.size} windows "
           f"({y_all.mean():.3f} stress)", flush=True)
 
-    runs = leave_one_out_orders(streams, EVAL_SEEDS)
+    runs = leave_one_out_orders(streams, EVAL_SEEDS, features=features)
     ba = [r["balanced_accuracy"] for r in runs]
     auc = [r["auc"] for r in runs]
-    report = {"model": MODEL_ID, "command": "affectd eval stress --e4 DIR --shuffle-blocks S",
+    command = "affectd eval stress --e4 DIR --shuffle-blocks S" + (
+        "" if args.temperature else " --without-temperature")
+    report: dict[str, Any] = {
+              "model": model_id, "command": command, "features": list(features),
               "seeds": list(EVAL_SEEDS), "balanced_accuracy": ba, "auc": auc,
               "balanced_accuracy_mean": round(float(np.mean(ba)), 4),
               "auc_mean": round(float(np.mean(auc)), 4),
               "subjects": runs[0]["subjects"], "n_windows": runs[0]["n_windows"],
               "per_subject_seed0": runs[0]["per_subject"],
               "trees": len(model.trees.trees), "importance": importance(model)}
+    if args.temperature:  # the heart-and-skin recipe on the same streams, side by side
+        plain = leave_one_out_orders(streams, EVAL_SEEDS, features=FEATURES)
+        report["without_temperature"] = {
+            "balanced_accuracy": [r["balanced_accuracy"] for r in plain],
+            "auc": [r["auc"] for r in plain],
+            "balanced_accuracy_mean": round(float(np.mean(
+                [r["balanced_accuracy"] for r in plain])), 4),
+            "auc_mean": round(float(np.mean([r["auc"] for r in plain])), 4)}
+    if args.temperature:  # the committed heart-and-skin card states its own
+        inside = evaluate_shipped(root, model=model)
+        report["in_sample"] = (f"{inside['balanced_accuracy']:.3f} +- "
+                               f"{inside['balanced_accuracy_sd']:.3f} over orders 1-5, "
+                               f"AUC {inside['auc']:.3f}")
     print(json.dumps({k: report[k] for k in ("balanced_accuracy", "auc")}), flush=True)
 
-    out = args.models / f"{MODEL_ID}.json"
+    out = args.models / f"{model_id}.json"
     out.write_text(model.to_json({"params": {k: v for k, v in TREE_PARAMS.items()
                                              if k != "class_weight"},
                                   "calibration_s": CALIBRATION_S,
                                   "train_seeds": list(TRAIN_SEEDS)}) + "\n", "utf-8")
-    rep_path = args.models / "reports" / f"{MODEL_ID}.json"
+    rep_path = args.models / "reports" / f"{model_id}.json"
     rep_path.write_text(json.dumps(report, indent=2) + "\n", "utf-8")
     reg = Registry(args.models, create=True)
     reg.put(ModelEntry(
-        id=MODEL_ID, version="1.0.0", file=out.name, sha256=sha256_file(out),
+        id=model_id, version="1.0.0", file=out.name, sha256=sha256_file(out),
         task="stress_trees",
-        inputs=[{"name": "window_inputs", "shape": [1, len(MODEL_INPUTS)], "dtype": "float32",
-                 "features": list(FEATURES)}],
+        inputs=[{"name": "window_inputs", "shape": [1, len(model_input_names(features))],
+                 "dtype": "float32", "features": list(features)}],
         outputs=[{"name": "p_stress", "shape": [1], "dtype": "float32"}],
         source={"kind": "json",
                 "origin": "trained by affectd: python -m models.training.stress"},
         licence="Apache-2.0",
-        training_data="Stress-Predict (Iqbal et al. 2022), Empatica E4 EDA and HR of "
-                      f"{n_subjects} participants, label blocks shuffled",
+        training_data="Stress-Predict (Iqbal et al. 2022), Empatica E4 EDA"
+                      + (", HR and skin temperature" if args.temperature else " and HR")
+                      + f" of {n_subjects} participants, label blocks shuffled",
         data_terms="Stress-Predict is MIT-licensed (Copyright (c) 2022 Talha Iqbal); "
                    "the weights contain no recording",
         metrics={"loso_balanced_accuracy_shuffled_mean": report["balanced_accuracy_mean"],
                  "loso_auc_shuffled_mean": report["auc_mean"],
                  "size_bytes": out.stat().st_size},
-        parity_report=f"reports/{MODEL_ID}.json", recipe="models/training/stress.py"))
+        parity_report=f"reports/{model_id}.json", recipe="models/training/stress.py"))
     reg.save()
-    extra = args.models / "cards_extra" / f"{MODEL_ID}.md"  # hand-written sections
-    (args.models / "cards" / f"{MODEL_ID}.md").write_text(
-        card(report, reg.get(MODEL_ID)) + (extra.read_text() if extra.exists() else ""))
+    extra = args.models / "cards_extra" / f"{model_id}.md"  # hand-written sections
+    (args.models / "cards" / f"{model_id}.md").write_text(
+        card(report, reg.get(model_id)) + (extra.read_text() if extra.exists() else ""))
     print(f"wrote {out}, its manifest entry and card", flush=True)
     return 0
 

@@ -58,7 +58,7 @@ def test_daemon_runs_on_python_310(venv310: Path, tmp_path: Path) -> None:
     assert version.stdout.strip() == "(3, 10)", version.stderr
     models = subprocess.run([exe, "models"], capture_output=True, text=True, timeout=120,
                             env=env, cwd=tmp_path)
-    assert models.returncode == 0 and models.stdout.count(" ok\n") == 10, models.stdout
+    assert models.returncode == 0 and models.stdout.count(" ok\n") == 11, models.stdout
     with MosquittoBroker() as broker:
         rec = Recorder(broker.port)
         try:

@@ -66,7 +66,7 @@ def test_models_from_the_wheel_are_listed_and_verified(installed: Path, tmp_path
     rows = json.loads(res.stdout)
     manifest = json.loads((ROOT / "models" / "manifest.json").read_text())
     assert {r["id"] for r in rows} == {m["id"] for m in manifest["models"]}
-    assert len(rows) == 10 and all(r["status"] == "ok" for r in rows), rows
+    assert len(rows) == 11 and all(r["status"] == "ok" for r in rows), rows
     where = subprocess.run([str(installed / "bin" / "python"), "-c",
                             "import edge, models; print(edge.__file__); print(models.__file__)"],
                            capture_output=True, text=True, timeout=60, cwd=tmp_path,

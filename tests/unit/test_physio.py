@@ -10,7 +10,7 @@ import pytest
 
 from edge.physio.analyzer import PhysioAnalyzer
 from edge.physio.rpeaks import StreamingRPeakDetector
-from edge.physio.stress_model import FEATURES
+from edge.physio.stress_model import ALL_FEATURES, StressModel
 from edge.physio.synthetic import SyntheticPhysio
 from edge.sources.wearable.e4 import E4ReplaySource, E4Settings
 from edge.sources.wearable.synthetic import SyntheticPhysioSource, SyntheticSettings
@@ -189,6 +189,36 @@ def test_e4_replay_source_and_analyzer(shared_data: Path) -> None:
     assert last.stress is not None and 0.0 <= last.stress <= 1.0
 
 
+def test_skin_temperature_switches_to_the_model_that_reads_it(shared_data: Path) -> None:
+    """A real E4 session (with TEMP.csv) replayed through the daemon's analyzer: with the
+    thermometer's messages the shipped analyzer scores with the temperature model (its
+    stress differs from the heart-and-skin model's on the same windows, and the baseline
+    holds a resting temperature); without them it is exactly the heart-and-skin model."""
+    folder = shared_data / "physio" / "empatica_e4"
+
+    def run(an: PhysioAnalyzer, temperature: bool) -> list[float]:
+        src = E4ReplaySource(E4Settings(backend="e4", path=folder, realtime=False,
+                                        loop=False, chunk_s=5.0))
+        src.open()
+        out: list[float] = []
+        for _ in range(96):  # eight minutes
+            for item in src.read():
+                if temperature or getattr(item, "kind", "") != "temp":
+                    out += [e.stress for e in an.process(item) if e.stress is not None]
+        return out
+
+    plain = StressModel.from_registry()
+    shipped = PhysioAnalyzer(calibration_s=60.0)
+    warm = run(shipped, True)
+    assert shipped.baseline is not None and 25.0 < shipped.baseline["temp_c"] < 40.0
+    heart_and_skin = run(PhysioAnalyzer(calibration_s=60.0, model=plain), True)
+    assert len(warm) == len(heart_and_skin) > 60
+    assert max(abs(a - b) for a, b in zip(warm, heart_and_skin, strict=True)) > 0.01
+    assert all(0.0 <= v <= 1.0 for v in warm)
+    cold = run(PhysioAnalyzer(calibration_s=60.0), False)
+    assert cold == run(PhysioAnalyzer(calibration_s=60.0, model=plain), False)
+
+
 @pytest.mark.parametrize("record", ["103", "112"])
 def test_hrv_matches_neurokit2_on_the_same_rr_series(shared_data: Path, record: str) -> None:
     """Five minutes of annotated beats (records whose RR series needs no correction, so
@@ -356,7 +386,7 @@ def test_baseline_persists_without_identity_and_recalibrates(tmp_path: Path) -> 
     assert 40 < saved["hr_bpm"] < 120 and saved["format"] == 2
     # the wearer norm: counts, means and spreads of window features, nothing longer
     assert set(saved["norm"]) == {"n", "mean", "m2", "prev"}
-    assert len(saved["norm"]["mean"]) == len(saved["norm"]["m2"]) == 2 * len(FEATURES)
+    assert len(saved["norm"]["mean"]) == len(saved["norm"]["m2"]) == 2 * len(ALL_FEATURES)
     # a restart: the baseline and the norm are there at once, no calibration phase
     second = PhysioAnalyzer(calibration_s=20.0, baseline_path=path)
     assert second.baseline == pytest.approx({k: v for k, v in saved.items()

@@ -47,11 +47,13 @@ def test_every_shipped_model_verifies_and_runs() -> None:
             assert (default_models_dir() / entry.parity_report).exists()
             continue
         if entry.file.endswith(".json"):  # the physiology stress model (JSON weights)
-            from edge.physio.stress_model import MODEL_INPUTS, StressModel
+            from edge.physio.stress_model import StressModel, model_input_names
 
-            m = StressModel.from_registry()
-            assert entry.inputs[0]["shape"] == [1, len(MODEL_INPUTS)]
-            assert 0.0 < m.probability(np.zeros(len(MODEL_INPUTS))) < 1.0
+            m = StressModel.from_registry(model_id=mid)
+            n_inputs = len(model_input_names(m.features))
+            assert entry.inputs[0]["shape"] == [1, n_inputs]
+            assert entry.inputs[0]["features"] == list(m.features)
+            assert 0.0 < m.probability(np.zeros(n_inputs)) < 1.0
             assert (default_models_dir() / entry.parity_report).exists()
             continue
         model = reg.load(mid, threads=1)

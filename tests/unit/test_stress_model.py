@@ -13,15 +13,20 @@ import numpy as np
 import pytest
 
 from edge.physio.stress_model import (
+    ALL_FEATURES,
     CONTEXT,
     FEATURES,
     INPUTS,
     MODEL_INPUTS,
     PRIOR_WINDOWS,
+    TEMPERATURE,
+    TEMPERATURE_MODEL_ID,
     StressModel,
     WearerNorm,
+    input_names,
     model_inputs,
     session_inputs,
+    temperature_features,
     with_context,
 )
 from edge.physio.trees import Tree, TreeEnsemble, from_sklearn
@@ -57,10 +62,10 @@ def test_prior_scores_the_first_windows_then_gives_way() -> None:
 def test_norm_round_trips_and_rejects_malformed() -> None:
     norm = WearerNorm()
     for k in range(5):
-        norm.update(np.arange(len(FEATURES), dtype=float) * k)
+        norm.update(np.arange(len(ALL_FEATURES), dtype=float) * k)
     again = WearerNorm.from_dict(json.loads(json.dumps(norm.to_dict())))
     np.testing.assert_allclose(again.mean, norm.mean, atol=1e-6)
-    assert again.n == norm.n
+    np.testing.assert_array_equal(again.n, norm.n)
     bad = norm.to_dict()
     bad["m2"] = bad["m2"][:-1]
     with pytest.raises(ValueError):
@@ -69,6 +74,52 @@ def test_norm_round_trips_and_rejects_malformed() -> None:
     bad["m2"][0] = -1.0
     with pytest.raises(ValueError):
         WearerNorm.from_dict(bad)
+
+
+def test_norm_keeps_a_missing_input_missing_and_its_statistics_still() -> None:
+    """No thermometer for the first windows: those inputs are NaN and their statistics
+    do not move; the other inputs are normalised exactly as without the missing column;
+    once the thermometer reports, its inputs count from its own first windows (a prior
+    with NaN there knows nothing of them)."""
+    rng = np.random.default_rng(3)
+    raws = rng.normal(size=(10, 3))
+    gappy = raws.copy()
+    gappy[:4, 2] = np.nan
+    z = session_inputs(gappy, None)
+    np.testing.assert_allclose(z[:, [0, 1, 3, 4]], session_inputs(raws[:, :2], None))
+    assert np.isnan(z[:4, [2, 5]]).all() and not np.isnan(z[4:, 2]).any()
+    np.testing.assert_allclose(z[4:, 2], session_inputs(raws[4:, 2:], None)[:, 0])
+    prior = (np.array([0.0, 0.0, np.nan, 0.0, 0.0, np.nan]), np.ones(6))
+    norm = WearerNorm(prior, n_features=3)
+    assert norm.n.tolist() == [PRIOR_WINDOWS, PRIOR_WINDOWS, 0] * 2
+    again = WearerNorm.from_dict(json.loads(json.dumps(WearerNorm().to_dict())))
+    assert again.mean.size == 2 * len(ALL_FEATURES)
+
+
+def test_temperature_features_follow_the_skin_and_are_missing_without_it() -> None:
+    fs = 4.0
+    cooling = 33.0 - 0.5 * np.arange(240) / fs / 60.0  # half a degree a minute
+    rel, slope, sd, rise = temperature_features(cooling, fs, {"temp_c": 33.5})
+    assert slope == pytest.approx(-0.5, rel=1e-6)
+    assert rise == pytest.approx(-0.5 * 50 / 60, rel=0.02)
+    assert rel == pytest.approx(-0.75, abs=0.01) and sd > 0
+    assert np.isnan(temperature_features(None, 0.0, {})).all()
+    assert np.isnan(temperature_features(cooling[:40], fs, {})).all()  # 10 s: too little
+    assert ALL_FEATURES[-len(TEMPERATURE):] == TEMPERATURE
+
+
+def test_shipped_temperature_model_reads_the_heart_skin_and_temperature() -> None:
+    """The second shipped model: the heart-and-skin features then the temperature ones,
+    144 inputs, a prior over all of them; some trees split on temperature."""
+    warm = StressModel.from_registry(model_id=TEMPERATURE_MODEL_ID)
+    assert warm.features == ALL_FEATURES and warm.prior_mean.size == 2 * len(ALL_FEATURES)
+    assert warm.trees.n_inputs == 3 * 2 * len(ALL_FEATURES)
+    read = {int(f) % (2 * len(ALL_FEATURES)) for t in warm.trees.trees for f in t.feature
+            if f >= 0}
+    assert read & {i for i, n in enumerate(input_names(ALL_FEATURES)) if "_temp_" in n}
+    again = StressModel.from_json(warm.to_json({}))
+    x = np.linspace(-2, 2, warm.trees.n_inputs)
+    assert again.probability(x) == warm.probability(x)
 
 
 def test_context_repeats_the_oldest_known_window() -> None:

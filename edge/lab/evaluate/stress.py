@@ -1,6 +1,6 @@
 """`affectd eval stress`: the streaming physiology path on Stress-Predict sessions.
 
-Per subject, the E4 recording (EDA 4 Hz, HR 1 Hz) is cut into its contiguous
+Per subject, the E4 recording (EDA 4 Hz, HR 1 Hz, skin temperature 4 Hz) is cut into its contiguous
 label blocks (`labels_per_second.csv`: 0 rest, 1 stress). With
 `--shuffle-blocks SEED` the blocks after the first (a rest, used for the
 baseline) are put in a random order, so the session's schedule carries no
@@ -10,9 +10,9 @@ information; the blocks are then streamed back to back through the daemon's
 
 The stress model is fitted leave-one-subject-out here (`fit_model`: boosted
 trees, scikit-learn at training time only) on the inputs the daemon's analyzer
-computes for each window: twenty features that describe the window, not the
-session's clock, each with its change since the previous window, normalised
-against the subject's own past windows, with those of the two windows before
+computes for each window: twenty-four features that describe the window, not the
+session's clock (four from skin temperature), each with its change since the previous
+window, normalised against the subject's own past windows, with those of the two windows before
 (`edge.physio.stress_model`). The other subjects are streamed in five block
 orders of their own (`TRAIN_SEEDS`, never the evaluated one), exactly as the
 shipped model (`python -m models.training.stress`) is trained on every subject.
@@ -33,8 +33,10 @@ import numpy.typing as npt
 
 from edge.messages import BioSamples
 from edge.physio.stress_model import (
+    ALL_FEATURES,
     FEATURES,
-    MODEL_INPUTS,
+    TEMPERATURE,
+    TEMPERATURE_MODEL_ID,
     StressModel,
     model_inputs,
     population_prior,
@@ -53,6 +55,8 @@ class Session:
     eda: F64  # 4 Hz
     hr: F64  # 1 Hz
     labels: npt.NDArray[np.int64]  # per second, aligned with hr[0] / eda[0]
+    temp: F64 | None = None  # °C at temp_fs Hz, aligned with eda[0]; None: not recorded
+    temp_fs: float = 0.0
 
     def blocks(self) -> list[tuple[int, int, int]]:
         """(start s, end s, label) of the contiguous label runs."""
@@ -90,7 +94,12 @@ def load_sessions(root: Path) -> list[Session]:
         e0 = round((start - t0_eda) * fs_eda)
         h0 = round(start - t0_hr)
         n = end - start
-        out.append(Session(pid, eda[e0:e0 + 4 * n], hr[h0:h0 + n], y[:n]))
+        temp, temp_fs = None, 0.0
+        if (folder / "TEMP.csv").exists():
+            t0_t, temp_fs, temp = read_e4_channel(folder / "TEMP.csv")
+            t0 = round((start - t0_t) * temp_fs)
+            temp = temp[t0:t0 + round(temp_fs * n)] if t0 >= 0 else None
+        out.append(Session(pid, eda[e0:e0 + 4 * n], hr[h0:h0 + n], y[:n], temp, temp_fs))
     return out
 
 
@@ -113,16 +122,22 @@ def window_features(s: Session, order: list[tuple[int, int, int]], calibration_s
     eda = np.concatenate([s.eda[4 * a:4 * b] for a, b, _ in order])
     hr = np.concatenate([s.hr[a:b] for a, b, _ in order])
     y = np.concatenate([np.full(b - a, lab) for a, b, lab in order])
+    fs = s.temp_fs
+    temp = None if s.temp is None else np.concatenate(
+        [s.temp[round(fs * a):round(fs * b)] for a, b, _ in order])
     an = PhysioAnalyzer(calibration_s, model=None)
     for sec in range(y.size):
         an.process(BioSamples(float(sec), "eda", 4.0, eda[4 * sec:4 * sec + 4], "e4"))
         an.process(BioSamples(float(sec), "hr", 0.0, hr[sec:sec + 1], "e4"))
+        if temp is not None and temp.size >= round(fs * (sec + 1)):
+            an.process(BioSamples(float(sec), "temp", fs,
+                                  temp[round(fs * sec):round(fs * (sec + 1))], "e4"))
     rows, labels = [], []
     for t_end, raw in an.windows:
         end = round(t_end)
         rows.append(raw)
         labels.append(int(np.mean(y[end - WINDOW_S:end]) >= 0.5))
-    return np.array(rows, dtype=np.float64).reshape(-1, len(FEATURES)), np.array(labels)
+    return np.array(rows, dtype=np.float64).reshape(-1, len(ALL_FEATURES)), np.array(labels)
 
 
 TREE_PARAMS: dict[str, Any] = {"max_depth": 3, "max_iter": 500, "learning_rate": 0.03,
@@ -134,16 +149,33 @@ TRAIN_SEEDS = (100, 101, 102, 103, 104)
 """Block orders the model is trained on; `--shuffle-blocks` evaluates other ones."""
 
 
-def fit_model(raws: list[F64], labels: list[npt.NDArray[np.int64]]) -> StressModel:
-    """The stress model from several wearers' window features (in order) and labels:
-    population prior, each wearer's windows normalised and given their context as
-    the daemon would, then the boosted trees (scikit-learn, the `train` extra)."""
+def fit_model(raws: list[F64], labels: list[npt.NDArray[np.int64]],
+              features: tuple[str, ...] = FEATURES) -> StressModel:
+    """The stress model from several wearers' window features (in order, `ALL_FEATURES`
+    columns) and labels: population prior, each wearer's windows normalised and given
+    their context as the daemon would, then the boosted trees (scikit-learn, the `train`
+    extra). `features`: `FEATURES` (heart and skin) or `ALL_FEATURES` (with skin
+    temperature)."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
+    cols = [ALL_FEATURES.index(f) for f in features]
+    raws = [r[:, cols] for r in raws]
     prior = population_prior(raws)
     x = np.vstack([model_inputs(r, prior) for r in raws])
     clf = HistGradientBoostingClassifier(**TREE_PARAMS).fit(x, np.concatenate(labels))
-    return StressModel(from_sklearn(clf, len(MODEL_INPUTS)), *prior)
+    return StressModel(from_sklearn(clf, x.shape[1]), *prior, features)
+
+
+def probabilities(model: StressModel, x: F64) -> F64:
+    """p(stress) of one wearer's windows in order (`ALL_FEATURES` columns), as the daemon
+    computes them."""
+    return np.array([model.probability(v) for v in model_inputs(x[:, model.columns],
+                                                                 model.prior)])
+
+
+def has_temperature(x: F64) -> bool:
+    """Whether a wearer's windows all carry skin temperature."""
+    return bool(x.size) and not np.isnan(x[:, [ALL_FEATURES.index(f) for f in TEMPERATURE]]).any()
 
 
 def _auc(p: F64, y: npt.NDArray[np.int64]) -> float:
@@ -187,14 +219,17 @@ def stream_sessions(root: Path, seeds: tuple[int | None, ...], calibration_s: fl
 
 
 def leave_one_out(streams: Streams, shuffle_seed: int | None,
-                  train_seeds: tuple[int, ...] = TRAIN_SEEDS) -> dict[str, Any]:
+                  train_seeds: tuple[int, ...] = TRAIN_SEEDS,
+                  features: tuple[str, ...] = FEATURES) -> dict[str, Any]:
     """Each subject in the `shuffle_seed` order, scored by a model fitted on all the
-    others in the `train_seeds` orders (the shipped recipe, without the subject)."""
-    return leave_one_out_orders(streams, (shuffle_seed,), train_seeds)[0]
+    others in the `train_seeds` orders (the shipped recipe, without the subject), over
+    `features` (`ALL_FEATURES`: the recipe that reads skin temperature too)."""
+    return leave_one_out_orders(streams, (shuffle_seed,), train_seeds, features)[0]
 
 
 def leave_one_out_orders(streams: Streams, shuffle_seeds: tuple[int | None, ...],
-                         train_seeds: tuple[int, ...] = TRAIN_SEEDS) -> list[dict[str, Any]]:
+                         train_seeds: tuple[int, ...] = TRAIN_SEEDS,
+                         features: tuple[str, ...] = FEATURES) -> list[dict[str, Any]]:
     """`leave_one_out` for several evaluated block orders at once: a subject's model does
     not depend on the order it is scored in, so it is fitted once per subject."""
     scored: dict[int | None, tuple[list[F64], list[npt.NDArray[np.int64]], dict[str, float]]]
@@ -202,12 +237,13 @@ def leave_one_out_orders(streams: Streams, shuffle_seeds: tuple[int | None, ...]
     for pid in sorted({p for (seed, p), v in streams.items() if seed in scored and v[1].size}):
         others = [v for (s, o), v in streams.items() if s in train_seeds and o != pid
                   and v[1].size]
-        model = fit_model([t[0] for t in others], [t[1] for t in others])
+        model = fit_model([t[0] for t in others], [t[1] for t in others], features)
         for seed, (probs, ys, per_subject) in scored.items():
-            x, y = streams.get((seed, pid), (np.zeros((0, len(FEATURES))), np.zeros(0, int)))
+            x, y = streams.get((seed, pid), (np.zeros((0, len(ALL_FEATURES))),
+                                             np.zeros(0, int)))
             if not y.size:
                 continue
-            p = np.array([model.probability(v) for v in model_inputs(x, model.prior)])
+            p = probabilities(model, x)
             probs.append(p)
             ys.append(y)
             per_subject[f"S{pid:02d}"] = _scores(p, y)["balanced_accuracy"]
@@ -215,16 +251,17 @@ def leave_one_out_orders(streams: Streams, shuffle_seeds: tuple[int | None, ...]
     for seed, (probs, ys, per_subject) in scored.items():
         r = _scores(np.concatenate(probs), np.concatenate(ys))
         out.append({**r, "per_subject": per_subject, "shuffle_blocks": seed,
-                    "train_seeds": list(train_seeds), "features": list(FEATURES),
+                    "train_seeds": list(train_seeds), "features": list(features),
                     "subjects": len(per_subject)})
     return out
 
 
 def evaluate_stress(root: Path, shuffle_seed: int | None = None, calibration_s: float = 180.0,
-                    train_seeds: tuple[int, ...] = TRAIN_SEEDS) -> dict[str, Any]:
+                    train_seeds: tuple[int, ...] = TRAIN_SEEDS,
+                    features: tuple[str, ...] = ALL_FEATURES) -> dict[str, Any]:
     """Leave-one-subject-out (`leave_one_out`) over the sessions under `root`."""
     streams = stream_sessions(root, (shuffle_seed, *train_seeds), calibration_s)
-    return leave_one_out(streams, shuffle_seed, train_seeds)
+    return leave_one_out(streams, shuffle_seed, train_seeds, features)
 
 
 SHIPPED_ORDERS = (1, 2, 3, 4, 5)
@@ -234,14 +271,19 @@ SHIPPED_ORDERS = (1, 2, 3, 4, 5)
 def evaluate_shipped(root: Path, orders: tuple[int, ...] = SHIPPED_ORDERS,
                      calibration_s: float = 180.0,
                      participants: Callable[[int], bool] = lambda pid: True,
-                     model: StressModel | None = None) -> dict[str, Any]:
-    """The shipped stress model (or `model`), as the daemon runs it, on every subject of a
-    Stress-Predict-style folder, each streamed in every block order of `orders`: the
+                     model: StressModel | None = None,
+                     temperature: bool = True) -> dict[str, Any]:
+    """The shipped stress models (or `model`), as the daemon runs them, on every subject
+    of a Stress-Predict-style folder, each streamed in every block order of `orders`: the
     scores per order, their mean and spread, and each subject's mean and range over the
-    orders. Only a folder of people the model never saw gives a generalisation figure
-    (the shipped model was trained on every subject of ../shared's Stress-Predict)."""
+    orders. A session with skin temperature is scored by the model that reads it (unless
+    not `temperature`: as if no thermometer were worn), the others by the heart-and-skin
+    one. Only a folder of people the model never saw gives a generalisation figure
+    (the shipped models were trained on every subject of ../shared's Stress-Predict)."""
     label = "shipped" if model is None else "given"
     model = model or StressModel.from_registry()
+    warm = (StressModel.from_registry(model_id=TEMPERATURE_MODEL_ID)
+            if label == "shipped" and temperature else None)
     streams = stream_sessions(root, tuple(orders), calibration_s, participants)
     per_order: list[dict[str, Any]] = []
     subject: dict[str, list[float]] = {}
@@ -250,7 +292,7 @@ def evaluate_shipped(root: Path, orders: tuple[int, ...] = SHIPPED_ORDERS,
         for (s, pid), (x, y) in sorted(streams.items(), key=lambda kv: kv[0][1]):
             if s != seed or not y.size:
                 continue
-            p = np.array([model.probability(v) for v in model_inputs(x, model.prior)])
+            p = probabilities(warm if warm and has_temperature(x) else model, x)
             probs.append(p)
             ys.append(y)
             subject.setdefault(f"S{pid:02d}", []).append(_scores(p, y)["balanced_accuracy"])

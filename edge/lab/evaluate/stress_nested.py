@@ -62,6 +62,7 @@ def fit_candidate(raws: list[F64], labels: list[npt.NDArray[np.int64]],
     tree splits on them and their values do not matter when it runs)."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
+    raws = [r[:, :len(FEATURES)] for r in raws]  # heart and skin (`ALL_FEATURES` start so)
     prior = population_prior(raws)
     x = np.vstack([model_inputs(r, prior) for r in raws])
     names = [n.split("_", 1)[1].rsplit("_lag", 1)[0] for n in MODEL_INPUTS]
@@ -71,7 +72,8 @@ def fit_candidate(raws: list[F64], labels: list[npt.NDArray[np.int64]],
 
 
 def _probs(model: StressModel, x: F64) -> F64:
-    return np.array([model.probability(v) for v in model_inputs(x, model.prior)])
+    return np.array([model.probability(v) for v in model_inputs(x[:, model.columns],
+                                                                 model.prior)])
 
 
 def _train(streams: Streams, pids: list[int]) -> tuple[list[F64], list[npt.NDArray[np.int64]]]:

@@ -1,5 +1,5 @@
-"""Wearable back-end "e4": an Empatica E4 session folder (`EDA.csv`, `HR.csv`; first
-row start time, second row rate) replayed in media time."""
+"""Wearable back-end "e4": an Empatica E4 session folder (`EDA.csv`, `HR.csv` and, when
+present, `TEMP.csv`; first row start time, second row rate) replayed in media time."""
 
 from __future__ import annotations
 
@@ -28,4 +28,7 @@ class E4ReplaySource(ReplaySource):
         if (folder / "HR.csv").exists():
             _, fs, hr = read_e4_channel(folder / "HR.csv")
             out.append(("hr", fs, hr))
+        if (folder / "TEMP.csv").exists():
+            _, fs, temp = read_e4_channel(folder / "TEMP.csv")
+            out.append(("temp", fs, temp))
         return out
