@@ -252,8 +252,10 @@ class PhysioAnalyzer(Analyzer):
             f["scr_per_min"] = w.scr_per_min
             f["eda_contact"] = float(w.contact and not w.artefact)
         temp = self._recent_temp()
-        if temp is not None:
-            f["temp_c"] = float(temp[-max(1, int(_HR_WINDOW_S * self._temp_fs)):].mean())
+        if temp is not None:  # a glitch (NaN) leaves it out rather than spoil the baseline
+            level = float(temp[-max(1, int(_HR_WINDOW_S * self._temp_fs)):].mean())
+            if math.isfinite(level):
+                f["temp_c"] = level
         return f
 
     def _recent_temp(self) -> np.ndarray | None:
