@@ -60,6 +60,30 @@ many numpy calls per second as 1-s BLE batches (`affectd bench physio` feeds thi
 chunk), and beats still reach the 10-s heart rate within 2.5 s of the R wave."""
 
 
+class _Recent:
+    """The last `window_s` seconds of one fixed-rate channel (skin conductance, skin
+    temperature) and how many seconds of it have arrived."""
+
+    def __init__(self, window_s: float) -> None:
+        self.window_s = window_s
+        self.values: deque[float] = deque()
+        self.fs = 0.0
+        self.seconds = 0.0
+
+    def add(self, s: BioSamples) -> float:
+        """Take one message in (a new rate starts the window afresh); the seconds
+        received so far."""
+        if s.fs != self.fs:
+            self.values = deque(maxlen=int(self.window_s * s.fs) + 1)
+            self.fs = s.fs
+        self.values.extend(np.asarray(s.values, dtype=float).tolist())
+        self.seconds += s.values.size / s.fs
+        return self.seconds
+
+    def array(self) -> np.ndarray:
+        return np.asarray(self.values, dtype=np.float64)
+
+
 class PhysioAnalyzer(Analyzer):
     name = "physio"
     modality = "physio"
@@ -99,14 +123,10 @@ class PhysioAnalyzer(Analyzer):
         self._lf_at = -math.inf
         self._lf_hf: float | None = None
         self._hr_notes: deque[tuple[float, float]] = deque(maxlen=120)
-        self._eda: deque[float] = deque()
-        self._eda_fs = 0.0
-        self._eda_t = 0.0  # seconds of EDA received
+        self._eda = _Recent(_EDA_WINDOW_S)
         self._hr_t = 0.0  # seconds of heart-rate notifications received
         self._eda_window: EdaWindow | None = None
-        self._temp: deque[float] = deque()
-        self._temp_fs = 0.0
-        self._temp_t = 0.0  # seconds of skin temperature received
+        self._temp = _Recent(WINDOW_S)
         self._t = 0.0  # seconds of signal seen (longest channel)
         self._last_emit = -1e9
         self._calib: dict[str, list[float]] = {key: [] for key, _ in _BASELINE}
@@ -155,19 +175,9 @@ class PhysioAnalyzer(Analyzer):
                 self._detect(np.concatenate(self._ecg_block))
                 self._ecg_block = []
         elif s.kind == "eda":
-            if s.fs != self._eda_fs:
-                self._eda = deque(maxlen=int(_EDA_WINDOW_S * s.fs) + 1)
-                self._eda_fs = s.fs
-            self._eda.extend(np.asarray(s.values, dtype=float).tolist())
-            self._eda_t += s.values.size / s.fs
-            self._t = max(self._t, self._eda_t)
+            self._t = max(self._t, self._eda.add(s))
         elif s.kind == "temp":
-            if s.fs != self._temp_fs:
-                self._temp = deque(maxlen=int(WINDOW_S * s.fs) + 1)
-                self._temp_fs = s.fs
-            self._temp.extend(np.asarray(s.values, dtype=float).tolist())
-            self._temp_t += s.values.size / s.fs
-            self._t = max(self._t, self._temp_t)
+            self._t = max(self._t, self._temp.add(s))
         elif self._det is not None:
             return  # beats come from the ECG; the strap's own HR/RR would count them twice
         elif s.kind == "hr":
@@ -245,7 +255,7 @@ class PhysioAnalyzer(Analyzer):
             f["hr_bpm"] = float(np.mean([v for t, v in self._hr_notes if now - t <= _HR_WINDOW_S]
                                         or [self._hr_notes[-1][1]]))
             f["rr_valid"] = 1.0
-        w = analyse_eda(np.asarray(self._eda), self._eda_fs) if self._eda_fs > 0 else None
+        w = analyse_eda(self._eda.array(), self._eda.fs) if self._eda.fs > 0 else None
         self._eda_window = w
         if w is not None:  # tonic/phasic split, SCRs, flags: edge/physio/eda.py
             f["scl_us"] = w.scl_us
@@ -253,7 +263,7 @@ class PhysioAnalyzer(Analyzer):
             f["eda_contact"] = float(w.contact and not w.artefact)
         temp = self._recent_temp()
         if temp is not None:  # a glitch (NaN) leaves it out rather than spoil the baseline
-            level = float(temp[-max(1, int(_HR_WINDOW_S * self._temp_fs)):].mean())
+            level = float(temp[-max(1, int(_HR_WINDOW_S * self._temp.fs)):].mean())
             if math.isfinite(level):
                 f["temp_c"] = level
         return f
@@ -261,9 +271,10 @@ class PhysioAnalyzer(Analyzer):
     def _recent_temp(self) -> np.ndarray | None:
         """The last 60 s of skin temperature (°C), None when no thermometer is worn or
         it has been silent for more than `_TEMP_STALE_S`."""
-        if self._temp_fs <= 0 or not self._temp or self._t - self._temp_t > _TEMP_STALE_S:
+        if self._temp.fs <= 0 or not self._temp.values or \
+                self._t - self._temp.seconds > _TEMP_STALE_S:
             return None
-        return np.asarray(self._temp, dtype=np.float64)
+        return self._temp.array()
 
     def _score(self, f: dict[str, float], base: dict[str, float]) -> tuple[float, float]:
         """Fixed logistic rule on baseline-relative features -> (arousal, stress)."""
@@ -305,7 +316,7 @@ class PhysioAnalyzer(Analyzer):
             return None
         t, v = self._hr_points()
         raw = window_features(t, v, self._t, self._eda_window, self._baseline,
-                              self._recent_temp(), self._temp_fs)
+                              self._recent_temp(), self._temp.fs)
         if raw is None:
             return None
         inputs = self._norm.inputs(raw)
