@@ -2,7 +2,8 @@
 
 `WearableClient` connects to one device through bleak's public API (any
 back-end: BlueZ on a Pi, or `BumbleClientBackend` against the emulators),
-subscribes to its streams, decodes every packet and hands `Samples` with
+subscribes to its streams (an EDA sensor's skin temperature too, when it has
+the Health Thermometer service), decodes every packet and hands `Samples` with
 monotonic timestamps to a callback. Malformed packets are counted and dropped;
 lost ECG samples (from the strap's timestamps) and lost EDA packets (from the
 sequence numbers) are counted.
@@ -40,9 +41,11 @@ from firmware_bridge import pftp
 from firmware_bridge.decoders import (
     EDA_CONFIG,
     EDA_MEASUREMENT,
+    MEASUREMENT_INTERVAL,
     PMD_CONTROL,
     PMD_DATA,
     PMD_START_ECG,
+    TEMPERATURE_MEASUREMENT,
     DecodeError,
     PmdError,
     PmdStatus,
@@ -50,8 +53,10 @@ from firmware_bridge.decoders import (
     decode_eda,
     decode_eda_config,
     decode_heart_rate,
+    decode_measurement_interval,
     decode_pmd_ecg,
     decode_pmd_response,
+    decode_temperature,
 )
 from firmware_bridge.samples import BackoffPolicy, Samples
 
@@ -79,6 +84,9 @@ class DeviceHealth:
     """dBm of the last advertisement seen (BlueZ gives none while connected)."""
     clock_set: bool | None = None
     """Polar straps: whether the strap's clock was set (None: device has no clock)."""
+    thermometer: bool | None = None
+    """EDA sensors: whether it has the Health Thermometer service (skin temperature);
+    None before the first connection and for other kinds."""
     packets: int = 0
     malformed: int = 0
     lost_samples: int = 0
@@ -112,6 +120,7 @@ class WearableClient:
         self._eda_seq: int | None = None
         self._eda_rate = 4.0
         self._eda_spp = 1
+        self._temp_fs = 1.0
         self._down_since: float | None = None
 
     # -- packet handlers ------------------------------------------------------------
@@ -185,6 +194,30 @@ class WearableClient:
         self.health.contact = p.contact
         self.on_samples(Samples(time.monotonic(), "eda", self._eda_rate,
                                    np.array(p.samples_us), self.address))
+
+    def _on_temp(self, data: bytearray) -> None:
+        m = self._decode(decode_temperature, data)
+        if m is None:
+            return
+        self.on_samples(Samples(time.monotonic(), "temp", self._temp_fs,
+                                np.array([m.celsius]), self.address))
+
+    async def _start_thermometer(self, client: BleakClient) -> None:
+        """Skin temperature from the optional Health Thermometer service of an EDA
+        sensor (PROFILE.md): its Measurement Interval gives the rate (1 s when it is
+        missing, unreadable or 0)."""
+        self.health.thermometer = client.services.get_characteristic(
+            TEMPERATURE_MEASUREMENT) is not None
+        if not self.health.thermometer:
+            return
+        interval = 0
+        try:
+            interval = decode_measurement_interval(bytes(await client.read_gatt_char(
+                MEASUREMENT_INTERVAL)))
+        except Exception as exc:  # optional in the SIG service: fall back to 1 s
+            log.debug("%s: no measurement interval (%s)", self.address, exc)
+        self._temp_fs = 1.0 / interval if interval > 0 else 1.0
+        await client.start_notify(TEMPERATURE_MEASUREMENT, lambda _c, d: self._on_temp(d))
 
     # -- one connection ----------------------------------------------------------------
     async def _start_pmd(self, client: BleakClient) -> None:
@@ -277,6 +310,7 @@ class WearableClient:
                 cfg = decode_eda_config(bytes(await client.read_gatt_char(EDA_CONFIG)))
                 self._eda_rate, self._eda_spp = cfg.rate_hz, cfg.samples_per_packet
                 await client.start_notify(EDA_MEASUREMENT, lambda _c, d: self._on_eda(d))
+                await self._start_thermometer(client)
             self.health.last_seen = time.monotonic()
             while not self._disconnected.is_set():
                 with contextlib.suppress(TimeoutError):

@@ -6,6 +6,8 @@ header, inconsistent length) and never anything else; callers count and drop.
 - Heart Rate Measurement (0x2A37) and Battery Level (0x2A19), Bluetooth SIG.
 - Polar PMD (Polar Measurement Data) control-point responses, feature reads and
   ECG data frames, as documented in Polar's BLE SDK (`technical_documentation`).
+- Health Thermometer's Temperature Measurement (0x2A1C) and Measurement Interval
+  (0x2A21), Bluetooth SIG: the EDA profile's optional skin temperature.
 - The affectd EDA profile (firmware_bridge/PROFILE.md).
 """
 
@@ -87,6 +89,80 @@ def decode_battery(data: bytes) -> int:
     if len(data) != 1 or data[0] > 100:
         raise DecodeError(f"battery level: {data.hex()}")
     return data[0]
+
+
+# ---- Health Thermometer Service --------------------------------------------------
+
+HTS_SERVICE = "00001809-0000-1000-8000-00805f9b34fb"
+TEMPERATURE_MEASUREMENT = "00002a1c-0000-1000-8000-00805f9b34fb"
+MEASUREMENT_INTERVAL = "00002a21-0000-1000-8000-00805f9b34fb"
+_FLOAT_NOT_A_VALUE = {0x7FFFFF, 0x800000, 0x800001, 0x7FFFFE, 0x800002}
+"""IEEE 11073-20601 FLOAT mantissas that carry no reading: NaN, NRes, reserved, ±INF."""
+
+
+@dataclass(frozen=True)
+class TemperatureMeasurement:
+    celsius: float
+    """The reading in °C (a Fahrenheit reading is converted); NaN when the thermometer
+    sent "not a number" (no valid reading, e.g. not in contact yet)."""
+    timestamp: tuple[int, int, int, int, int, int] | None
+    """(year, month, day, hours, minutes, seconds) when the thermometer sent one."""
+    location: int | None
+    """Temperature Type when sent (2 body, 4 finger, ...: the SIG's assigned numbers)."""
+
+
+def decode_float11073(raw: int) -> float:
+    """A 32-bit IEEE 11073 FLOAT: 8-bit signed exponent, 24-bit signed mantissa."""
+    mantissa = raw & 0xFFFFFF
+    if mantissa in _FLOAT_NOT_A_VALUE:
+        return float("nan")
+    exponent = (raw >> 24) - 256 if raw >> 31 else raw >> 24
+    if mantissa & 0x800000:
+        mantissa -= 1 << 24
+    return mantissa * 10.0 ** exponent
+
+
+def encode_float11073(value: float, exponent: int = -2) -> int:
+    """The inverse of `decode_float11073` at a fixed exponent (NaN: "not a number")."""
+    if value != value:  # NaN
+        return 0x007FFFFF
+    mantissa = round(value * 10.0 ** -exponent)
+    return ((exponent & 0xFF) << 24) | (mantissa & 0xFFFFFF)
+
+
+def decode_temperature(data: bytes) -> TemperatureMeasurement:
+    if len(data) < 5:
+        raise DecodeError(f"temperature: {len(data)} bytes")
+    flags = data[0]
+    if flags & 0xF8:
+        raise DecodeError(f"temperature: reserved flag bits {flags:#04x}")
+    want = 5 + (7 if flags & 0x02 else 0) + (1 if flags & 0x04 else 0)
+    if len(data) != want:
+        raise DecodeError(f"temperature: {len(data)} bytes, flags {flags:#04x} say {want}")
+    value = decode_float11073(struct.unpack_from("<I", data, 1)[0])
+    if flags & 0x01:  # Fahrenheit
+        value = (value - 32.0) * 5.0 / 9.0
+    stamp = None
+    if flags & 0x02:
+        year, month, day, hh, mm, ss = struct.unpack_from("<HBBBBB", data, 5)
+        stamp = (year, month, day, hh, mm, ss)
+    return TemperatureMeasurement(value, stamp, data[-1] if flags & 0x04 else None)
+
+
+def encode_temperature(m: TemperatureMeasurement) -> bytes:
+    """The inverse of `decode_temperature`, in °C (used by the emulators and tests)."""
+    flags = (0x02 if m.timestamp else 0) | (0x04 if m.location is not None else 0)
+    out = bytes([flags]) + struct.pack("<I", encode_float11073(m.celsius))
+    if m.timestamp:
+        out += struct.pack("<HBBBBB", *m.timestamp)
+    return out + (bytes([m.location]) if m.location is not None else b"")
+
+
+def decode_measurement_interval(data: bytes) -> int:
+    """Seconds between measurements (0: the thermometer sends none on its own)."""
+    if len(data) != 2:
+        raise DecodeError(f"measurement interval: {data.hex()}")
+    return int(struct.unpack("<H", data)[0])
 
 
 # ---- Polar PMD ---------------------------------------------------------------------

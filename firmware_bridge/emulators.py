@@ -1,8 +1,10 @@
 """Emulated wearables on Bumble: a Polar H10 (Heart Rate Service with RR, battery, PMD
-ECG at 130 Hz) and an EDA sensor of our profile (PROFILE.md), as GATT servers on
-virtual controllers attached to a Bumble `LocalLink`.
+ECG at 130 Hz) and an EDA sensor of our profile (PROFILE.md; with a thermometer, the
+Health Thermometer service's skin temperature too), as GATT servers on virtual
+controllers attached to a Bumble `LocalLink`.
 
-The signals come from a generator handed to each emulator (`EcgSignal`, `EdaSignal`;
+The signals come from a generator handed to each emulator (`EcgSignal`, `EdaSignal`,
+`TemperatureSignal`;
 the daemon's demo passes its synthetic wearer, `edge/physio/synthetic.py`).
 The H10's clock starts at the firmware's default time (2019-01-01) and runs on
 emulated time; the PSFTP service answers the set-local-time query (pftp.py) as
@@ -33,19 +35,24 @@ from firmware_bridge.decoders import (
     EDA_CONFIG,
     EDA_MEASUREMENT,
     EDA_SERVICE,
+    HTS_SERVICE,
+    MEASUREMENT_INTERVAL,
     PMD_CONTROL,
     PMD_DATA,
     PMD_SERVICE,
     POLAR_EPOCH_NS,
+    TEMPERATURE_MEASUREMENT,
     DecodeError,
     EdaConfig,
     EdaPacket,
     HeartRateMeasurement,
     PmdStatus,
+    TemperatureMeasurement,
     encode_eda,
     encode_eda_config,
     encode_heart_rate,
     encode_pmd_ecg,
+    encode_temperature,
 )
 
 P = Characteristic.Properties
@@ -72,6 +79,14 @@ class EdaSignal(Protocol):
 
     def eda(self, t0: float, n: int) -> npt.NDArray[np.float64]:
         """`n` EDA samples from time `t0` (s) at the sensor's rate."""
+        ...
+
+
+class TemperatureSignal(Protocol):
+    """What the EDA sensor's thermometer measures: skin temperature in °C."""
+
+    def skin_temp(self, t: float) -> float:
+        """The reading at time `t` (s); successive calls move forward in time."""
         ...
 
 
@@ -132,8 +147,12 @@ class _Emulator:
             await self.connection.disconnect()
 
     async def send_raw(self, characteristic: Characteristic[Any], data: bytes) -> None:
-        """Notify arbitrary bytes (malformed-packet tests)."""
-        await self.device.notify_subscribers(characteristic, data)
+        """Notify (or indicate, on an indicate-only characteristic) arbitrary bytes
+        (malformed-packet tests)."""
+        if characteristic.properties & P.NOTIFY:
+            await self.device.notify_subscribers(characteristic, data)
+        else:
+            await self.device.indicate_subscribers(characteristic, data)
 
     def hang_discovery(self, seconds: float) -> None:
         """Accept connections but leave service discovery unanswered for `seconds`."""
@@ -278,7 +297,11 @@ class EmulatedEdaSensor(_Emulator):
 
     def __init__(self, link: LocalLink, address: str = "E0:DA:00:00:00:01",
                  time_scale: float = 1.0, rate_hz: float = 4.0,
-                 samples_per_packet: int = 4, *, signal: EdaSignal) -> None:
+                 samples_per_packet: int = 4, *, signal: EdaSignal,
+                 thermometer: TemperatureSignal | None = None,
+                 temp_interval_s: int = 1) -> None:
+        """`thermometer`: adds the Health Thermometer service (skin temperature every
+        `temp_interval_s` seconds, indicated; Measurement Interval readable)."""
         super().__init__(link, address, "affectd-eda EMU", time_scale)
         self.gen = signal
         self.config = EdaConfig(1, rate_hz, samples_per_packet)
@@ -286,21 +309,47 @@ class EmulatedEdaSensor(_Emulator):
                                           b"")
         cfg = Characteristic(EDA_CONFIG, P.READ, Characteristic.READABLE,
                              encode_eda_config(self.config))
-        self.device.add_services([Service(EDA_SERVICE, [self.measurement, cfg]),
-                                  Service("180F", [self.battery])])
+        services = [Service(EDA_SERVICE, [self.measurement, cfg]),
+                    Service("180F", [self.battery])]
+        self.thermometer = thermometer
+        self.temp_interval_s = temp_interval_s
+        self.temperature = Characteristic(TEMPERATURE_MEASUREMENT, P.INDICATE,
+                                          Characteristic.READABLE, b"")
+        if thermometer is not None:
+            interval = Characteristic(MEASUREMENT_INTERVAL, P.READ, Characteristic.READABLE,
+                                      temp_interval_s.to_bytes(2, "little"))
+            services.append(Service(HTS_SERVICE, [self.temperature, interval]))
+        self.device.add_services(services)
         self.sequence = 0
         self.sent_samples = 0
+        self.sent_temperatures = 0
         self._t = 0.0
-        self._task: asyncio.Task[None] | None = None
+        self._tasks_on_link: list[asyncio.Task[None]] = []
 
     def _on_connection(self, conn: Connection) -> None:
         super()._on_connection(conn)
-        self._task = asyncio.get_running_loop().create_task(self._stream())
+        loop = asyncio.get_running_loop()
+        self._tasks_on_link = [loop.create_task(self._stream())]
+        if self.thermometer is not None:
+            self._tasks_on_link.append(loop.create_task(self._stream_temperature()))
 
     def on_disconnected(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            self._task = None
+        for task in self._tasks_on_link:
+            task.cancel()
+        self._tasks_on_link = []
+
+    async def _stream_temperature(self) -> None:
+        assert self.thermometer is not None
+        t = 0.0
+        while self.connection is not None:
+            await self._sleep(self.temp_interval_s)
+            t = max(t + self.temp_interval_s, self._t)
+            reading = self.thermometer.skin_temp(t)
+            if self.stalled:
+                continue
+            await self.device.indicate_subscribers(
+                self.temperature, encode_temperature(TemperatureMeasurement(reading, None, 2)))
+            self.sent_temperatures += 1
 
     async def _stream(self) -> None:
         n = self.config.samples_per_packet

@@ -15,7 +15,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-SampleKind = Literal["ecg", "eda", "hr", "rr"]
+SampleKind = Literal["ecg", "eda", "hr", "rr", "temp"]
 
 
 @dataclass(frozen=True)
@@ -25,9 +25,11 @@ class Samples:
     ts: float
     """Monotonic time (s) of the last sample (ECG: from the strap's clock when set)."""
     kind: SampleKind
-    """"ecg" (µV), "eda" (µS), "hr" (bpm, one value), "rr" (s, the packet's intervals)."""
+    """"ecg" (µV), "eda" (µS), "hr" (bpm, one value), "rr" (s, the packet's intervals),
+    "temp" (skin temperature, °C, one reading; NaN when the thermometer has none)."""
     fs: float
-    """Sample rate in Hz (0 for event-like kinds: hr, rr)."""
+    """Sample rate in Hz (0 for event-like kinds: hr, rr; temp: 1 / the thermometer's
+    measurement interval)."""
     values: npt.NDArray[np.float64]
     """The samples, oldest first."""
     device: str

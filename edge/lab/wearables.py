@@ -1,6 +1,7 @@
 """Wearable back-end "emulated": the "ble" back-end on Bumble emulators of the devices
 listed in `[physio] devices` (a Polar H10 for polar_h10/heart_rate, the EDA profile
-for eda), reached through bleak exactly as real devices are, on a virtual radio.
+with its skin thermometer for eda), reached through bleak exactly as real devices are,
+on a virtual radio.
 Their signals come from the synthetic wearer (`edge/physio/synthetic.py`).
 
 It lives in the lab because it needs Bumble; the daemon's wearable table finds it
@@ -37,8 +38,8 @@ class EmulatedWearableSource(BleWearableSource):
         self._emulators = []
         for d in self.settings.devices:
             kind, _, addr = d.partition("@")
-            emu: Any = (EmulatedEdaSensor(link, addr, signal=SyntheticPhysio(eda_fs=EDA_FS,
-                                                                             seed=1))
+            wrist = SyntheticPhysio(eda_fs=EDA_FS, seed=1)
+            emu: Any = (EmulatedEdaSensor(link, addr, signal=wrist, thermometer=wrist)
                         if kind == "eda" else
                         EmulatedPolarH10(link, addr, signal=SyntheticPhysio(ecg_fs=ECG_FS,
                                                                             seed=0)))

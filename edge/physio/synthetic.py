@@ -6,7 +6,9 @@ P, Q, R, S and T waves (as in McSharry et al., IEEE TBME 2003, ECGSYN), placed
 at beat times whose rate follows the stress schedule plus respiratory sinus
 arrhythmia; microvolts. EDA: a tonic level that rises under stress plus skin
 conductance responses (Bateman functions) arriving as a Poisson process whose
-rate grows with stress; microsiemens.
+rate grows with stress; microsiemens. Skin temperature (wrist): a level that warms
+slowly under the sensor and dips under stress (peripheral vasoconstriction), through
+a first-order lag of a minute; °C.
 
 Schedule: rest for `rest_s`, then alternating stress and rest blocks of
 `block_s`, with 8-second transitions.
@@ -45,7 +47,8 @@ class StressSchedule:
 
 @dataclass
 class SyntheticPhysio:
-    """Stateful generator of consecutive ECG (µV) and EDA (µS) chunks."""
+    """Stateful generator of consecutive ECG (µV) and EDA (µS) chunks and skin
+    temperature (°C) readings."""
 
     ecg_fs: float = 130.0
     eda_fs: float = 4.0
@@ -53,6 +56,7 @@ class SyntheticPhysio:
     schedule: StressSchedule = field(default_factory=StressSchedule)
     rest_hr: float = 66.0
     stress_hr: float = 92.0
+    rest_temp_c: float = 31.5
 
     def __post_init__(self) -> None:
         self._rng = np.random.default_rng(self.seed)
@@ -60,6 +64,9 @@ class SyntheticPhysio:
         self._scr_times: list[tuple[float, float]] = []
         self._next_scr = 0.0
         self._wander_phase = float(self._rng.uniform(0, 2 * np.pi))
+        # its own generator: adding a thermometer leaves the ECG and EDA draws unchanged
+        self._temp_rng = np.random.default_rng(self.seed + 1000)
+        self._skin: tuple[float, float] | None = None  # (time, lagged level)
 
     def stress_at(self, t: float) -> float:
         return float(self.schedule.level(np.array([t]))[0])
@@ -115,3 +122,12 @@ class SyntheticPhysio:
             phasic[m] += amp * 1.9 * (np.exp(-dt[m] / 4.0) - np.exp(-dt[m] / 0.75))
         return tonic + phasic + self._rng.normal(0.0, 0.004, n)
 
+    def skin_temp(self, t: float) -> float:
+        """The wrist's skin temperature (°C) at time `t` (seconds since start; calls
+        move forward in time)."""
+        target = (self.rest_temp_c + 0.8 * (1.0 - np.exp(-t / 900.0))
+                  - 0.4 * self.stress_at(t))
+        t0, level = self._skin if self._skin is not None else (t, target)
+        level += (1.0 - float(np.exp(-max(0.0, t - t0) / 60.0))) * (target - level)
+        self._skin = (t, level)
+        return level + float(self._temp_rng.normal(0.0, 0.01))

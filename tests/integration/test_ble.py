@@ -97,6 +97,7 @@ def test_h10_and_eda_stream_together_without_loss() -> None:
     assert eda_v.size >= 4 * 50 and c_eda.health.lost_samples == 0
     assert 0.5 < eda_v.mean() < 10  # microsiemens
     assert c_h10.health.battery == 87 and c_eda.health.contact is True
+    assert c_eda.health.thermometer is False and sink.values("temp").size == 0  # none fitted
     ts = [s.ts for s in sink.items if s.kind == "ecg"]
     assert all(b > a for a, b in itertools.pairwise(ts))  # monotonic timestamps
 
@@ -284,6 +285,7 @@ def test_daemon_streams_emulated_wearables_and_reports_health(tmp_path: object) 
     assert w["polar_h10"]["battery"] == 87 and w["polar_h10"]["lost_samples"] == 0
     assert w["eda"]["packets"] > 0
     assert w["polar_h10"]["clock_set"] is True and w["eda"]["clock_set"] is None
+    assert w["eda"]["thermometer"] is True and w["polar_h10"]["thermometer"] is None
     assert all(isinstance(x["rssi"], int) and -127 <= x["rssi"] <= 20 for x in w.values())
 
 
@@ -320,3 +322,56 @@ def test_scan_by_service_uuid_and_malformed_packets_are_counted() -> None:
     assert c.health.malformed == 3  # counted and dropped
     assert c.health.reconnects == 0  # ... without disturbing the stream
     assert sink.values("eda").size > 8
+
+
+def test_eda_sensor_with_a_thermometer_streams_skin_temperature() -> None:
+    """The EDA sensor's optional Health Thermometer service: the client reads its
+    Measurement Interval (2 s here) for the rate, takes the indications in as "temp"
+    samples equal to what the wearer's skin had, and counts a malformed one without
+    disturbing either stream."""
+    from firmware_bridge.decoders import TemperatureMeasurement, encode_temperature
+
+    readings: list[float] = []
+
+    class Skin:
+        def __init__(self) -> None:
+            self.wearer = eda_signal()
+
+        def skin_temp(self, t: float) -> float:
+            readings.append(round(self.wearer.skin_temp(t), 2))  # the FLOAT's 0.01 °C
+            return readings[-1]
+
+    async def scenario() -> tuple[Sink, WearableClient, EmulatedEdaSensor]:
+        link = LocalLink()
+        eda = EmulatedEdaSensor(link, time_scale=10.0, signal=eda_signal(),
+                                thermometer=Skin(), temp_interval_s=2)
+        await eda.start()
+        sink = Sink()
+        c = client(link, eda.address, "eda", sink)
+
+        async def stream() -> None:
+            while eda.sent_temperatures < 10:
+                await asyncio.sleep(0.05)
+            for bad in (b"\x08\x6d\x01\x00\xff", b"\x00\x6d"):
+                await eda.send_raw(eda.temperature, bad)
+            await eda.device.indicate_subscribers(eda.temperature, encode_temperature(
+                TemperatureMeasurement(float("nan"), None, 2)))  # "not a number"
+            while eda.sent_temperatures < 20:
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.3)
+
+        await run_for(Supervisor([c], BackoffPolicy(0.1, 0.5)), 0,
+                      asyncio.wait_for(stream(), 30))
+        return sink, c, eda
+
+    sink, c, eda = asyncio.run(scenario())
+    temps = [s for s in sink.items if s.kind == "temp"]
+    assert c.health.thermometer is True and c.health.malformed == 2
+    assert c.health.reconnects == 0
+    assert all(s.fs == 0.5 and s.values.size == 1 for s in temps)  # one reading per 2 s
+    values = np.concatenate([s.values for s in temps])
+    assert np.isnan(values).sum() == 1  # passed on as missing, not dropped or invented
+    got = values[~np.isnan(values)]
+    assert got.size >= 20 and np.allclose(got, readings[:got.size], atol=1e-6)
+    assert 30.0 < got.mean() < 34.0
+    assert sink.values("eda").size == eda.sent_samples  # the EDA stream is undisturbed

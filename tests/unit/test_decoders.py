@@ -1,6 +1,7 @@
 """firmware_bridge decoders: every Heart Rate Measurement flag combination, every PMD
 status code, Polar's ECG test vector, multi-frame and truncated packets, the EDA
-profile's example, and random bytes (hypothesis) that must never escape as
+profile's example, the Health Thermometer's readings (°C, °F, not a number, every flag
+combination), and random bytes (hypothesis) that must never escape as
 anything but DecodeError."""
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import itertools
+import math
 import struct
 
 import pytest
@@ -22,17 +24,22 @@ from firmware_bridge.decoders import (
     EdaPacket,
     HeartRateMeasurement,
     PmdStatus,
+    TemperatureMeasurement,
     decode_battery,
     decode_eda,
     decode_eda_config,
+    decode_float11073,
     decode_heart_rate,
+    decode_measurement_interval,
     decode_pmd_ecg,
     decode_pmd_features,
     decode_pmd_response,
+    decode_temperature,
     encode_eda,
     encode_eda_config,
     encode_heart_rate,
     encode_pmd_ecg,
+    encode_temperature,
 )
 
 
@@ -127,8 +134,47 @@ def test_eda_profile_example_and_roundtrip() -> None:
             decode_eda(bad)
 
 
+def test_temperature_readings_by_hand() -> None:
+    # 36.5 °C: FLOAT exponent -1 (0xff), mantissa 365 (0x00016d), little-endian
+    m = decode_temperature(bytes.fromhex("00" "6d0100ff"))
+    assert m.celsius == pytest.approx(36.5) and m.timestamp is None and m.location is None
+    # 98.6 °F with a time stamp (2026-12-07 10:30:05) and the type "body (general)"
+    m = decode_temperature(bytes.fromhex("07" "da0300ff" "ea070c070a1e05" "02"))
+    assert m.celsius == pytest.approx(37.0)
+    assert m.timestamp == (2026, 12, 7, 10, 30, 5) and m.location == 2
+    assert decode_temperature(bytes.fromhex("046d0100ff02")) == TemperatureMeasurement(
+        pytest.approx(36.5), None, 2)  # PROFILE.md's example
+    # a negative mantissa and a positive exponent: -12 x 10^1
+    assert decode_float11073(0x01FFFFF4) == pytest.approx(-120.0)
+    for special in (0x007FFFFF, 0x00800000, 0x00800001, 0x007FFFFE, 0x00800002):
+        raw = struct.pack("<I", special)
+        assert math.isnan(decode_temperature(b"\x00" + raw).celsius)  # no reading
+    for bad in (b"", bytes.fromhex("006d0100"),  # truncated
+                bytes.fromhex("086d0100ff"),  # a reserved flag bit
+                bytes.fromhex("026d0100ff"),  # a time stamp announced, none sent
+                bytes.fromhex("006d0100ff02")):  # a trailing byte without its flag
+        with pytest.raises(DecodeError):
+            decode_temperature(bad)
+    assert decode_measurement_interval(b"\x05\x00") == 5
+    with pytest.raises(DecodeError):
+        decode_measurement_interval(b"\x05")
+
+
+@pytest.mark.parametrize("stamp,location", list(itertools.product(
+    (None, (2026, 1, 31, 23, 59, 59)), (None, 2, 4))))
+def test_temperature_roundtrip(stamp: tuple[int, int, int, int, int, int] | None,
+                               location: int | None) -> None:
+    for celsius in (31.47, 0.0, -5.25, 42.0):
+        m = TemperatureMeasurement(celsius, stamp, location)
+        assert decode_temperature(encode_temperature(m)) == TemperatureMeasurement(
+            pytest.approx(celsius), stamp, location)
+    assert math.isnan(decode_temperature(encode_temperature(
+        TemperatureMeasurement(math.nan, stamp, location))).celsius)
+
+
 DECODERS = [decode_heart_rate, decode_battery, decode_pmd_response, decode_pmd_features,
-            decode_pmd_ecg, decode_eda, decode_eda_config]
+            decode_pmd_ecg, decode_eda, decode_eda_config, decode_temperature,
+            decode_measurement_interval]
 
 
 @settings(max_examples=400, deadline=None)

@@ -144,6 +144,7 @@ class BleWearableSource(Source[BleSettings]):
                         "lost_samples": h.lost_samples, "malformed": h.malformed,
                         "reconnects": h.reconnects, "stalls": h.stalls, "rssi": h.rssi,
                         "clock_set": h.clock_set,
+                        "thermometer": h.thermometer,
                         "last_seen_s": None if h.last_seen is None
                         else round(now - h.last_seen, 1)})
         return out
