@@ -178,7 +178,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
             wanted = set(args.subjects or [])
             print_report(evaluate_shipped(Path(args.e4), orders,
                                           participants=lambda pid: not wanted or pid in wanted,
-                                          temperature=not args.without_temperature),
+                                          temperature=not args.without_temperature,
+                                          temperature_hz=args.temperature_hz),
                          args.json, shipped_lines)
         else:
             from edge.physio.stress_model import ALL_FEATURES, FEATURES
@@ -286,6 +287,9 @@ def register(sub: Any) -> None:
     ev.add_argument("--without-temperature", action="store_true",
                     help="stress: as for a wearer without a thermometer (the heart-and-skin "
                          "model and recipe; default: skin temperature read where recorded)")
+    ev.add_argument("--temperature-hz", type=float, default=None, metavar="HZ",
+                    help="stress --model shipped: skin temperature as a BLE thermometer "
+                         "sends it (block means at HZ, 0.01 °C; default: as recorded)")
     ev.add_argument("--wesad", help="stress: WESAD wrist-feature CSV for a cross-dataset "
                     "check on the features both share")
     ev.add_argument("--record", action="append", help="ecg: WFDB record path (repeatable)")

@@ -219,6 +219,33 @@ def test_skin_temperature_switches_to_the_model_that_reads_it(shared_data: Path)
     assert cold == run(PhysioAnalyzer(calibration_s=60.0, model=plain), False)
 
 
+def test_a_ble_thermometer_at_one_reading_a_second_reaches_the_temperature_model() -> None:
+    """The synthetic wearer's ECG, skin conductance and skin temperature at 1 Hz (one
+    Health Thermometer indication a second, as the BLE bridge hands them on): the shipped
+    analyzer scores with the temperature model (stress differs from the heart-and-skin
+    model's on the same windows) and still separates the stress blocks from rest."""
+    from edge.messages import BioSamples
+
+    def run(an: PhysioAnalyzer) -> list[tuple[float, float]]:
+        heart, wrist = SyntheticPhysio(seed=0), SyntheticPhysio(seed=1)
+        out = []
+        for sec in range(600):
+            t = float(sec)
+            for item in (BioSamples(t, "ecg", 130.0, heart.ecg(t, 130), "h10"),
+                         BioSamples(t, "eda", 4.0, wrist.eda(t, 4), "eda"),
+                         BioSamples(t, "temp", 1.0, np.array([wrist.skin_temp(t)]), "eda")):
+                out += [(heart.stress_at(t), e.stress) for e in an.process(item)
+                        if e.stress is not None]
+        return out
+
+    warm = run(PhysioAnalyzer(calibration_s=60.0))
+    plain = run(PhysioAnalyzer(calibration_s=60.0, model=StressModel.from_registry()))
+    assert len(warm) == len(plain) > 300
+    assert max(abs(a[1] - b[1]) for a, b in zip(warm, plain, strict=True)) > 0.01
+    level, stress = np.array(warm[100:]).T  # after the model's first windows
+    assert stress[level > 0.9].mean() > stress[level < 0.1].mean() + 0.1
+
+
 @pytest.mark.parametrize("record", ["103", "112"])
 def test_hrv_matches_neurokit2_on_the_same_rr_series(shared_data: Path, record: str) -> None:
     """Five minutes of annotated beats (records whose RR series needs no correction, so

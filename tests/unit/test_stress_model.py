@@ -265,3 +265,16 @@ def test_nested_candidate_trees_read_only_their_features() -> None:
     everything = fit_candidate(raws, labels, params, FEATURES)
     assert any(MODEL_INPUTS[int(f)].split("_", 1)[1].startswith("hr_sd")
                for t in everything.trees.trees for f in t.feature if f >= 0)
+
+
+def test_skin_temperature_as_a_ble_thermometer_sends_it() -> None:
+    """`eval stress --temperature-hz 1`: the E4's 4 Hz becomes one reading a second, the
+    mean of its four samples at the 0.01 °C of the Health Thermometer's FLOAT; a partial
+    last second is left out."""
+    from edge.lab.evaluate.stress import as_ble_thermometer
+
+    e4 = np.array([31.01, 31.03, 31.05, 31.07, 32.0, 32.0, 32.02, 32.02, 33.0])
+    temp, fs = as_ble_thermometer(e4, 4.0, 1.0)
+    assert fs == 1.0 and temp.tolist() == [31.04, 32.01]
+    same, fs4 = as_ble_thermometer(e4, 4.0, 4.0)
+    assert fs4 == 4.0 and np.array_equal(same, np.round(e4, 2))

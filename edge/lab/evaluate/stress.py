@@ -66,7 +66,17 @@ class Session:
         return [(a, b, int(y[a])) for a, b in itertools.pairwise(edges)]
 
 
-def load_sessions(root: Path) -> list[Session]:
+def as_ble_thermometer(temp: F64, fs: float, hz: float) -> tuple[F64, float]:
+    """Skin temperature as a BLE thermometer at `hz` would send it: means of blocks of
+    `fs / hz` samples, rounded to the 0.01 °C of its FLOAT (`firmware_bridge`)."""
+    k = max(1, round(fs / hz))
+    n = temp.size // k * k
+    return np.round(temp[:n].reshape(-1, k).mean(axis=1), 2), fs / k
+
+
+def load_sessions(root: Path, temperature_hz: float | None = None) -> list[Session]:
+    """The Stress-Predict sessions of `root`; `temperature_hz`: skin temperature
+    resampled as a BLE thermometer at that rate sends it (`as_ble_thermometer`)."""
     raw = np.genfromtxt(root / "labels_per_second.csv", delimiter=",", skip_header=1,
                         usecols=(0, 3, 4))
     raw = raw[np.all(np.isfinite(raw), axis=1)]
@@ -99,6 +109,8 @@ def load_sessions(root: Path) -> list[Session]:
             t0_t, temp_fs, temp = read_e4_channel(folder / "TEMP.csv")
             t0 = round((start - t0_t) * temp_fs)
             temp = temp[t0:t0 + round(temp_fs * n)] if t0 >= 0 else None
+            if temp is not None and temperature_hz:
+                temp, temp_fs = as_ble_thermometer(temp, temp_fs, temperature_hz)
         out.append(Session(pid, eda[e0:e0 + 4 * n], hr[h0:h0 + n], y[:n], temp, temp_fs))
     return out
 
@@ -203,13 +215,15 @@ Streams = dict[tuple[int | None, int], tuple[F64, npt.NDArray[np.int64]]]
 
 
 def stream_sessions(root: Path, seeds: tuple[int | None, ...], calibration_s: float = 180.0,
-                    participants: Callable[[int], bool] = lambda pid: True) -> Streams:
+                    participants: Callable[[int], bool] = lambda pid: True,
+                    temperature_hz: float | None = None) -> Streams:
     """(window features, labels) per (block-order seed, participant), for the
     participants accepted; the sessions are streamed in parallel, one process per core
     (each stream is independent)."""
     from concurrent.futures import ProcessPoolExecutor
 
-    sessions = [s for s in load_sessions(root) if participants(s.participant)]
+    sessions = [s for s in load_sessions(root, temperature_hz)
+                if participants(s.participant)]
     jobs = [(seed, s) for seed in seeds for s in sessions]
     with ProcessPoolExecutor(max_workers=max(1, min(len(jobs), os.cpu_count() or 1))) as pool:
         out = pool.map(window_features, [s for _, s in jobs],
@@ -272,19 +286,22 @@ def evaluate_shipped(root: Path, orders: tuple[int, ...] = SHIPPED_ORDERS,
                      calibration_s: float = 180.0,
                      participants: Callable[[int], bool] = lambda pid: True,
                      model: StressModel | None = None,
-                     temperature: bool = True) -> dict[str, Any]:
+                     temperature: bool = True,
+                     temperature_hz: float | None = None) -> dict[str, Any]:
     """The shipped stress models (or `model`), as the daemon runs them, on every subject
     of a Stress-Predict-style folder, each streamed in every block order of `orders`: the
     scores per order, their mean and spread, and each subject's mean and range over the
     orders. A session with skin temperature is scored by the model that reads it (unless
     not `temperature`: as if no thermometer were worn), the others by the heart-and-skin
-    one. Only a folder of people the model never saw gives a generalisation figure
-    (the shipped models were trained on every subject of ../shared's Stress-Predict)."""
+    one; `temperature_hz`: skin temperature as a BLE thermometer at that rate sends it.
+    Only a folder of people the model never saw gives a generalisation figure (the
+    shipped models were trained on every subject of ../shared's Stress-Predict)."""
     label = "shipped" if model is None else "given"
     model = model or StressModel.from_registry()
     warm = (StressModel.from_registry(model_id=TEMPERATURE_MODEL_ID)
             if label == "shipped" and temperature else None)
-    streams = stream_sessions(root, tuple(orders), calibration_s, participants)
+    streams = stream_sessions(root, tuple(orders), calibration_s, participants,
+                              temperature_hz)
     per_order: list[dict[str, Any]] = []
     subject: dict[str, list[float]] = {}
     for seed in orders:
@@ -303,7 +320,7 @@ def evaluate_shipped(root: Path, orders: tuple[int, ...] = SHIPPED_ORDERS,
         raise ValueError(f"{root}: no subject with labelled windows")
     bacc = np.array([o["balanced_accuracy"] for o in per_order])
     auc = np.array([o["auc"] for o in per_order])
-    return {"model": label,
+    return {"model": label, "temperature_hz": temperature_hz,
             "subjects": len(subject), "orders": per_order,
             "balanced_accuracy": round(float(bacc.mean()), 4),
             "balanced_accuracy_sd": round(float(bacc.std(ddof=1)) if bacc.size > 1 else 0.0, 4),
