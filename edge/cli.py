@@ -1,4 +1,5 @@
-"""The `affectd` command line: the daemon's commands (run, check, models, discovery).
+"""The `affectd` command line: the daemon's commands (run, check, models, discovery,
+scan).
 
 The lab's commands (bench, eval, replay, demo) live in `edge/lab/cli.py`; they are
 plugged in through the `affectd.commands` entry point group only when the
@@ -147,7 +148,35 @@ def cmd_discovery(args: argparse.Namespace) -> int:
     return 0
 
 
-DAEMON_COMMANDS = ("run", "check", "models", "discovery")
+def cmd_scan(args: argparse.Namespace) -> int:
+    """List the wearables in range with the `[physio] devices` line that reads them."""
+    import asyncio
+
+    from firmware_bridge.scan import scan_wearables
+
+    try:
+        found = asyncio.run(scan_wearables(args.seconds))
+    except Exception as exc:  # no adapter, BlueZ or D-Bus: bleak raises several kinds
+        print(f"affectd: cannot scan for wearables: no usable Bluetooth adapter "
+              f"({type(exc).__name__}: {exc or 'no detail'}); is bluetoothd running and "
+              f"the adapter up (`bluetoothctl show`)?", file=sys.stderr)
+        return EX_UNAVAILABLE
+    if args.json:
+        print(json.dumps([{"kind": f.kind, "address": f.address, "name": f.name,
+                           "rssi": f.rssi, "device": f.device} for f in found]))
+        return 0
+    if not found:
+        print(f"no wearable heard in {args.seconds:g} s: wake it (wear the strap, moisten "
+              "its electrodes; switch the sensor on) and scan again", file=sys.stderr)
+        return 1
+    for f in found:
+        print(f"{f.device:<30} {f.rssi if f.rssi is not None else '?':>4} dBm  {f.name or ''}")
+    print("\n[physio]\nbackend = \"ble\"\ndevices = [" +
+          ", ".join(f'"{f.device}"' for f in found) + "]")
+    return 0
+
+
+DAEMON_COMMANDS = ("run", "check", "models", "discovery", "scan")
 COMMAND_GROUP = "affectd.commands"
 
 
@@ -184,6 +213,11 @@ def build_parser(with_plugins: bool = True) -> argparse.ArgumentParser:
     disc.add_argument("--id", default=None, help="the device id to clear (default: the "
                       "config's device.id), e.g. an old id after renaming a device")
     disc.set_defaults(func=cmd_discovery)
+    scan = sub.add_parser("scan", help="list the wearables in range and the [physio] "
+                          "devices line that reads them")
+    scan.add_argument("--seconds", type=float, default=8.0, help="how long to listen")
+    scan.add_argument("--json", action="store_true")
+    scan.set_defaults(func=cmd_scan)
     if with_plugins:
         for ep in plugin_commands():
             ep.load()(sub)

@@ -375,3 +375,58 @@ def test_eda_sensor_with_a_thermometer_streams_skin_temperature() -> None:
     assert got.size >= 20 and np.allclose(got, readings[:got.size], atol=1e-6)
     assert 30.0 < got.mean() < 34.0
     assert sink.values("eda").size == eda.sent_samples  # the EDA stream is undisturbed
+
+
+def test_scan_names_each_wearable_in_range_with_its_config_entry() -> None:
+    """`scan_wearables` (what `affectd scan` prints) through bleak's scanner on the
+    virtual radio: the H10 and the EDA sensor come back with the kinds and addresses
+    `[physio] devices` wants; a device that is no wearable is left out."""
+    from bumble.controller import Controller
+    from bumble.device import Device
+    from bumble.hci import Address
+    from bumble.host import Host
+
+    from firmware_bridge.bumble_backend import advertising_data
+    from firmware_bridge.scan import FoundWearable, kind_of, scan_wearables
+
+    async def scenario() -> list[FoundWearable]:
+        link = LocalLink()
+        h10 = EmulatedPolarH10(link, "A0:9E:1A:00:00:51", signal=h10_signal())
+        eda = EmulatedEdaSensor(link, "E0:DA:00:00:00:51", signal=eda_signal())
+        other = Device("Kitchen scale", Address("C0:FF:EE:00:00:51"))
+        other.host = Host()
+        other.host.controller = Controller("ctl-scale", link=link)
+        other.advertising_data = advertising_data("Kitchen scale", "181D")  # weight scale
+        for emu in (h10, eda):
+            await emu.start()
+        await other.power_on()
+        await other.start_advertising(auto_restart=True)
+        found = await scan_wearables(1.5, BumbleScannerBackend, link=link)
+        for emu in (h10, eda):
+            await emu.stop()
+        await other.power_off()
+        return found
+
+    found = asyncio.run(scenario())
+    assert sorted(f.device for f in found) == ["eda@E0:DA:00:00:00:51",
+                                               "polar_h10@A0:9E:1A:00:00:51"]
+    assert {f.name for f in found} == {"Polar H10 EMU", "affectd-eda EMU"}
+    assert all(f.rssi is not None for f in found)
+    assert kind_of("Polar H9 1234", ["0000180d-0000-1000-8000-00805f9b34fb"]) == "heart_rate"
+    assert kind_of("Polar H10 ABCD1234", []) == "polar_h10"
+    assert kind_of(None, ["0000181d-0000-1000-8000-00805f9b34fb"]) is None
+
+
+def test_scan_without_a_bluetooth_adapter_says_so() -> None:
+    """`affectd scan` on a machine without Bluetooth (this one, CI): exit 69 with a
+    message that names the missing adapter, not a traceback."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    if any(Path("/sys/class/bluetooth").glob("hci*")):
+        pytest.skip("this machine has a Bluetooth adapter")
+    res = subprocess.run([sys.executable, "-m", "edge", "scan", "--seconds", "1"],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 69, res.stderr[-2000:]
+    assert "no usable Bluetooth adapter" in res.stderr and "Traceback" not in res.stderr
