@@ -165,6 +165,10 @@ class BumbleClientBackend(BaseBleakClient):
     async def start_notify(self, characteristic: BleakGATTCharacteristic,
                            callback: NotifyCallback, **kwargs: Any) -> None:
         peer = self._require()
+        if not {"notify", "indicate"} & set(characteristic.properties):
+            # BlueZ answers StartNotify with org.bluez.Error.NotSupported here; Bumble
+            # would log and go on without a subscription
+            raise BleakError(f"{characteristic.uuid}: neither notify nor indicate")
         await peer.subscribe(characteristic.obj, lambda v: callback(bytearray(v)),
                              prefer_notify=True)
 

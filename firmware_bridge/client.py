@@ -205,10 +205,10 @@ class WearableClient:
     async def _start_thermometer(self, client: BleakClient) -> None:
         """Skin temperature from the optional Health Thermometer service of an EDA
         sensor (PROFILE.md): its Measurement Interval gives the rate (1 s when it is
-        missing, unreadable or 0)."""
-        self.health.thermometer = client.services.get_characteristic(
-            TEMPERATURE_MEASUREMENT) is not None
-        if not self.health.thermometer:
+        missing, unreadable or 0). A thermometer that cannot be subscribed to is left
+        out (logged, `thermometer` false): the skin conductance streams on."""
+        self.health.thermometer = False
+        if client.services.get_characteristic(TEMPERATURE_MEASUREMENT) is None:
             return
         interval = 0
         try:
@@ -217,7 +217,14 @@ class WearableClient:
         except Exception as exc:  # optional in the SIG service: fall back to 1 s
             log.debug("%s: no measurement interval (%s)", self.address, exc)
         self._temp_fs = 1.0 / interval if interval > 0 else 1.0
-        await client.start_notify(TEMPERATURE_MEASUREMENT, lambda _c, d: self._on_temp(d))
+        try:
+            await client.start_notify(TEMPERATURE_MEASUREMENT,
+                                      lambda _c, d: self._on_temp(d))
+        except Exception as exc:  # an optional extra must not cost the EDA stream
+            log.warning("%s: skin temperature unavailable (%s); streaming without it",
+                        self.address, exc)
+            return
+        self.health.thermometer = True
 
     # -- one connection ----------------------------------------------------------------
     async def _start_pmd(self, client: BleakClient) -> None:

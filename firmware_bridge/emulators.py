@@ -299,9 +299,11 @@ class EmulatedEdaSensor(_Emulator):
                  time_scale: float = 1.0, rate_hz: float = 4.0,
                  samples_per_packet: int = 4, *, signal: EdaSignal,
                  thermometer: TemperatureSignal | None = None,
-                 temp_interval_s: int = 1) -> None:
+                 temp_interval_s: int = 1, thermometer_fault: bool = False) -> None:
         """`thermometer`: adds the Health Thermometer service (skin temperature every
-        `temp_interval_s` seconds, indicated; Measurement Interval readable)."""
+        `temp_interval_s` seconds, indicated; Measurement Interval readable);
+        `thermometer_fault`: its measurement cannot be subscribed to (a firmware bug:
+        the characteristic lost its indicate property)."""
         super().__init__(link, address, "affectd-eda EMU", time_scale)
         self.gen = signal
         self.config = EdaConfig(1, rate_hz, samples_per_packet)
@@ -313,7 +315,8 @@ class EmulatedEdaSensor(_Emulator):
                     Service("180F", [self.battery])]
         self.thermometer = thermometer
         self.temp_interval_s = temp_interval_s
-        self.temperature = Characteristic(TEMPERATURE_MEASUREMENT, P.INDICATE,
+        self.temperature = Characteristic(TEMPERATURE_MEASUREMENT,
+                                          P.READ if thermometer_fault else P.INDICATE,
                                           Characteristic.READABLE, b"")
         if thermometer is not None:
             interval = Characteristic(MEASUREMENT_INTERVAL, P.READ, Characteristic.READABLE,

@@ -430,3 +430,30 @@ def test_scan_without_a_bluetooth_adapter_says_so() -> None:
                          capture_output=True, text=True, timeout=60)
     assert res.returncode == 69, res.stderr[-2000:]
     assert "no usable Bluetooth adapter" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_a_thermometer_that_cannot_be_subscribed_to_leaves_the_eda_streaming() -> None:
+    """An EDA sensor whose thermometer characteristic cannot be subscribed to (firmware
+    fault): the client logs it, says `thermometer` false, and the skin conductance
+    streams without a reconnect."""
+    async def scenario() -> tuple[Sink, WearableClient, EmulatedEdaSensor]:
+        link = LocalLink()
+        eda = EmulatedEdaSensor(link, time_scale=10.0, signal=eda_signal(),
+                                thermometer=eda_signal(), thermometer_fault=True)
+        await eda.start()
+        sink = Sink()
+        c = client(link, eda.address, "eda", sink)
+
+        async def stream() -> None:
+            while eda.sent_samples < 4 * 30:
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.2)
+
+        await run_for(Supervisor([c], BackoffPolicy(0.1, 0.5)), 0,
+                      asyncio.wait_for(stream(), 30))
+        return sink, c, eda
+
+    sink, c, eda = asyncio.run(scenario())
+    assert c.health.thermometer is False and c.health.reconnects == 0
+    assert sink.values("temp").size == 0
+    assert sink.values("eda").size == eda.sent_samples >= 4 * 30
