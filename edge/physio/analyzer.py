@@ -71,8 +71,7 @@ class _Recent:
         self.seconds = 0.0
 
     def add(self, s: BioSamples) -> float:
-        """Take one message in (a new rate starts the window afresh); the seconds
-        received so far."""
+        """Take one message in (a new rate starts afresh); the seconds received so far."""
         if s.fs != self.fs:
             self.values = deque(maxlen=int(self.window_s * s.fs) + 1)
             self.fs = s.fs
@@ -271,8 +270,7 @@ class PhysioAnalyzer(Analyzer):
     def _recent_temp(self) -> np.ndarray | None:
         """The last 60 s of skin temperature (°C), None when no thermometer is worn or
         it has been silent for more than `_TEMP_STALE_S`."""
-        if self._temp.fs <= 0 or not self._temp.values or \
-                self._t - self._temp.seconds > _TEMP_STALE_S:
+        if not self._temp.values or self._t - self._temp.seconds > _TEMP_STALE_S:
             return None
         return self._temp.array()
 
