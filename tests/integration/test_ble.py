@@ -372,9 +372,15 @@ def test_eda_sensor_with_a_thermometer_streams_skin_temperature() -> None:
     values = np.concatenate([s.values for s in temps])
     assert np.isnan(values).sum() == 1  # passed on as missing, not dropped or invented
     got = values[~np.isnan(values)]
-    assert got.size >= 20 and np.allclose(got, readings[:got.size], atol=1e-6)
+    assert got.size >= 20
+    # the same readings in order; an indication sent while the client was still
+    # subscribing (the first one or two, on a slow host) never reached it
+    assert any(np.allclose(got, readings[k:k + got.size], atol=1e-6) for k in range(3)
+               if len(readings) >= k + got.size)
     assert 30.0 < got.mean() < 34.0
-    assert sink.values("eda").size == eda.sent_samples  # the EDA stream is undisturbed
+    # the EDA stream is undisturbed: nothing lost but the packet in flight at the stop
+    assert c.health.lost_samples == 0
+    assert 0 <= eda.sent_samples - sink.values("eda").size <= eda.config.samples_per_packet
 
 
 def test_scan_names_each_wearable_in_range_with_its_config_entry() -> None:
@@ -456,4 +462,5 @@ def test_a_thermometer_that_cannot_be_subscribed_to_leaves_the_eda_streaming() -
     sink, c, eda = asyncio.run(scenario())
     assert c.health.thermometer is False and c.health.reconnects == 0
     assert sink.values("temp").size == 0
-    assert sink.values("eda").size == eda.sent_samples >= 4 * 30
+    assert eda.sent_samples >= 4 * 30 and c.health.lost_samples == 0
+    assert 0 <= eda.sent_samples - sink.values("eda").size <= eda.config.samples_per_packet
