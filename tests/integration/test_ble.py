@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -61,6 +63,23 @@ async def run_for(sup: Supervisor, seconds: float, during: object = None) -> Non
         await asyncio.sleep(seconds)
     stop.set()
     await asyncio.wait_for(task, 10)
+
+
+def stream_eda_sensor(during: Callable[[EmulatedEdaSensor], Awaitable[None]],
+                     **sensor: Any) -> tuple[Sink, WearableClient, EmulatedEdaSensor]:
+    """One emulated EDA sensor (emulated time 10x, extra settings `sensor`) streamed to
+    a supervised client until `during(sensor)` returns (at most 30 s)."""
+    async def scenario() -> tuple[Sink, WearableClient, EmulatedEdaSensor]:
+        link = LocalLink()
+        eda = EmulatedEdaSensor(link, time_scale=10.0, signal=eda_signal(), **sensor)
+        await eda.start()
+        sink = Sink()
+        c = client(link, eda.address, "eda", sink)
+        await run_for(Supervisor([c], BackoffPolicy(0.1, 0.5)), 0,
+                      asyncio.wait_for(during(eda), 30))
+        return sink, c, eda
+
+    return asyncio.run(scenario())
 
 
 def test_h10_and_eda_stream_together_without_loss() -> None:
@@ -341,30 +360,18 @@ def test_eda_sensor_with_a_thermometer_streams_skin_temperature() -> None:
             readings.append(round(self.wearer.skin_temp(t), 2))  # the FLOAT's 0.01 °C
             return readings[-1]
 
-    async def scenario() -> tuple[Sink, WearableClient, EmulatedEdaSensor]:
-        link = LocalLink()
-        eda = EmulatedEdaSensor(link, time_scale=10.0, signal=eda_signal(),
-                                thermometer=Skin(), temp_interval_s=2)
-        await eda.start()
-        sink = Sink()
-        c = client(link, eda.address, "eda", sink)
+    async def stream(eda: EmulatedEdaSensor) -> None:
+        while eda.sent_temperatures < 10:
+            await asyncio.sleep(0.05)
+        for bad in (b"\x08\x6d\x01\x00\xff", b"\x00\x6d"):
+            await eda.send_raw(eda.temperature, bad)
+        await eda.device.indicate_subscribers(eda.temperature, encode_temperature(
+            TemperatureMeasurement(float("nan"), None, 2)))  # "not a number"
+        while eda.sent_temperatures < 20:
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)
 
-        async def stream() -> None:
-            while eda.sent_temperatures < 10:
-                await asyncio.sleep(0.05)
-            for bad in (b"\x08\x6d\x01\x00\xff", b"\x00\x6d"):
-                await eda.send_raw(eda.temperature, bad)
-            await eda.device.indicate_subscribers(eda.temperature, encode_temperature(
-                TemperatureMeasurement(float("nan"), None, 2)))  # "not a number"
-            while eda.sent_temperatures < 20:
-                await asyncio.sleep(0.05)
-            await asyncio.sleep(0.3)
-
-        await run_for(Supervisor([c], BackoffPolicy(0.1, 0.5)), 0,
-                      asyncio.wait_for(stream(), 30))
-        return sink, c, eda
-
-    sink, c, eda = asyncio.run(scenario())
+    sink, c, eda = stream_eda_sensor(stream, thermometer=Skin(), temp_interval_s=2)
     temps = [s for s in sink.items if s.kind == "temp"]
     assert c.health.thermometer is True and c.health.malformed == 2
     assert c.health.reconnects == 0
@@ -442,24 +449,12 @@ def test_a_thermometer_that_cannot_be_subscribed_to_leaves_the_eda_streaming() -
     """An EDA sensor whose thermometer characteristic cannot be subscribed to (firmware
     fault): the client logs it, says `thermometer` false, and the skin conductance
     streams without a reconnect."""
-    async def scenario() -> tuple[Sink, WearableClient, EmulatedEdaSensor]:
-        link = LocalLink()
-        eda = EmulatedEdaSensor(link, time_scale=10.0, signal=eda_signal(),
-                                thermometer=eda_signal(), thermometer_fault=True)
-        await eda.start()
-        sink = Sink()
-        c = client(link, eda.address, "eda", sink)
+    async def stream(eda: EmulatedEdaSensor) -> None:
+        while eda.sent_samples < 4 * 30:
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.2)
 
-        async def stream() -> None:
-            while eda.sent_samples < 4 * 30:
-                await asyncio.sleep(0.05)
-            await asyncio.sleep(0.2)
-
-        await run_for(Supervisor([c], BackoffPolicy(0.1, 0.5)), 0,
-                      asyncio.wait_for(stream(), 30))
-        return sink, c, eda
-
-    sink, c, eda = asyncio.run(scenario())
+    sink, c, eda = stream_eda_sensor(stream, thermometer=eda_signal(), thermometer_fault=True)
     assert c.health.thermometer is False and c.health.reconnects == 0
     assert sink.values("temp").size == 0
     assert eda.sent_samples >= 4 * 30 and c.health.lost_samples == 0
