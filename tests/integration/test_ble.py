@@ -97,7 +97,14 @@ def test_h10_and_eda_stream_together_without_loss() -> None:
         async def until_60s() -> None:
             while h10.sent_samples < 60 * 130:
                 await asyncio.sleep(0.05)
-            await asyncio.sleep(0.2)
+            # Both fall silent (well inside the client's 5-s stall limit) and the
+            # packets already sent are let arrive: a slow host (the emulated arm64
+            # root) still had one in flight 0.2 s after the last send.
+            h10.stall(30.0)
+            eda.stall(30.0)
+            deadline = time.monotonic() + 4.0
+            while time.monotonic() < deadline and sink.values("ecg").size < h10.sent_samples:
+                await asyncio.sleep(0.05)
 
         await run_for(Supervisor(clients, BackoffPolicy(0.1, 1.0)), 0, until_60s())
         return sink, h10, eda, clients
@@ -111,8 +118,17 @@ def test_h10_and_eda_stream_together_without_loss() -> None:
     hr = sink.values("hr")
     assert hr.size >= 40 and rr.size >= hr.size  # RR intervals come with the HR notifications
     assert np.all((rr > 0.4) & (rr < 1.5))
-    assert np.allclose(np.median(60 / rr), np.median(hr), atol=6)
+    # each notification's RR intervals give its heart rate (the strap's own arithmetic);
+    # paired per notification, as medians over a rest-to-stress ramp depend on how many
+    # beats each notification carried, which a slow host changes
+    h10_items = [s for s in sink.items if s.device == h10.address and s.kind in ("hr", "rr")]
+    pairs = [(a.values[0], b.values) for a, b in itertools.pairwise(h10_items)
+             if a.kind == "hr" and b.kind == "rr"]
+    assert len(pairs) == hr.size
+    assert all(abs(bpm - 60 / np.mean(r)) <= 1.0 for bpm, r in pairs)
+    assert np.ptp(hr) > 10  # the wearer's rest-to-stress rise came through
     eda_v = sink.values("eda")
+    # every packet after the subscription (the sensor streams from the connection on)
     assert eda_v.size >= 4 * 50 and c_eda.health.lost_samples == 0
     assert 0.5 < eda_v.mean() < 10  # microsiemens
     assert c_h10.health.battery == 87 and c_eda.health.contact is True
