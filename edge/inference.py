@@ -5,10 +5,17 @@ default CPU delegate, which runs both float and int8 kernels: the one delegate
 affectd supports; README "Accelerators"), quantizes float inputs and
 dequantizes outputs at the edges using the tensors' own scale and zero point,
 and times every invoke.
+
+Once XNNPACK has packed a model's weights into its own buffers, the model file
+LiteRT mapped into memory is not read again; `release_mapped_file` hands those
+pages back (they stay in the page cache and fault back in on demand if read), so a
+loaded model costs its packed weights once instead of twice in RSS.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -52,6 +59,33 @@ def _info(d: dict[str, Any]) -> TensorInfo:
                       float(scale), int(zp))
 
 
+_MADV_DONTNEED = 4  # Linux <sys/mman.h>, the same value on x86_64 and arm64
+
+
+def release_mapped_file(path: Path) -> int:
+    """Drop this process's resident pages of every read-only mapping of `path` (Linux
+    `madvise(MADV_DONTNEED)`; nothing elsewhere). Returns the bytes of mappings
+    released. Safe for read-only file mappings: the data stays in the file and the page
+    cache, and a later read faults it back in. Python's `mmap` cannot do this for a
+    mapping it did not create (LiteRT's own), so it is done through libc."""
+    maps = Path("/proc/self/maps")
+    libc_name = ctypes.util.find_library("c")
+    if not maps.exists() or libc_name is None:
+        return 0
+    target = str(Path(path).resolve())
+    madvise = ctypes.CDLL(libc_name, use_errno=True).madvise
+    madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    released = 0
+    for line in maps.read_text().splitlines():
+        fields = line.split(maxsplit=5)
+        if len(fields) < 6 or fields[5] != target or "w" in fields[1]:
+            continue
+        start, end = (int(v, 16) for v in fields[0].split("-"))
+        if madvise(start, end - start, _MADV_DONTNEED) == 0:
+            released += end - start
+    return released
+
+
 class TFLiteModel:
     """A loaded model; `run(x)` takes and returns float arrays whatever the I/O types."""
 
@@ -60,7 +94,9 @@ class TFLiteModel:
         self.path = Path(path)
         self.threads = threads
         self._it = interpreter(model_path=str(path), num_threads=threads)
-        self._it.allocate_tensors()
+        self._it.allocate_tensors()  # XNNPACK packs the weights here
+        self.released_bytes = release_mapped_file(self.path)
+        """Bytes of the mapped model file handed back after packing (0 off Linux)."""
         self._in = self._it.get_input_details()
         self._out = self._it.get_output_details()
         self.inputs = [_info(d) for d in self._in]
