@@ -242,7 +242,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except ConfigError as exc:
-        print(f"affectd: config error: {exc}", file=sys.stderr)
+        for line in exc.lines:  # every problem of the file, one line each
+            print(f"affectd: config error: {line}", file=sys.stderr)
         return EX_CONFIG
     except ModelError as exc:
         print(f"affectd: model error: {exc}", file=sys.stderr)

@@ -2,8 +2,11 @@
 
 Validation is strict, like Frigate's: an unknown section or key, a value of
 the wrong type or outside its range is a `ConfigError` whose message names the
-key (`mqtt.port: expected an integer in [1, 65535], got 70000`). The command
-line turns it into one line on stderr and exit status 78 (EX_CONFIG).
+key (`mqtt.port: expected an integer in [1, 65535], got 70000`). Every such
+problem in the file is reported at once, one line each (a key whose table is wrong
+hides the keys inside it; the cross-checks between sections run once each key is
+valid on its own). The command line prints them on stderr and exits with status 78
+(EX_CONFIG).
 
 A source section is built as the settings class of the back-end it names
 (`edge.sources.TABLES`), which checks itself; keys that only another back-end of
@@ -129,7 +132,8 @@ def _fusion_aliases(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-def _build_source(name: str, data: dict[str, Any], default: Any) -> Any:
+def _build_source(name: str, data: dict[str, Any], default: Any,
+                  problems: list[ConfigError]) -> Any:
     """A source section as its back-end's settings class (which checks itself)."""
     table = TABLES[name]
     if name == "physio":
@@ -144,17 +148,25 @@ def _build_source(name: str, data: dict[str, Any], default: Any) -> Any:
         cls = next(r.settings for r in table.rows.values()
                    if key in {f.name for f in dataclasses.fields(r.settings)})
         f = next(f for f in dataclasses.fields(cls) if f.name == key)
-        _convert(f"{name}.{key}", data[key], get_type_hints(cls)[key], dict(f.metadata))
-    settings = _build(row.settings, {k: v for k, v in data.items() if k not in others}, name)
-    if settings.enabled:
+        try:
+            _convert(f"{name}.{key}", data[key], get_type_hints(cls)[key], dict(f.metadata))
+        except ConfigError as exc:
+            problems.append(exc)
+    found = len(problems)
+    settings = _build(row.settings, {k: v for k, v in data.items() if k not in others}, name,
+                      problems=problems)
+    if settings.enabled and len(problems) == found:  # its own check reads valid keys only
         settings.check(name)
     return settings
 
 
-def _build(cls: Any, data: dict[str, Any], prefix: str, base: Any = None) -> Any:
+def _build(cls: Any, data: dict[str, Any], prefix: str, base: Any = None,
+           problems: list[ConfigError] | None = None) -> Any:
     """`cls` from the table `data` (keys named `<prefix>.<key>` in errors); keys absent
     from `data` keep the values of `base` (the field's default in the parent) or the
-    class defaults."""
+    class defaults. Each problem is appended to `problems` and its key left at the
+    default, so that one pass finds them all; without `problems` the first one raises."""
+    collect: list[ConfigError] = [] if problems is None else problems
     if prefix == "fusion":
         data = _fusion_aliases(data)
     hints = get_type_hints(cls)
@@ -163,26 +175,31 @@ def _build(cls: Any, data: dict[str, Any], prefix: str, base: Any = None) -> Any
         if key not in fields:
             where = f"{prefix}.{key}" if prefix else key
             known = ", ".join(sorted(fields))
-            raise ConfigError(where, f"unknown key (known: {known})")
+            collect.append(ConfigError(where, f"unknown key (known: {known})"))
     kwargs: dict[str, Any] = {}
     for name, f in fields.items():
         key = f"{prefix}.{name}" if prefix else name
-        if not prefix and name in TABLES:
-            section = data.get(name, {})
-            if not isinstance(section, dict):
-                raise ConfigError(key, f"expected a table [{key}], got {section!r}")
-            kwargs[name] = _build_source(name, section, f.default)
-            continue
-        if name not in data:
-            continue
-        tp = hints[name]
-        if dataclasses.is_dataclass(tp):
-            if not isinstance(data[name], dict):
-                raise ConfigError(key, f"expected a table [{key}], got {data[name]!r}")
-            default = f.default if dataclasses.is_dataclass(f.default) else None
-            kwargs[name] = _build(tp, data[name], key, default)
-        else:
-            kwargs[name] = _convert(key, data[name], tp, dict(f.metadata))
+        try:
+            if not prefix and name in TABLES:
+                section = data.get(name, {})
+                if not isinstance(section, dict):
+                    raise ConfigError(key, f"expected a table [{key}], got {section!r}")
+                kwargs[name] = _build_source(name, section, f.default, collect)
+                continue
+            if name not in data:
+                continue
+            tp = hints[name]
+            if dataclasses.is_dataclass(tp):
+                if not isinstance(data[name], dict):
+                    raise ConfigError(key, f"expected a table [{key}], got {data[name]!r}")
+                default = f.default if dataclasses.is_dataclass(f.default) else None
+                kwargs[name] = _build(tp, data[name], key, default, collect)
+            else:
+                kwargs[name] = _convert(key, data[name], tp, dict(f.metadata))
+        except ConfigError as exc:
+            collect.append(exc)
+    if problems is None and collect:
+        raise ConfigError.several(collect)
     return dataclasses.replace(base, **kwargs) if base is not None else cls(**kwargs)
 
 
@@ -220,7 +237,10 @@ def _cross_check(s: Settings) -> None:
 
 def parse_settings(data: dict[str, Any]) -> Settings:
     """Validate a parsed TOML document and return settings (raises ConfigError)."""
-    settings: Settings = _build(Settings, data, "")
+    problems: list[ConfigError] = []
+    settings: Settings = _build(Settings, data, "", problems=problems)
+    if problems:
+        raise ConfigError.several(problems)
     _cross_check(settings)
     return settings
 

@@ -16,11 +16,25 @@ from typing import Any
 
 
 class ConfigError(ValueError):
-    """A config problem; the message starts with the offending key."""
+    """A config problem; the message starts with the offending key. Validation reports
+    every problem of a file at once (`several`): one line each, the first key first."""
 
     def __init__(self, key: str, problem: str) -> None:
         super().__init__(f"{key}: {problem}")
         self.key = key
+        self.lines = [f"{key}: {problem}"]
+        """Every problem found, one `key: problem` line each."""
+
+    @classmethod
+    def several(cls, errors: list[ConfigError]) -> ConfigError:
+        """One error carrying all of `errors` (in the order found)."""
+        first = errors[0]
+        if len(errors) == 1:
+            return first
+        combined = cls(first.key, "\n".join([str(first).split(": ", 1)[1]]
+                                             + [line for e in errors[1:] for line in e.lines]))
+        combined.lines = [line for e in errors for line in e.lines]
+        return combined
 
 
 def _rng(lo: float | None = None, hi: float | None = None) -> dict[str, Any]:
