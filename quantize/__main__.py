@@ -1,4 +1,5 @@
-"""`python -m quantize build RECIPE [--check]` and `python -m quantize cards`."""
+"""`python -m quantize build RECIPE [--check]`, `python -m quantize cards` and
+`python -m quantize noise-floor RECIPE` (a detector float model's own stability)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,17 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--check", action="store_true",
                    help="rebuild in a temporary folder and compare with the committed report")
     sub.add_parser("cards", help="write models/cards/*.md from the manifest and reports")
+    n = sub.add_parser("noise-floor", help="how often a detector's float model changes its "
+                       "own face count under a grey level of input noise")
+    n.add_argument("recipe", type=Path, nargs="+")
+    n.add_argument("--samples", type=int, default=None,
+                   help="evaluation frames (default: the recipe's)")
+    n.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
+    if args.cmd == "noise-floor":
+        from quantize.noise_floor import main_noise_floor
+
+        return main_noise_floor(args.recipe, args.json, args.samples)
 
     from quantize.recipe import REPO
 

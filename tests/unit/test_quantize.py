@@ -315,3 +315,24 @@ def test_onnx_recipe_goes_through_onnx2tf(tmp_path: Path, monkeypatch: pytest.Mo
 
     m = Registry(tmp_path / "models").load("tiny_onnx")
     assert m.inputs[0].dtype == "int8" and list(m.inputs[0].shape) == [1, 32, 32, 1]
+
+
+def test_noise_floor_measures_a_detector_against_itself(shared_data: Path) -> None:
+    """`python -m quantize noise-floor`: without noise the float source agrees with itself
+    on every frame (the measure is deterministic); with noise the share is a fraction of
+    the same frames, reported beside the committed int8 parity figure; a recipe without
+    a face count is refused by name."""
+    from quantize.noise_floor import noise_floor
+    from quantize.recipe import load_recipe
+
+    os.environ.setdefault("AFFECTD_DATA", str(shared_data))
+    recipe = load_recipe(ROOT / "models" / "recipes" / "face_detect_full.toml")
+    r = noise_floor(recipe, levels=(0.0, 2.0), samples=40)
+    assert r["frames"] == 40 and sum(r["faces_per_frame"]) == 40
+    same = r["float_same_face_count_under_noise"]
+    assert same["0.0"] == 1.0 and 0.0 < same["2.0"] <= 1.0
+    committed = json.loads((ROOT / "models" / "reports" / "face_detect_full.parity.json")
+                           .read_text())["task"]["same_face_count"]
+    assert r["int8_same_face_count"] == committed
+    with pytest.raises(SystemExit, match="face_expression_single is a classification recipe"):
+        noise_floor(load_recipe(ROOT / "models" / "recipes" / "face_expression_single.toml"))
