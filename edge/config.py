@@ -154,19 +154,18 @@ def _build_source(name: str, data: dict[str, Any], default: Any,
             problems.append(exc)
     found = len(problems)
     settings = _build(row.settings, {k: v for k, v in data.items() if k not in others}, name,
-                      problems=problems)
+                      problems)
     if settings.enabled and len(problems) == found:  # its own check reads valid keys only
         settings.check(name)
     return settings
 
 
-def _build(cls: Any, data: dict[str, Any], prefix: str, base: Any = None,
-           problems: list[ConfigError] | None = None) -> Any:
+def _build(cls: Any, data: dict[str, Any], prefix: str, problems: list[ConfigError],
+           base: Any = None) -> Any:
     """`cls` from the table `data` (keys named `<prefix>.<key>` in errors); keys absent
     from `data` keep the values of `base` (the field's default in the parent) or the
     class defaults. Each problem is appended to `problems` and its key left at the
-    default, so that one pass finds them all; without `problems` the first one raises."""
-    collect: list[ConfigError] = [] if problems is None else problems
+    default, so that one pass finds them all."""
     if prefix == "fusion":
         data = _fusion_aliases(data)
     hints = get_type_hints(cls)
@@ -175,7 +174,7 @@ def _build(cls: Any, data: dict[str, Any], prefix: str, base: Any = None,
         if key not in fields:
             where = f"{prefix}.{key}" if prefix else key
             known = ", ".join(sorted(fields))
-            collect.append(ConfigError(where, f"unknown key (known: {known})"))
+            problems.append(ConfigError(where, f"unknown key (known: {known})"))
     kwargs: dict[str, Any] = {}
     for name, f in fields.items():
         key = f"{prefix}.{name}" if prefix else name
@@ -184,7 +183,7 @@ def _build(cls: Any, data: dict[str, Any], prefix: str, base: Any = None,
                 section = data.get(name, {})
                 if not isinstance(section, dict):
                     raise ConfigError(key, f"expected a table [{key}], got {section!r}")
-                kwargs[name] = _build_source(name, section, f.default, collect)
+                kwargs[name] = _build_source(name, section, f.default, problems)
                 continue
             if name not in data:
                 continue
@@ -193,13 +192,11 @@ def _build(cls: Any, data: dict[str, Any], prefix: str, base: Any = None,
                 if not isinstance(data[name], dict):
                     raise ConfigError(key, f"expected a table [{key}], got {data[name]!r}")
                 default = f.default if dataclasses.is_dataclass(f.default) else None
-                kwargs[name] = _build(tp, data[name], key, default, collect)
+                kwargs[name] = _build(tp, data[name], key, problems, default)
             else:
                 kwargs[name] = _convert(key, data[name], tp, dict(f.metadata))
         except ConfigError as exc:
-            collect.append(exc)
-    if problems is None and collect:
-        raise ConfigError.several(collect)
+            problems.append(exc)
     return dataclasses.replace(base, **kwargs) if base is not None else cls(**kwargs)
 
 
@@ -238,7 +235,7 @@ def _cross_check(s: Settings) -> None:
 def parse_settings(data: dict[str, Any]) -> Settings:
     """Validate a parsed TOML document and return settings (raises ConfigError)."""
     problems: list[ConfigError] = []
-    settings: Settings = _build(Settings, data, "", problems=problems)
+    settings: Settings = _build(Settings, data, "", problems)
     if problems:
         raise ConfigError.several(problems)
     _cross_check(settings)

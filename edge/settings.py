@@ -28,12 +28,12 @@ class ConfigError(ValueError):
     @classmethod
     def several(cls, errors: list[ConfigError]) -> ConfigError:
         """One error carrying all of `errors` (in the order found)."""
-        first = errors[0]
         if len(errors) == 1:
-            return first
-        combined = cls(first.key, "\n".join([str(first).split(": ", 1)[1]]
-                                             + [line for e in errors[1:] for line in e.lines]))
-        combined.lines = [line for e in errors for line in e.lines]
+            return errors[0]
+        lines = [line for e in errors for line in e.lines]
+        combined = cls(errors[0].key, lines[0].split(": ", 1)[1])
+        combined.lines = lines
+        combined.args = ("\n".join(lines),)  # str(): every line, the first key first
         return combined
 
 
