@@ -1,4 +1,5 @@
-"""`affectd check` on bad configs: one line naming the key, exit status 78 (a subprocess)."""
+"""`affectd check` on bad configs: one line naming the key per problem, exit status 78
+(a subprocess)."""
 
 from __future__ import annotations
 
@@ -51,6 +52,14 @@ def test_bad_config_exits_78_naming_the_key(tmp_path: Path, text: str, key: str)
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1, res.stderr
     assert f"config error: {key}" in lines[0]
+
+
+def test_every_problem_is_one_line_in_one_run(tmp_path: Path) -> None:
+    res = run_check(tmp_path, "[mqtt]\nport = 'abc'\n[face]\ntiles = 7\n")
+    assert res.returncode == 78
+    assert res.stderr.splitlines() == [
+        "affectd: config error: mqtt.port: expected an integer in [1, 65535], got 'abc'",
+        "affectd: config error: face.tiles: expected an integer in [0, 2], got 7"]
 
 
 def test_missing_config_file_exits_78(tmp_path: Path) -> None:

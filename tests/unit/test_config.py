@@ -84,12 +84,10 @@ def test_keys_of_another_back_end_are_kept_aside_but_still_type_checked() -> Non
         parse_settings({"camera": {"backend": "opencv", "loop": "yes"}})
 
 
-def test_every_problem_of_a_file_is_reported_at_once(tmp_path: Path) -> None:
-    """A stranger fixing a config sees all its mistakes in one run, one line each and
-    each naming its key, not one per restart; exit status 78 as for a single one."""
-    import subprocess
-    import sys
 
+def test_every_problem_of_a_file_is_reported_at_once() -> None:
+    """A stranger fixing a config sees all its mistakes in one run, each naming its key
+    (the command line prints one line each: tests/integration/test_cli_config.py)."""
     doc = {"mqtt": {"port": "abc", "retian": True}, "face": {"tiles": 7},
            "camera": {"backend": "opencv", "loop": "yes"}, "fusion": {"voice": 3}}
     with pytest.raises(ConfigError) as err:
@@ -97,16 +95,7 @@ def test_every_problem_of_a_file_is_reported_at_once(tmp_path: Path) -> None:
     keys = [line.split(":")[0] for line in err.value.lines]
     # in the order of the settings' sections, unknown keys of a section first
     assert keys == ["mqtt.retian", "mqtt.port", "fusion.voice", "camera.loop", "face.tiles"]
-    assert err.value.key == keys[0] and str(err.value).startswith(keys[0] + ":")
+    assert err.value.key == keys[0] and str(err.value).splitlines() == err.value.lines
     with pytest.raises(ConfigError) as one:  # a single problem reads as before
         parse_settings({"face": {"tiles": 7}})
     assert one.value.lines == [str(one.value)]
-
-    cfg = tmp_path / "bad.toml"
-    cfg.write_text('[mqtt]\nport = "abc"\n[face]\ntiles = 7\n')
-    run = subprocess.run([sys.executable, "-m", "edge", "check", "--config", str(cfg)],
-                         capture_output=True, text=True, timeout=120)
-    assert run.returncode == 78
-    assert run.stderr.splitlines() == [
-        "affectd: config error: mqtt.port: expected an integer in [1, 65535], got 'abc'",
-        "affectd: config error: face.tiles: expected an integer in [0, 2], got 7"]
