@@ -15,7 +15,6 @@ loaded model costs its packed weights once instead of twice in RSS.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -69,11 +68,10 @@ def release_mapped_file(path: Path) -> int:
     cache, and a later read faults it back in. Python's `mmap` cannot do this for a
     mapping it did not create (LiteRT's own), so it is done through libc."""
     maps = Path("/proc/self/maps")
-    libc_name = ctypes.util.find_library("c")
-    if not maps.exists() or libc_name is None:
+    if not maps.exists():
         return 0
     target = str(Path(path).resolve())
-    madvise = ctypes.CDLL(libc_name, use_errno=True).madvise
+    madvise = ctypes.CDLL(None, use_errno=True).madvise  # libc, already in the process
     madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
     released = 0
     for line in maps.read_text().splitlines():
