@@ -1,6 +1,7 @@
-"""The face analyzer: frame -> faces -> tracks -> aligned crops -> expression ->
-per-track smoothing -> scene estimate for fusion; with `face.action_units`, the face
-mesh on gated faces -> head pose (into the quality gate) and action units.
+"""The face analyzer: frame -> faces -> tracks -> aligned crops -> expression (every
+`face.expression_every` frames per track) -> per-track smoothing -> scene estimate
+for fusion; with `face.action_units`, the face mesh on gated faces -> head pose (into
+the quality gate) and action units.
 
 Models come only from the registry (`face_detect_short` or `face_detect_full`,
 `face_expression`, and `face_mesh` + `action_units`). Per-face results stay
@@ -90,6 +91,10 @@ class FaceAnalyzer(Analyzer):
         self.tracker = Tracker(max_missed=s.max_missed, min_hits=s.min_hits)
         self._tiles = TileScan(s.tiles, s.tile_scan_every)
         self._smooth: dict[int, SmoothedTrack] = {}
+        self._read: dict[int, tuple[npt.NDArray[np.float32], int]] = {}
+        """Per track: its last expression reading and the frames since it was taken."""
+        self.expression_runs = 0
+        """Expression-model runs since the last reset (for `affectd bench` and tests)."""
         self.geometry = (FaceGeometry(self._mesh, self._population, s)
                          if self._mesh is not None and self._population is not None else None)
         self.last_faces = []
@@ -107,6 +112,9 @@ class FaceAnalyzer(Analyzer):
         for tid in list(self._smooth):
             if tid not in alive:
                 del self._smooth[tid]  # forgotten with its track
+        for tid in list(self._read):
+            if tid not in alive:
+                del self._read[tid]
         if self.geometry is not None:
             self.geometry.forget(alive)
         out = []
@@ -124,7 +132,7 @@ class FaceAnalyzer(Analyzer):
                 if pose is not None:  # the mesh's head pose replaces the keypoint estimate
                     q = replace(q, pose=pose.frontal(self.settings.max_yaw_deg,
                                                      self.settings.max_pitch_deg))
-            probs = self.expression.predict(crop)
+            probs = self._expression(tr.id, crop)
             prev = sm.label
             changed = sm.update(probs, q.overall, t)
             if changed is not None:
@@ -135,6 +143,18 @@ class FaceAnalyzer(Analyzer):
                                   v, a, q.overall, q, pose, aus))
         self.last_faces = out
         return out
+
+    def _expression(self, track: int, crop: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+        """The track's expression probabilities: the model's on its first frame and every
+        `expression_every` frames, its last reading in between."""
+        last = self._read.get(track)
+        if last is not None and last[1] + 1 < self.settings.expression_every:
+            self._read[track] = (last[0], last[1] + 1)
+            return last[0]
+        probs = self.expression.predict(crop)
+        self.expression_runs += 1
+        self._read[track] = (probs, 0)
+        return probs
 
     def process(self, item: SourceItem) -> list[ModalityEstimate]:
         if not isinstance(item, VideoFrame):

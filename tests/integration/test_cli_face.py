@@ -80,4 +80,6 @@ def test_bench_vision_reports_the_cost_of_action_units(shared_data: Path) -> Non
     assert set(r["fps_int8_by_tiles"]) == {"0", "1", "2"} and r["rss_mb"] > 0
     e = r["fps_int8_by_expression"]
     assert e["ensemble"] == r["fps_int8"]["2"] and e["single"] > 0  # the ensemble: default
+    n = r["fps_int8_by_expression_every"]  # every frame, and every 2nd (the default)
+    assert set(n) == {"1", "2"} and n["2"] == r["fps_int8"]["2"] and n["1"] > 0
     assert "fps_peer" not in r and "ratio_vs_peer" not in r

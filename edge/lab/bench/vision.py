@@ -42,8 +42,8 @@ def load_frames(path: Path, n: int) -> list[npt.NDArray[np.uint8]]:
 
 
 def _run_ours(frames: list[npt.NDArray[np.uint8]], threads: int, use_float: bool,
-              tiles: int = 1, action_units: bool = True, expression: str | None = None
-              ) -> tuple[float, int]:
+              tiles: int = 1, action_units: bool = True, expression: str | None = None,
+              expression_every: int | None = None) -> tuple[float, int]:
     """(frames per second, frames with a face). The float twins run without the mesh
     (action units are an int8-only addition; compare them with `action_units=False`)."""
     from edge.face.analyzer import DETECTOR_IDS, EXPRESSION_IDS, FaceAnalyzer
@@ -51,6 +51,7 @@ def _run_ours(frames: list[npt.NDArray[np.uint8]], threads: int, use_float: bool
     from edge.settings import FaceSettings
 
     expression = expression or FaceSettings().expression
+    every = expression_every or FaceSettings().expression_every
     models = None
     if use_float:
         from edge.lab.data import float_model_path
@@ -58,7 +59,8 @@ def _run_ours(frames: list[npt.NDArray[np.uint8]], threads: int, use_float: bool
         models = (TFLiteModel(float_model_path(DETECTOR_IDS["short"]), threads),
                   TFLiteModel(float_model_path(EXPRESSION_IDS[expression]), threads))
     an = FaceAnalyzer(FaceSettings(tiles=tiles, action_units=action_units and not use_float,
-                                   expression=expression), threads=threads, models=models)
+                                   expression=expression, expression_every=every),
+                      threads=threads, models=models)
     an.analyze(frames[0], 0.0)  # warm-up
     an.reset()
     with_face = 0
@@ -152,6 +154,12 @@ def bench_vision(data: Path, frames_n: int = 200, peer: bool = True) -> dict[str
     out["fps_int8_by_expression"] = {
         e: out["fps_int8"]["2"] if e == default else round(
             _run_ours(frames, 2, False, expression=e)[0], 1) for e in ("single", "ensemble")}
+    # the expression model on every frame of a face, and as configured by default
+    default_every = FaceSettings().expression_every
+    out["fps_int8_by_expression_every"] = {
+        str(n): out["fps_int8"]["2"] if n == default_every else round(
+            _run_ours(frames, 2, False, expression_every=n)[0], 1)
+        for n in sorted({1, default_every})}
     out["rss_mb"] = vision_rss_mb(clip)
     return out
 
@@ -181,6 +189,9 @@ def vision_lines(r: dict[str, Any]) -> list[str]:
         e = r["fps_int8_by_expression"]
         out.append(f"  int8 fps (2 threads) by face.expression: single {e['single']}, "
                    f"ensemble {e['ensemble']}")
+    if "fps_int8_by_expression_every" in r:
+        per = ", ".join(f"{n}: {v}" for n, v in r["fps_int8_by_expression_every"].items())
+        out.append(f"  int8 fps (2 threads) by face.expression_every: {per}")
     out.append(f"  frames with a face: {r['frames_with_face']}")
     out.append(f"  vision path peak RSS: {r['rss_mb']} MB")
     return out
