@@ -65,11 +65,8 @@ def evaluate(recipe: Recipe, float_path: Path, int8_path: Path,
     presence: list[float] = []
     if recipe.task == "face_detection":
         from edge.face.detector import FaceDetector, iou_matrix
-        from edge.face.preprocess import Letterbox
 
         dec_f, dec_q = FaceDetector(f, recipe.id), FaceDetector(q, recipe.id)
-        size = dec_f.spec.size
-        ident = Letterbox(1.0, 0.0, 0.0, size)
     for x in _progress(inputs, f"evaluating {recipe.id}"):
         yf, yq = f.run(x), q.run(x)
         for i, (a, b) in enumerate(zip(yf, yq, strict=True)):
@@ -86,13 +83,13 @@ def evaluate(recipe: Recipe, float_path: Path, int8_path: Path,
             pred_f.append(int(np.argmax(class_logits(recipe, yf[0]))))
             pred_q.append(int(np.argmax(class_logits(recipe, yq[0]))))
         else:  # detection: decoded faces of the float and int8 models, matched by IoU
-            df, dq = dec_f.decode(yf, ident, size, size), dec_q.decode(yq, ident, size, size)
+            df, dq = dec_f.faces_in_input(yf), dec_q.faces_in_input(yq)
             same_count.append(float(len(df) == len(dq)))
             if df and dq:
                 m = iou_matrix(np.array([d.box for d in df], np.float32),
                                np.array([d.box for d in dq], np.float32))
                 ious += m.max(1).tolist()
-            sf, sq = yf[dec_f._score_out].ravel(), yq[dec_q._score_out].ravel()
+            sf, sq = dec_f.score_logits(yf), dec_q.score_logits(yq)
             agree.append(float(np.mean((sf > 0) == (sq > 0))))
     report: dict[str, Any] = {
         "n_eval": len(inputs),

@@ -22,7 +22,6 @@ from typing import Any
 import numpy as np
 
 from edge.face.detector import FaceDetector
-from edge.face.preprocess import Letterbox
 from edge.inference import TFLiteModel
 from quantize.datasets import DATASETS
 from quantize.recipe import REPO, Recipe
@@ -43,15 +42,13 @@ def noise_floor(recipe: Recipe, levels: tuple[float, ...] = LEVELS,
                          ".tflite file")
     model = TFLiteModel(source, 2)
     detector = FaceDetector(model, recipe.id)
-    size = detector.spec.size
-    ident = Letterbox(1.0, 0.0, 0.0, size)
     ev = recipe.evaluation
-    frames, _ = DATASETS[ev.dataset](ev.split, samples or ev.samples, size)
+    frames, _ = DATASETS[ev.dataset](ev.split, samples or ev.samples, detector.spec.size)
     if not frames:
         raise SystemExit(f"quantize noise-floor: no evaluation frames for {recipe.id}")
 
     def count(x: Any) -> int:
-        return len(detector.decode(model.run(x), ident, size, size))
+        return len(detector.faces_in_input(model.run(x)))
 
     base = np.array([count(x) for x in frames])
     same: dict[str, float] = {}

@@ -91,8 +91,7 @@ class FaceAnalyzer(Analyzer):
         self.tracker = Tracker(max_missed=s.max_missed, min_hits=s.min_hits)
         self._tiles = TileScan(s.tiles, s.tile_scan_every)
         self._smooth: dict[int, SmoothedTrack] = {}
-        self._read: dict[int, tuple[npt.NDArray[np.float32], int]] = {}
-        """Per track: its last expression reading and the frames since it was taken."""
+        """Per track: its smoothed expression and the model's last reading."""
         self.expression_runs = 0
         """Expression-model runs since the last reset (for `affectd bench` and tests)."""
         self.geometry = (FaceGeometry(self._mesh, self._population, s)
@@ -112,9 +111,6 @@ class FaceAnalyzer(Analyzer):
         for tid in list(self._smooth):
             if tid not in alive:
                 del self._smooth[tid]  # forgotten with its track
-        for tid in list(self._read):
-            if tid not in alive:
-                del self._read[tid]
         if self.geometry is not None:
             self.geometry.forget(alive)
         out = []
@@ -132,7 +128,7 @@ class FaceAnalyzer(Analyzer):
                 if pose is not None:  # the mesh's head pose replaces the keypoint estimate
                     q = replace(q, pose=pose.frontal(self.settings.max_yaw_deg,
                                                      self.settings.max_pitch_deg))
-            probs = self._expression(tr.id, crop)
+            probs = self._expression(sm, crop)
             prev = sm.label
             changed = sm.update(probs, q.overall, t)
             if changed is not None:
@@ -144,17 +140,14 @@ class FaceAnalyzer(Analyzer):
         self.last_faces = out
         return out
 
-    def _expression(self, track: int, crop: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+    def _expression(self, sm: SmoothedTrack, crop: npt.NDArray[np.uint8]
+                    ) -> npt.NDArray[np.float32]:
         """The track's expression probabilities: the model's on its first frame and every
         `expression_every` frames, its last reading in between."""
-        last = self._read.get(track)
-        if last is not None and last[1] + 1 < self.settings.expression_every:
-            self._read[track] = (last[0], last[1] + 1)
-            return last[0]
-        probs = self.expression.predict(crop)
-        self.expression_runs += 1
-        self._read[track] = (probs, 0)
-        return probs
+        if sm.reading is None or sm.reading_due(self.settings.expression_every):
+            sm.reading = self.expression.predict(crop)
+            self.expression_runs += 1
+        return sm.reading
 
     def process(self, item: SourceItem) -> list[ModalityEstimate]:
         if not isinstance(item, VideoFrame):

@@ -333,6 +333,16 @@ class FaceDetector:
         near = [c for c in (_shifted(c, x0, y0) for c in found) if _overlaps(c, [d])]
         return max(near, key=lambda c: c.score) if near else None
 
+    def faces_in_input(self, outs: list[npt.NDArray[np.float32]]) -> list[Detection]:
+        """Detections from the outputs for one model-sized input, boxes in its pixels (how
+        the quantizer compares a detector's builds on the same prepared frames)."""
+        size = self.spec.size
+        return self.decode(outs, Letterbox(1.0, 0.0, 0.0, size), size, size)
+
+    def score_logits(self, outs: list[npt.NDArray[np.float32]]) -> npt.NDArray[np.float32]:
+        """Every anchor's raw face score from the model outputs."""
+        return outs[self._score_out].ravel()
+
     def decode(self, outs: list[npt.NDArray[np.float32]], lb: Letterbox, w_img: int,
                h_img: int) -> list[Detection]:
         """Detections in frame pixels from the raw model outputs."""

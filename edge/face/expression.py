@@ -45,8 +45,9 @@ class EmotionEvent:
 
 @dataclass
 class SmoothedTrack:
-    """Exponential smoothing of one track's probabilities (time constant `tau_s`) and a
-    dominant label that changes only when another label leads by `margin` for `dwell_s`."""
+    """One track's expression state: exponential smoothing of its probabilities (time
+    constant `tau_s`), a dominant label that changes only when another label leads by
+    `margin` for `dwell_s`, and the model's last reading of the face."""
 
     tau_s: float = 0.6
     margin: float = 0.08
@@ -57,6 +58,19 @@ class SmoothedTrack:
     _since: float = 0.0
     _last_t: float | None = None
     quality: float = 0.0
+    reading: npt.NDArray[np.float32] | None = None
+    """The expression model's last reading of this face; it stands in between readings."""
+    reading_age: int = 0
+    """Frames since `reading` was taken."""
+
+    def reading_due(self, every: int) -> bool:
+        """Whether the model reads this face again on this frame (it has a reading):
+        every `every` frames (`face.expression_every`); counts the frame either way."""
+        self.reading_age += 1
+        if self.reading_age >= every:
+            self.reading_age = 0
+            return True
+        return False
 
     def update(self, probs: npt.NDArray[np.float32], quality: float, t: float) -> str | None:
         """Fold in a new prediction; return the new label when it changed (an event)."""

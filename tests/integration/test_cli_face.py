@@ -80,6 +80,10 @@ def test_bench_vision_reports_the_cost_of_action_units(shared_data: Path) -> Non
     assert set(r["fps_int8_by_tiles"]) == {"0", "1", "2"} and r["rss_mb"] > 0
     e = r["fps_int8_by_expression"]
     assert e["ensemble"] == r["fps_int8"]["2"] and e["single"] > 0  # the ensemble: default
-    n = r["fps_int8_by_expression_every"]  # every frame, and every 2nd (the default)
-    assert set(n) == {"1", "2"} and n["2"] == r["fps_int8"]["2"] and n["1"] > 0
+    n = r["fps_int8_by_expression_every"]  # every frame, every 2nd (the default), 3rd
+    assert set(n) == {"1", "2", "3"} and n["2"] == r["fps_int8"]["2"] and n["1"] > 0
+    # each real clip: the share of frames keeping the labels read on every frame
+    agree = r["label_agreement_by_expression_every"]
+    assert set(agree) == {"WolfgangLanger_Pexels.mp4", "single_face.mp4"}
+    assert all(set(a) == {"2", "3"} and 0.8 <= a["2"] <= 1.0 for a in agree.values()), agree
     assert "fps_peer" not in r and "ratio_vs_peer" not in r

@@ -13,6 +13,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,20 @@ import numpy as np
 import numpy.typing as npt
 
 DEFAULT_CLIP = "video/WolfgangLanger_Pexels.mp4"
+AGREEMENT_CLIPS = (DEFAULT_CLIP, "video/single_face.mp4")
+"""Real clips on which reading a face's expression every Nth frame is compared with
+reading it on every frame (`label_agreement_by_expression_every`)."""
+
+
+@dataclass(frozen=True)
+class Run:
+    """One pass of our vision path over the frames."""
+
+    fps: float
+    with_face: int
+    """Frames with at least one face."""
+    labels: list[tuple[tuple[int, str], ...]]
+    """Per frame: each reported face's track and smoothed label."""
 
 
 def load_frames(path: Path, n: int) -> list[npt.NDArray[np.uint8]]:
@@ -43,9 +58,9 @@ def load_frames(path: Path, n: int) -> list[npt.NDArray[np.uint8]]:
 
 def _run_ours(frames: list[npt.NDArray[np.uint8]], threads: int, use_float: bool,
               tiles: int = 1, action_units: bool = True, expression: str | None = None,
-              expression_every: int | None = None) -> tuple[float, int]:
-    """(frames per second, frames with a face). The float twins run without the mesh
-    (action units are an int8-only addition; compare them with `action_units=False`)."""
+              expression_every: int | None = None) -> Run:
+    """The float twins run without the mesh (action units are an int8-only addition;
+    compare them with `action_units=False`)."""
     from edge.face.analyzer import DETECTOR_IDS, EXPRESSION_IDS, FaceAnalyzer
     from edge.inference import TFLiteModel
     from edge.settings import FaceSettings
@@ -63,11 +78,18 @@ def _run_ours(frames: list[npt.NDArray[np.uint8]], threads: int, use_float: bool
                       threads=threads, models=models)
     an.analyze(frames[0], 0.0)  # warm-up
     an.reset()
-    with_face = 0
+    labels = []
     t0 = time.perf_counter()
     for i, f in enumerate(frames):
-        with_face += bool(an.analyze(f, i / 15.0))
-    return len(frames) / (time.perf_counter() - t0), with_face
+        labels.append(tuple((r.track, r.emotion) for r in an.analyze(f, i / 15.0)))
+    fps = len(frames) / (time.perf_counter() - t0)
+    return Run(fps, sum(bool(frame) for frame in labels), labels)
+
+
+def label_agreement(every: Run, other: Run) -> float:
+    """Share of frames whose faces (tracks and smoothed labels) are the same in both runs."""
+    return round(float(np.mean([a == b for a, b in zip(every.labels, other.labels,
+                                                         strict=True)])), 4)
 
 
 def _run_peer(frames: list[npt.NDArray[np.uint8]], threads: int) -> tuple[float, int]:
@@ -116,21 +138,28 @@ def vision_rss_mb(clip: Path, n: int = 60) -> float:
 
 
 def bench_vision(data: Path, frames_n: int = 200, peer: bool = True) -> dict[str, Any]:
+    from edge.settings import FaceSettings
+
     clip = data / DEFAULT_CLIP
     frames = load_frames(clip, frames_n)
     out: dict[str, Any] = {"frames": len(frames), "threads": [1, 2], "clip": DEFAULT_CLIP,
                            "resolution": "640x480"}
     fps: dict[str, dict[int, float]] = {"int8": {}, "float": {}, "peer": {}}
     faces: dict[str, int] = {}
+    default_run = None
     for t in (1, 2):
-        fps["int8"][t], faces["int8"] = _run_ours(frames, t, use_float=False)
+        run = _run_ours(frames, t, use_float=False)
+        fps["int8"][t], faces["int8"] = run.fps, run.with_face
+        default_run = run  # the last one: 2 threads
         try:
-            fps["float"][t], faces["float"] = _run_ours(frames, t, use_float=True)
+            run = _run_ours(frames, t, use_float=True)
+            fps["float"][t], faces["float"] = run.fps, run.with_face
         except (ImportError, ValueError, OSError) as e:  # float twins live in the cache only
             out["float_missing"] = (f"{type(e).__name__}: {e} (`python -m quantize build "
                                     f"models/recipes/<model>.toml` leaves the float twins)")
         if peer:
             fps["peer"][t], faces["peer"] = _run_peer(frames, t)
+    assert default_run is not None
     out["fps_int8"] = {str(t): round(v, 1) for t, v in fps["int8"].items()}
     # null (with `float_missing` saying why) where the float twins are not built here
     out["fps_float"] = {str(t): round(v, 1) for t, v in fps["float"].items()} or None
@@ -138,30 +167,47 @@ def bench_vision(data: Path, frames_n: int = 200, peer: bool = True) -> dict[str
     if peer:
         out["fps_peer"] = {str(t): round(v, 1) for t, v in fps["peer"].items()}
         out["ratio_vs_peer"] = round(fps["int8"][2] / fps["peer"][2], 2)
-    no_aus = _run_ours(frames, 2, False, action_units=False)[0]
+    no_aus = _run_ours(frames, 2, False, action_units=False).fps
     out["fps_int8_by_action_units"] = {"off": round(no_aus, 1), "on": out["fps_int8"]["2"]}
     if peer:
         out["ratio_vs_peer_without_action_units"] = round(no_aus / fps["peer"][2], 2)
     out["int8_vs_float_latency"] = round(fps["float"][2] / no_aus, 3) if 2 in fps["float"] else None
     # what looking for small faces costs (2 threads): never, auto (the default), always
-    out["fps_int8_by_tiles"] = {"0": round(_run_ours(frames, 2, False, tiles=0)[0], 1),
+    out["fps_int8_by_tiles"] = {"0": round(_run_ours(frames, 2, False, tiles=0).fps, 1),
                                 "1": out["fps_int8"]["2"],
-                                "2": round(_run_ours(frames, 2, False, tiles=2)[0], 1)}
+                                "2": round(_run_ours(frames, 2, False, tiles=2).fps, 1)}
     # each expression model (`face.expression`), the mesh on as by default
-    from edge.settings import FaceSettings
-
     default = FaceSettings().expression
     out["fps_int8_by_expression"] = {
         e: out["fps_int8"]["2"] if e == default else round(
-            _run_ours(frames, 2, False, expression=e)[0], 1) for e in ("single", "ensemble")}
-    # the expression model on every frame of a face, and as configured by default
-    default_every = FaceSettings().expression_every
-    out["fps_int8_by_expression_every"] = {
-        str(n): out["fps_int8"]["2"] if n == default_every else round(
-            _run_ours(frames, 2, False, expression_every=n)[0], 1)
-        for n in sorted({1, default_every})}
+            _run_ours(frames, 2, False, expression=e).fps, 1) for e in ("single", "ensemble")}
+    out.update(_by_expression_every(data, frames, default_run))
     out["rss_mb"] = vision_rss_mb(clip)
     return out
+
+
+def _by_expression_every(data: Path, frames: list[npt.NDArray[np.uint8]],
+                         default_run: Run) -> dict[str, Any]:
+    """The expression model on every frame of a face, every 3rd, and as configured by
+    default: frames per second on the bench clip, and on each of `AGREEMENT_CLIPS` (as
+    many frames) the share of frames whose faces keep the labels read on every frame."""
+    from edge.settings import FaceSettings
+
+    default_every = FaceSettings().expression_every
+    settings = sorted({1, 3, default_every})
+    agreement: dict[str, dict[str, float]] = {}
+    bench_runs: dict[int, Run] = {}
+    for name in AGREEMENT_CLIPS:
+        clip_frames = frames if name == DEFAULT_CLIP else load_frames(data / name, len(frames))
+        runs = {n: default_run if clip_frames is frames and n == default_every
+                else _run_ours(clip_frames, 2, False, expression_every=n) for n in settings}
+        if clip_frames is frames:
+            bench_runs = runs
+        agreement[Path(name).name] = {str(n): label_agreement(runs[1], r)
+                                      for n, r in runs.items() if n != 1}
+    return {"fps_int8_by_expression_every": {str(n): round(r.fps, 1)
+                                             for n, r in bench_runs.items()},
+            "label_agreement_by_expression_every": agreement}
 
 
 def vision_lines(r: dict[str, Any]) -> list[str]:
@@ -192,6 +238,9 @@ def vision_lines(r: dict[str, Any]) -> list[str]:
     if "fps_int8_by_expression_every" in r:
         per = ", ".join(f"{n}: {v}" for n, v in r["fps_int8_by_expression_every"].items())
         out.append(f"  int8 fps (2 threads) by face.expression_every: {per}")
+    for clip, shares in r.get("label_agreement_by_expression_every", {}).items():
+        per = ", ".join(f"{n}: {v:.1%}" for n, v in shares.items())
+        out.append(f"  frames whose labels match reading every frame, {clip}: {per}")
     out.append(f"  frames with a face: {r['frames_with_face']}")
     out.append(f"  vision path peak RSS: {r['rss_mb']} MB")
     return out
