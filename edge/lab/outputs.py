@@ -5,9 +5,12 @@ full int8/uint8 range for quantized inputs), so two machines given the same seed
 feed the models the same bytes; the sha256 of the raw output tensors then says
 whether their kernels agree bit for bit. `script/test-arm64` compares x86 with
 an emulated Raspberry Pi (cortex-a72, cortex-a76) this way, on LiteRT's default
-XNNPACK path with the daemon's thread count. The stress model (boosted trees in
-JSON) is compared on its float64 probabilities, the action units on their intensities
-(to 1e-9).
+XNNPACK path with the daemon's thread count. The stress models (boosted trees in
+JSON) are compared on their float64 probabilities, the action units on their
+intensities, the speech gate on its speech probabilities and the prosody head on its
+probabilities (the last three to 1e-9), each on seeded inputs around its own
+population statistics. A model of a kind this command does not know is an error, not
+a skipped row.
 """
 
 from __future__ import annotations
@@ -74,20 +77,53 @@ def action_unit_outputs(path: Any, seed: int) -> dict[str, Any]:
             "first": p[0, :4].tolist()}
 
 
+def _rounded_digest(p: np.ndarray) -> dict[str, Any]:
+    """Digest of float64 outputs rounded to 1e-9: numpy's and libm's exp may differ in the
+    last bits between x86 and Arm code paths; a real difference is far larger."""
+    p = np.round(np.asarray(p, np.float64), 9)
+    return {"sha256": hashlib.sha256(p.tobytes()).hexdigest(), "batches": len(p),
+            "first": p.ravel()[:4].tolist()}
+
+
+def speech_gate_outputs(path: Any, seed: int) -> dict[str, Any]:
+    """The speech gate's probabilities for seeded features around its training mean."""
+    from edge.voice.speechness import SpeechGate
+
+    gate = SpeechGate.from_json(path.read_text("utf-8"))
+    rng = np.random.default_rng(seed)
+    x = gate.mean + 2.0 * gate.scale * rng.standard_normal((64, gate.mean.size))
+    return _rounded_digest(np.array([gate.probability_of(row) for row in x]))
+
+
+def prosody_outputs(path: Any, seed: int) -> dict[str, Any]:
+    """The prosody head's label probabilities for seeded room-relative features."""
+    from edge.voice.prosody import ProsodyHead
+
+    head = ProsodyHead.from_json(path.read_text("utf-8"))
+    rng = np.random.default_rng(seed)
+    x = head.mean + 2.0 * head.scale * rng.standard_normal((64, head.mean.size))
+    return _rounded_digest(np.exp(np.array([head.log_probs(row) for row in x])))
+
+
 def model_outputs(seed: int = 0, threads: int = 2) -> dict[str, Any]:
     reg = Registry()
     if not reg.entries:
         raise SystemExit("affectd outputs: the registry lists no model")
     models: dict[str, Any] = {}
     for mid in sorted(reg.entries):
-        path = reg.verify(mid)
+        path, task = reg.verify(mid), reg.get(mid).task
         if path.suffix == ".tflite":
             models[mid] = tflite_outputs(path, seed, threads)
-        elif reg.get(mid).task == "action_units":
+        elif task == "action_units":
             models[mid] = action_unit_outputs(path, seed)
+        elif task == "speech_gate":
+            models[mid] = speech_gate_outputs(path, seed)
+        elif task == "speech_prosody":
+            models[mid] = prosody_outputs(path, seed)
+        elif task == "stress_trees":
+            models[mid] = stress_outputs(seed, mid)
         else:
-            models[mid] = stress_outputs(seed, mid if reg.get(mid).task == "stress_trees"
-                                         else MODEL_ID)
+            raise SystemExit(f"affectd outputs: {mid}: no fixed-input run for task {task!r}")
     return {"machine": platform.machine(), "runtime": interpreter_class()[1],
             "seed": seed, "threads": threads, "models": models}
 

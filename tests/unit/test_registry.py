@@ -145,3 +145,18 @@ def test_loaded_model_hands_its_mapped_file_back_and_computes_the_same() -> None
         y = (y.astype(np.float32) - out["quantization"][1]) * out["quantization"][0]
     assert _mapped_rss_bytes(path) > path.stat().st_size // 2  # this one read its file
     np.testing.assert_array_equal(got, y.astype(np.float32))
+
+
+def test_fixed_input_outputs_digest_each_model_itself() -> None:
+    """`affectd outputs`, which the arm64 check compares bit for bit with x86: a row for
+    every registered model, each the digest of that model's own outputs (no model stands
+    in for another: the speech gate and prosody head once reported the stress model's),
+    the same on a second run."""
+    from edge.lab.outputs import model_outputs
+
+    first = model_outputs()["models"]
+    assert set(first) == set(Registry().entries)
+    digests = [row["sha256"] for row in first.values()]
+    assert len(set(digests)) == len(digests), first
+    assert all(row["batches"] > 0 for row in first.values())
+    assert model_outputs()["models"] == first
