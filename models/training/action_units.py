@@ -27,6 +27,7 @@ from edge.face.mesh import FaceMesh
 from edge.lab.data import FER_LABELS, load_fer_split
 from edge.lab.evaluate.aus import ACCEPTANCE_SET, crop_measures, score_aus
 from edge.registry import ModelEntry, Registry, sha256_file
+from models.training.publish import publish, trained_here
 
 REPO = Path(__file__).resolve().parents[2]
 RANGE_SD = 3.0
@@ -114,28 +115,21 @@ def main(argv: list[str] | None = None) -> int:
     out.write_text(json.dumps(model, indent=1) + "\n")
     (args.models / "reports" / "action_units.json").write_text(json.dumps(report, indent=1) +
                                                                 "\n")
-    reg = Registry(args.models)
-    reg.put(ModelEntry(
+    publish(args.models, ModelEntry(
         id=ACTION_UNITS_ID, version="1.0.0", file=out.name, sha256=sha256_file(out),
         task="action_units",
         inputs=[{"name": "mesh_measures", "shape": [1, len(MEASURES)], "dtype": "float32",
                  "features": list(MEASURES)}],
         outputs=[{"name": "intensities", "shape": [1, len(ACTION_UNITS)], "dtype": "float32",
                   "features": list(ACTION_UNITS)}],
-        source={"kind": "json",
-                "origin": "fitted by affectd: python -m models.training.action_units"},
-        licence="Apache-2.0", labels=list(ACTION_UNITS),
+        labels=list(ACTION_UNITS),
         training_data="FER2013 train crops (neutral ones for the statistics)",
         data_terms="the file holds two summary statistics per landmark distance, no image data",
         metrics={"val_mean_auroc": report["val"]["mean_auroc"],
                  "val_au12_auroc": report["val"]["aus"]["AU12"]["auroc"],
                  "size_bytes": out.stat().st_size},
-        parity_report=f"reports/{ACTION_UNITS_ID}.json",
-        recipe="models/training/action_units.py"))
-    reg.save()
-    (args.models / "cards" / f"{ACTION_UNITS_ID}.md").write_text(
-        card(report, reg.get(ACTION_UNITS_ID)))
-    print(f"wrote {out}, its manifest entry and card", flush=True)
+        **trained_here(ACTION_UNITS_ID, "models/training/action_units.py", "fitted")),
+        lambda entry: card(report, entry))
     return 0
 
 

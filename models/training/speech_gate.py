@@ -41,11 +41,12 @@ import numpy as np
 
 from edge.lab.bench.vad import CHUNK, RATE, files_under, read_16k
 from edge.lab.data import data_root
-from edge.registry import ModelEntry, Registry, default_models_dir, sha256_file
+from edge.registry import ModelEntry, default_models_dir, sha256_file
 from edge.settings import FusionSettings
 from edge.voice.features import log_mel_of_power, power_spectrogram
 from edge.voice.speechness import GATE_FEATURES, MODEL_ID, SpeechGate, gate_features
 from edge.voice.vad import Segmenter
+from models.training.publish import publish, trained_here
 
 NONSPEECH = ("music", "noise", "household", "environment", "human_nonspeech", "music_vocal")
 MIXED_WITH = ("music", "household", "environment")
@@ -376,16 +377,12 @@ def main(argv: list[str] | None = None) -> int:
     out.write_text(gate.to_json(meta) + "\n", "utf-8")
     (args.models / "reports" / f"{MODEL_ID}.json").write_text(
         json.dumps(report, indent=2) + "\n", "utf-8")
-    reg = Registry(args.models, create=True)
-    reg.put(ModelEntry(
+    publish(args.models, ModelEntry(
         id=MODEL_ID, version="1.1.0", file=out.name, sha256=sha256_file(out),
         task="speech_gate",
         inputs=[{"name": "segment_features", "shape": [1, len(GATE_FEATURES)],
                  "dtype": "float32", "features": list(GATE_FEATURES)}],
         outputs=[{"name": "p_speech", "shape": [1], "dtype": "float32"}],
-        source={"kind": "json",
-                "origin": "trained by affectd: python -m models.training.speech_gate"},
-        licence="Apache-2.0",
         training_data="RAVDESS and EmoDB speech clips (clean, in synthetic noise and babble, "
                       "over music, household and environment sounds) "
                       "against ../shared's non-speech audio (GTZAN, ESC-10, Speech Commands "
@@ -395,10 +392,8 @@ def main(argv: list[str] | None = None) -> int:
                  report["leave_one_category_out"]["nonspeech"]["reaches_network_of_audio"],
                  "speech_recall_clean": report["speech_recall"]["clean"]["mean"],
                  "size_bytes": out.stat().st_size},
-        parity_report=f"reports/{MODEL_ID}.json", recipe="models/training/speech_gate.py"))
-    reg.save()
-    (args.models / "cards" / f"{MODEL_ID}.md").write_text(card(report, reg.get(MODEL_ID)))
-    print(f"wrote {out}, its manifest entry and card", flush=True)
+        **trained_here(MODEL_ID, "models/training/speech_gate.py")),
+        lambda entry: card(report, entry))
     return 0
 
 

@@ -43,7 +43,7 @@ import numpy.typing as npt
 
 from edge.lab.data import cache_root
 from edge.messages import EMOTIONS
-from edge.registry import ModelEntry, Registry, default_models_dir, sha256_file
+from edge.registry import ModelEntry, default_models_dir, sha256_file
 from edge.voice.adapt import session_order
 from edge.voice.features import log_mel_of_power, power_spectrogram
 from edge.voice.pitch import pitch_track
@@ -54,6 +54,7 @@ from edge.voice.prosody import (
     RoomProsody,
     prosody_features,
 )
+from models.training.publish import publish, trained_here
 from models.training.speech_emotion import labelled_clips, load_audio, split_of, trim_silence
 
 F64 = npt.NDArray[np.float64]
@@ -328,16 +329,13 @@ def main(argv: list[str] | None = None) -> int:
               "table": table}
     (args.models / "reports" / f"{MODEL_ID}.json").write_text(
         json.dumps(report, indent=1) + "\n", "utf-8")
-    reg = Registry(args.models, create=True)
-    reg.put(ModelEntry(
+    publish(args.models, ModelEntry(
         id=MODEL_ID, version="1.0.0", file=out.name, sha256=sha256_file(out),
         task="speech_prosody",
         inputs=[{"name": "room_relative_prosody", "shape": [1, len(PROSODY_FEATURES)],
                  "dtype": "float32", "features": list(PROSODY_FEATURES)}],
         outputs=[{"name": "log_probs", "shape": [1, len(EMOTIONS)], "dtype": "float32"}],
-        source={"kind": "json",
-                "origin": "trained by affectd: python -m models.training.speech_prosody"},
-        licence="Apache-2.0", labels=list(EMOTIONS),
+        labels=list(EMOTIONS),
         training_data="RAVDESS speech (actors 1-16) and Berlin EmoDB (speakers 11-14), "
                       f"clean and in {args.copies} degraded versions (rooms, noise, babble, "
                       "phone band, level, speed); choices on leave-one-corpus-out folds and the "
@@ -347,10 +345,8 @@ def main(argv: list[str] | None = None) -> int:
         metrics={"cross_corpus_uar4": chosen["cross_corpus_uar4"]["mean"],
                  "cross_corpus_uar4_sd": chosen["cross_corpus_uar4"]["sd"],
                  "size_bytes": out.stat().st_size},
-        parity_report=f"reports/{MODEL_ID}.json", recipe="models/training/speech_prosody.py"))
-    reg.save()
-    (args.models / "cards" / f"{MODEL_ID}.md").write_text(card(report, reg.get(MODEL_ID)))
-    print(f"wrote {out}, its manifest entry and card", flush=True)
+        **trained_here(MODEL_ID, "models/training/speech_prosody.py")),
+        lambda entry: card(report, entry))
     return 0
 
 
