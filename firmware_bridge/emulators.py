@@ -161,6 +161,12 @@ class _Emulator:
     def stall(self, seconds: float) -> None:
         self._stall_until = time.monotonic() + seconds
 
+    def subscribed(self, characteristic: Characteristic) -> bool:
+        """Whether a connected client has turned on notifications or indications of
+        `characteristic` (its CCCD): Bumble sends them to such clients only."""
+        return any((cccds.get(characteristic.handle) or b"\0")[0] & 0x03
+                   for cccds in self.device.gatt_server.subscribers.values())
+
     @property
     def stalled(self) -> bool:
         return time.monotonic() < self._stall_until
@@ -324,8 +330,8 @@ class EmulatedEdaSensor(_Emulator):
             services.append(Service(HTS_SERVICE, [self.temperature, interval]))
         self.device.add_services(services)
         self.sequence = 0
-        self.sent_samples = 0
-        self.sent_temperatures = 0
+        self.sent_samples = 0  # samples notified to a subscribed client (sent, not dropped)
+        self.sent_temperatures = 0  # indications sent to a subscribed client
         self._t = 0.0
         self._tasks_on_link: list[asyncio.Task[None]] = []
 
@@ -348,7 +354,7 @@ class EmulatedEdaSensor(_Emulator):
             await self._sleep(self.temp_interval_s)
             t = max(t + self.temp_interval_s, self._t)
             reading = self.thermometer.skin_temp(t)
-            if self.stalled:
+            if self.stalled or not self.subscribed(self.temperature):
                 continue
             await self.device.indicate_subscribers(
                 self.temperature, encode_temperature(TemperatureMeasurement(reading, None, 2)))
@@ -363,7 +369,7 @@ class EmulatedEdaSensor(_Emulator):
             self._t += n / self.config.rate_hz
             seq = self.sequence
             self.sequence = (self.sequence + 1) & 0xFFFF
-            if self.stalled:
+            if self.stalled or not self.subscribed(self.measurement):
                 continue
             pkt = EdaPacket(seq, t_ms, True, False, tuple(float(v) for v in values))
             await self.device.notify_subscribers(self.measurement, encode_eda(pkt))
