@@ -161,15 +161,15 @@ class _Emulator:
     def stall(self, seconds: float) -> None:
         self._stall_until = time.monotonic() + seconds
 
+    @property
+    def stalled(self) -> bool:
+        return time.monotonic() < self._stall_until
+
     def subscribed(self, characteristic: Characteristic) -> bool:
         """Whether a connected client has turned on notifications or indications of
         `characteristic` (its CCCD): Bumble sends them to such clients only."""
         return any((cccds.get(characteristic.handle) or b"\0")[0] & 0x03
                    for cccds in self.device.gatt_server.subscribers.values())
-
-    @property
-    def stalled(self) -> bool:
-        return time.monotonic() < self._stall_until
 
     async def _sleep(self, emulated_s: float) -> None:
         await asyncio.sleep(emulated_s / self.time_scale)
