@@ -36,8 +36,9 @@ ACTION_UNITS: dict[str, tuple[tuple[str, int], ...]] = {
     "AU5": (("eye_open", 1),),                            # upper lid raiser
     # the cheek lifts the skin under the eye: the lower lid rises, the lip nears the nose
     "AU6": (("lower_lid", 1), ("nose_lip", -1)),          # cheek raiser
-    # levator labii alaeque nasi lifts the lip and nose wing; procerus pulls the brow down
-    "AU9": (("nose_lip", -1), ("brow_mid", -1)),          # nose wrinkler
+    # procerus pulls the middle of the brow down as the nose wrinkles; the lip's rise
+    # towards the nose (nose_lip) barely reads in the mesh (see `models/training/action_units`)
+    "AU9": (("brow_mid", -1),),                           # nose wrinkler
     "AU12": (("corner_raise", 1), ("mouth_width", 1)),    # lip corner puller
     "AU15": (("corner_raise", -1),),                      # lip corner depressor
     "AU17": (("lip_chin", -1),),                          # chin raiser
