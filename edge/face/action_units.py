@@ -32,7 +32,8 @@ MEASURES = ("brow_inner", "brow_outer", "brow_mid", "brow_gap", "eye_open", "low
 ACTION_UNITS: dict[str, tuple[tuple[str, int], ...]] = {
     "AU1": (("brow_inner", 1),),                          # inner brow raiser
     "AU2": (("brow_outer", 1),),                          # outer brow raiser
-    "AU4": (("brow_inner", -1),),                         # brow lowerer
+    # corrugator draws the brows down and together
+    "AU4": (("brow_inner", -1), ("brow_gap", -1)),        # brow lowerer
     "AU5": (("eye_open", 1),),                            # upper lid raiser
     # the cheek lifts the skin under the eye: the lower lid rises, the lip nears the nose
     "AU6": (("lower_lid", 1), ("nose_lip", -1)),          # cheek raiser

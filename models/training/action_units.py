@@ -37,6 +37,8 @@ RANGE_SD = 3.0
 PRIOR_FRAMES = 10.0
 """Weight of the population's neutral face against a track's own neutral frames."""
 COMPARED: dict[str, tuple[tuple[tuple[str, int], ...], ...]] = {
+    # AU4's corrugator pulls the inner brows down and towards each other.
+    "AU4": ((("brow_inner", -1),), (("brow_inner", -1), ("brow_gap", -1))),
     # AU9 wrinkles the nose: the upper lip rises towards it and procerus lowers the
     # middle of the brow. The lip's rise is a pixel or two on a 48x48 crop.
     "AU9": ((("nose_lip", -1), ("brow_mid", -1)), (("brow_mid", -1),)),
@@ -141,7 +143,9 @@ def card(report: dict[str, Any], entry: ModelEntry) -> str:
           for au, rs in report.get("compared", {}).items() for r in rs), "",
         "AU9's first reading added the upper lip's rise towards the nose (`nose_lip`): on "
         "a 48x48 crop that is a pixel or two, and alone it separates disgust at about "
-        "0.54 on train, so it diluted the brow.", "",
+        "0.54 on train, so it diluted the brow. AU4 reads weakly either way (its readings "
+        "within a few thousandths): fear, one of its prototypes, also raises the brows "
+        "(AU1 + AU2 + AU4), and a 48x48 crop shows little of the corrugator's pull.", "",
         "Licence: Apache-2.0 (the statistics); the mesh itself is MediaPipe's (Apache-2.0).",
         ""])
 
