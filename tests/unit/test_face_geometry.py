@@ -151,3 +151,26 @@ def test_measures_are_invariant_to_scale_roll_and_turn(shared_data: Path) -> Non
     ry = np.array([[np.cos(b), 0, np.sin(b)], [0, 1, 0], [-np.sin(b), 0, np.cos(b)]])
     turned = (mesh.points.astype(np.float64) @ ry.T).astype(np.float32)
     assert np.allclose(measure(mesh.points), measure(turned), atol=1e-5)
+
+
+def test_the_recipe_compares_readings_as_the_daemon_reads_them() -> None:
+    """`models.training.action_units`: every unit with several anatomical readings ships
+    one of them, and a reading's AUROC there is the one `affectd eval aus` gives the
+    shipped unit (the same intensities, the same ranking)."""
+    pytest.importorskip("scipy")
+    from edge.face.action_units import MEASURES
+    from edge.lab.data import FER_LABELS
+    from edge.lab.evaluate.aus import score_aus
+    from models.training.action_units import COMPARED, reading_auroc
+
+    rng = np.random.default_rng(3)
+    pop = Population(rng.normal(size=len(MEASURES)), rng.uniform(0.5, 2.0, len(MEASURES)),
+                     3.0, 10.0)
+    values = rng.normal(size=(350, len(MEASURES))) * 2.0
+    labels = [FER_LABELS[i % len(FER_LABELS)] for i in range(350)]
+    aus = score_aus(values, labels, pop)
+    for au, readings in COMPARED.items():
+        assert ACTION_UNITS[au] in readings, au
+        assert reading_auroc(values, labels, pop, ACTION_UNITS[au], au) == pytest.approx(
+            aus[au]["auroc"], abs=1e-4), au
+        assert len({reading_auroc(values, labels, pop, r, au) for r in readings}) > 1, au
