@@ -157,6 +157,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
         if not args.e4:
             raise ConfigError("--e4", "required for eval stress (a Stress-Predict folder)")
+        if args.monotone and (args.wesad or args.nested or args.model == "shipped"):
+            raise ConfigError("--monotone", "only for the leave-one-subject-out refit "
+                              "(not with --wesad, --nested or --model shipped)")
         if args.wesad:
             from edge.lab.evaluate.wesad import cross_dataset, wesad_lines
 
@@ -182,11 +185,20 @@ def cmd_eval(args: argparse.Namespace) -> int:
                                           temperature_hz=args.temperature_hz),
                          args.json, shipped_lines)
         else:
+            from edge.lab.evaluate.stress import monotone_constraints
             from edge.physio.stress_model import ALL_FEATURES, FEATURES
 
-            print_report(evaluate_stress(Path(args.e4), args.shuffle_blocks, features=(
-                FEATURES if args.without_temperature else ALL_FEATURES)), args.json,
-                         stress_lines)
+            features = FEATURES if args.without_temperature else ALL_FEATURES
+            monotone = tuple(args.monotone or ())
+            try:
+                monotone_constraints(features, monotone)
+            except ValueError as exc:
+                raise ConfigError("--monotone", str(exc)) from None
+            if args.orders and args.shuffle_blocks is not None:
+                raise ConfigError("--orders", "give --orders or --shuffle-blocks, not both")
+            orders = tuple(args.orders) if args.orders else (args.shuffle_blocks,)
+            print_report(evaluate_stress(Path(args.e4), orders, features=features,
+                                         monotone=monotone), args.json, stress_lines)
     elif args.what == "ecg":
         from edge.lab.evaluate.ecg import ecg_lines, evaluate_records
 
@@ -278,7 +290,12 @@ def register(sub: Any) -> None:
                     help="stress: refit leave-one-subject-out (default), or score the shipped "
                          "model on the folder's subjects (new people: a generalisation figure)")
     ev.add_argument("--orders", type=int, nargs="+", metavar="SEED",
-                    help="stress --model shipped: block orders to stream (default 1 2 3 4 5)")
+                    help="stress: block orders to stream (--model shipped and --nested: "
+                         "default 1 2 3 4 5; leave-one-subject-out: instead of "
+                         "--shuffle-blocks, reported with their mean and spread)")
+    ev.add_argument("--monotone", nargs="+", metavar="FEATURE",
+                    help="stress, leave-one-subject-out: trees whose p(stress) never falls "
+                         "as this window's value of these features rises (a variant)")
     ev.add_argument("--subjects", type=int, nargs="+", metavar="N",
                     help="stress: only these participant numbers")
     ev.add_argument("--nested", action="store_true",

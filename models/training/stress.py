@@ -128,7 +128,9 @@ physiology's direction under stress) were measured the same way over block order
 0.7554 (0.7605 / 0.7647 / 0.7443 / 0.7609 / 0.7464) against 0.7531, and constraining
 heart rate and tonic level alone 0.7526; AUC 0.8411 / 0.8416 against 0.8412; the
 wearer norm starting from the population counted as 10 windows instead of 3: 0.7521
-(AUC 0.8386). Within the spread over orders, so none was kept.
+(AUC 0.8386). Within the spread over orders, so none was kept. The monotone trees
+again: `affectd eval stress --e4 DIR --without-temperature --orders 0 1 2 3 4 --monotone
+hr_rel hr_last_rel scl_logrel scr_amp scr_recent` (about 7 min on 2 cores).
 
 {_side_by_side(report)}## What the trees read
 Splits per feature (over its value, its change and both lags):

@@ -202,3 +202,21 @@ def test_eval_stress_cross_dataset_check_on_wesad(shared_data: Path) -> None:
     to_wesad = r["stress_predict_to_wesad"]
     assert to_wesad["subjects"] == 12 and r["within_stress_predict_loso"]["subjects"] >= 20
     assert to_wesad["balanced_accuracy_mean"] >= 0.75 and to_wesad["auc_pooled"] >= 0.85
+
+
+@pytest.mark.parametrize(("args", "key"), [
+    (["--nested", "--monotone", "hr_rel"], "--monotone"),
+    (["--without-temperature", "--monotone", "temp_rel"], "--monotone"),
+    (["--orders", "0", "1", "--shuffle-blocks", "2"], "--orders"),
+])
+def test_eval_stress_refuses_options_that_cannot_go_together(args: list[str], key: str,
+                                                             tmp_path: Path) -> None:
+    """A variant option where it has no meaning is a config error naming it (exit 78),
+    before any session is read."""
+    import subprocess
+    import sys
+
+    res = subprocess.run([sys.executable, "-m", "edge", "eval", "stress", "--e4",
+                          str(tmp_path), *args], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 78, res.stderr
+    assert key in res.stderr and not res.stdout

@@ -278,3 +278,37 @@ def test_skin_temperature_as_a_ble_thermometer_sends_it() -> None:
     assert fs == 1.0 and temp.tolist() == [31.04, 32.01]
     same, fs4 = as_ble_thermometer(e4, 4.0, 4.0)
     assert fs4 == 4.0 and np.array_equal(same, np.round(e4, 2))
+
+
+def test_monotone_trees_never_lower_stress_as_the_named_features_rise() -> None:
+    """`eval stress --monotone`: trees whose p(stress) does not fall as this window's
+    heart rate rises, even where the training labels say otherwise; the constraint
+    covers only this window's value, and a name outside the features is refused."""
+    pytest.importorskip("sklearn")
+    from edge.lab.evaluate.stress import fit_model, monotone_constraints
+
+    cst = monotone_constraints(FEATURES, ("hr_rel",))
+    assert [MODEL_INPUTS[i] for i, c in enumerate(cst) if c] == ["z_hr_rel"]
+    with pytest.raises(ValueError, match="temp_rel"):
+        monotone_constraints(FEATURES, ("temp_rel",))
+    rng = np.random.default_rng(0)
+    raws, labels = [], []
+    for _ in range(4):
+        x = rng.normal(0, 1, (80, len(FEATURES)))
+        hr = x[:, FEATURES.index("hr_rel")]
+        y = ((hr > 0) & (hr < 1.0)).astype(np.int64)  # stress drops again at the top
+        raws.append(x)
+        labels.append(y)
+    sweep = np.linspace(-3.0, 3.0, 25)
+    col = MODEL_INPUTS.index("z_hr_rel")
+
+    def curve(model: StressModel, base: np.ndarray) -> np.ndarray:
+        rows = np.repeat(base[None, :], sweep.size, axis=0)
+        rows[:, col] = sweep
+        return np.array([model.probability(r) for r in rows])
+
+    bases = rng.normal(0, 0.5, (5, len(MODEL_INPUTS)))
+    free = fit_model(raws, labels)
+    assert any(np.any(np.diff(curve(free, b)) < -1e-9) for b in bases)
+    rising = fit_model(raws, labels, monotone=("hr_rel",))
+    assert all(np.all(np.diff(curve(rising, b)) >= -1e-9) for b in bases)

@@ -16,7 +16,10 @@ window, normalised against the subject's own past windows, with those of the two
 (`edge.physio.stress_model`). The other subjects are streamed in five block
 orders of their own (`TRAIN_SEEDS`, never the evaluated one), exactly as the
 shipped model (`python -m models.training.stress`) is trained on every subject.
-Reported: balanced accuracy, AUC, F1, per subject.
+Reported: balanced accuracy, AUC, F1, per subject; with `--orders`, for each of
+several block orders (the subjects' models fitted once) and their mean and spread.
+`--monotone FEATURE ...` refits with trees whose p(stress) never falls as this window's
+value of those features rises (a variant the model cards compare, not the recipe).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from edge.physio.stress_model import (
     TEMPERATURE,
     TEMPERATURE_MODEL_ID,
     StressModel,
+    model_input_names,
     model_inputs,
     population_prior,
 )
@@ -161,20 +165,34 @@ TRAIN_SEEDS = (100, 101, 102, 103, 104)
 """Block orders the model is trained on; `--shuffle-blocks` evaluates other ones."""
 
 
+def monotone_constraints(features: tuple[str, ...], monotone: tuple[str, ...]) -> list[int]:
+    """scikit-learn's `monotonic_cst` over the model inputs of `features`: +1 on this
+    window's normalised value of each feature in `monotone`, 0 elsewhere (changes, lags).
+    Raises ValueError on a name not in `features`."""
+    unknown = sorted(set(monotone) - set(features))
+    if unknown:
+        raise ValueError(f"not among the model's features: {', '.join(unknown)}")
+    rising = {f"z_{f}" for f in monotone}
+    return [int(name in rising) for name in model_input_names(features)]
+
+
 def fit_model(raws: list[F64], labels: list[npt.NDArray[np.int64]],
-              features: tuple[str, ...] = FEATURES) -> StressModel:
+              features: tuple[str, ...] = FEATURES,
+              monotone: tuple[str, ...] = ()) -> StressModel:
     """The stress model from several wearers' window features (in order, `ALL_FEATURES`
     columns) and labels: population prior, each wearer's windows normalised and given
     their context as the daemon would, then the boosted trees (scikit-learn, the `train`
     extra). `features`: `FEATURES` (heart and skin) or `ALL_FEATURES` (with skin
-    temperature)."""
+    temperature). `monotone`: see `monotone_constraints`."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     cols = [ALL_FEATURES.index(f) for f in features]
     raws = [r[:, cols] for r in raws]
     prior = population_prior(raws)
     x = np.vstack([model_inputs(r, prior) for r in raws])
-    clf = HistGradientBoostingClassifier(**TREE_PARAMS).fit(x, np.concatenate(labels))
+    params = {**TREE_PARAMS, **({"monotonic_cst": monotone_constraints(features, monotone)}
+                                if monotone else {})}
+    clf = HistGradientBoostingClassifier(**params).fit(x, np.concatenate(labels))
     return StressModel(from_sklearn(clf, x.shape[1]), *prior, features)
 
 
@@ -243,7 +261,8 @@ def leave_one_out(streams: Streams, shuffle_seed: int | None,
 
 def leave_one_out_orders(streams: Streams, shuffle_seeds: tuple[int | None, ...],
                          train_seeds: tuple[int, ...] = TRAIN_SEEDS,
-                         features: tuple[str, ...] = FEATURES) -> list[dict[str, Any]]:
+                         features: tuple[str, ...] = FEATURES,
+                         monotone: tuple[str, ...] = ()) -> list[dict[str, Any]]:
     """`leave_one_out` for several evaluated block orders at once: a subject's model does
     not depend on the order it is scored in, so it is fitted once per subject."""
     scored: dict[int | None, tuple[list[F64], list[npt.NDArray[np.int64]], dict[str, float]]]
@@ -251,7 +270,7 @@ def leave_one_out_orders(streams: Streams, shuffle_seeds: tuple[int | None, ...]
     for pid in sorted({p for (seed, p), v in streams.items() if seed in scored and v[1].size}):
         others = [v for (s, o), v in streams.items() if s in train_seeds and o != pid
                   and v[1].size]
-        model = fit_model([t[0] for t in others], [t[1] for t in others], features)
+        model = fit_model([t[0] for t in others], [t[1] for t in others], features, monotone)
         for seed, (probs, ys, per_subject) in scored.items():
             x, y = streams.get((seed, pid), (np.zeros((0, len(ALL_FEATURES))),
                                              np.zeros(0, int)))
@@ -270,12 +289,24 @@ def leave_one_out_orders(streams: Streams, shuffle_seeds: tuple[int | None, ...]
     return out
 
 
-def evaluate_stress(root: Path, shuffle_seed: int | None = None, calibration_s: float = 180.0,
-                    train_seeds: tuple[int, ...] = TRAIN_SEEDS,
-                    features: tuple[str, ...] = ALL_FEATURES) -> dict[str, Any]:
-    """Leave-one-subject-out (`leave_one_out`) over the sessions under `root`."""
-    streams = stream_sessions(root, (shuffle_seed, *train_seeds), calibration_s)
-    return leave_one_out(streams, shuffle_seed, train_seeds, features)
+def evaluate_stress(root: Path, shuffle_seeds: tuple[int | None, ...] = (None,),
+                    calibration_s: float = 180.0, train_seeds: tuple[int, ...] = TRAIN_SEEDS,
+                    features: tuple[str, ...] = ALL_FEATURES,
+                    monotone: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Leave-one-subject-out (`leave_one_out_orders`) over the sessions under `root`, in
+    each block order of `shuffle_seeds`: one order's report, or for several their reports
+    (`orders`) with the mean and spread of the balanced accuracy and the mean AUC."""
+    streams = stream_sessions(root, (*shuffle_seeds, *train_seeds), calibration_s)
+    runs = [{**r, "monotone": list(monotone)} for r in leave_one_out_orders(
+        streams, shuffle_seeds, train_seeds, features, monotone)]
+    if len(runs) == 1:
+        return runs[0]
+    ba = np.array([r["balanced_accuracy"] for r in runs])
+    return {"subjects": runs[0]["subjects"], "features": list(features),
+            "monotone": list(monotone), "orders": runs,
+            "balanced_accuracy": round(float(ba.mean()), 4),
+            "balanced_accuracy_sd": round(float(ba.std(ddof=1)), 4),
+            "auc": round(float(np.nanmean([r["auc"] for r in runs])), 4)}
 
 
 SHIPPED_ORDERS = (1, 2, 3, 4, 5)
@@ -356,8 +387,11 @@ def collect(root: Path, seeds: tuple[int, ...], calibration_s: float = 180.0,
 
 def stress_lines(r: dict[str, Any]) -> list[str]:
     """The text form of the report (`--json` prints `r` itself)."""
-    out: list[str] = []
-    out.append(f"{r['subjects']} subjects, {r['n_windows']} windows, shuffle_blocks="
-          f"{r['shuffle_blocks']}: balanced accuracy {r['balanced_accuracy']:.3f}, "
-          f"AUC {r['auc']:.3f}, F1 {r['f1']:.3f}")
+    runs = r.get("orders", [r])
+    out = [f"{o['subjects']} subjects, {o['n_windows']} windows, shuffle_blocks="
+           f"{o['shuffle_blocks']}: balanced accuracy {o['balanced_accuracy']:.3f}, "
+           f"AUC {o['auc']:.3f}, F1 {o['f1']:.3f}" for o in runs]
+    if "orders" in r:
+        out.append(f"{len(runs)} block orders: balanced accuracy {r['balanced_accuracy']:.3f} "
+                   f"(sd {r['balanced_accuracy_sd']:.3f}), AUC {r['auc']:.3f}")
     return out
